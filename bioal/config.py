@@ -1,0 +1,204 @@
+"""Typed, validated configuration.
+
+Every notebook's ``parameters`` cell holds ``NAME: type = value  # help`` literals. The next
+cell freezes them into a :class:`Config` subclass with ``Cls.from_namespace(globals())``,
+which picks each field by its upper-case name, checks types (lists become tuples, ints are
+accepted for floats) and ranges (``check``), and prints as a table. Presets live in
+``configs/<name>.yaml`` as flat ``NAME: value`` mappings shared by all notebooks.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+import types
+import typing
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal, TypeVar, Union, get_args, get_origin
+
+import yaml
+
+from bioal.utils import project_root
+
+__all__ = ["Config", "ConfigError", "load_preset", "preset_path"]
+
+C = TypeVar("C", bound="Config")
+
+
+class ConfigError(ValueError):
+    """A configuration value has the wrong type or is out of range."""
+
+
+def _coerce(name: str, value: Any, annotation: Any) -> Any:
+    """Check ``value`` against ``annotation``; return it, converted where lossless."""
+    origin = get_origin(annotation)
+    if annotation is Any:
+        return value
+    if origin in (Union, types.UnionType):
+        for option in get_args(annotation):
+            try:
+                return _coerce(name, value, option)
+            except ConfigError:
+                pass
+        raise ConfigError(f"{name}: {value!r} matches none of {annotation}")
+    if annotation is type(None):
+        if value is None:
+            return None
+        raise ConfigError(f"{name}: expected None, got {value!r}")
+    if origin is Literal:
+        if value in get_args(annotation):
+            return value
+        raise ConfigError(f"{name}: {value!r} is not one of {list(get_args(annotation))}")
+    if origin in (tuple, list):
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{name}: expected a sequence, got {value!r}")
+        args = get_args(annotation)
+        if len(args) == 2 and args[1] is Ellipsis:
+            items = [_coerce(f"{name}[{i}]", v, args[0]) for i, v in enumerate(value)]
+        elif args:
+            if len(args) != len(value):
+                raise ConfigError(f"{name}: expected {len(args)} items, got {len(value)}")
+            items = [_coerce(f"{name}[{i}]", v, a) for i, (v, a) in enumerate(zip(value, args))]
+        else:
+            items = list(value)
+        return tuple(items)
+    if annotation is bool:
+        if isinstance(value, bool):
+            return value
+        raise ConfigError(f"{name}: expected true/false, got {value!r}")
+    if annotation is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        raise ConfigError(f"{name}: expected an integer, got {value!r}")
+    if annotation is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        raise ConfigError(f"{name}: expected a number, got {value!r}")
+    if annotation is str:
+        if isinstance(value, str):
+            return value
+        raise ConfigError(f"{name}: expected a string, got {value!r}")
+    if annotation is Path:
+        if isinstance(value, (str, Path)):
+            return Path(value)
+        raise ConfigError(f"{name}: expected a path, got {value!r}")
+    if isinstance(annotation, type) and isinstance(value, annotation):
+        return value
+    raise ConfigError(f"{name}: cannot check {value!r} against {annotation}")
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    """Base class: a frozen dataclass that validates its fields on creation.
+
+    Subclasses declare typed fields with defaults and may override :meth:`check` to
+    enforce ranges, raising :class:`ConfigError` with the field's name.
+    """
+
+    def __post_init__(self) -> None:
+        hints = typing.get_type_hints(type(self))
+        for field in dataclasses.fields(self):
+            value = _coerce(field.name.upper(), getattr(self, field.name), hints[field.name])
+            object.__setattr__(self, field.name, value)
+        self.check()
+
+    def check(self) -> None:
+        """Range checks; raise :class:`ConfigError` naming the field."""
+
+    @classmethod
+    def from_namespace(cls: type[C], namespace: Mapping[str, Any], **overrides: Any) -> C:
+        """Build from a notebook namespace: field ``x`` is read from ``X`` when present."""
+        values = {}
+        for field in dataclasses.fields(cls):
+            key = field.name.upper()
+            if key in namespace:
+                values[field.name] = namespace[key]
+        values.update(overrides)
+        return cls(**values)
+
+    @classmethod
+    def from_dict(cls: type[C], data: Mapping[str, Any]) -> C:
+        """Build from a mapping of lower- or upper-case field names; unknown keys are an error."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        values = {}
+        for key, value in data.items():
+            name = key.lower()
+            if name not in names:
+                raise ConfigError(f"{cls.__name__} has no field {key!r} (fields: {sorted(names)})")
+            values[name] = value
+        return cls(**values)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready mapping (tuples become lists, paths strings)."""
+        out = {}
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            if isinstance(value, tuple):
+                value = list(value)
+            elif isinstance(value, Path):
+                value = str(value)
+            out[field.name] = value
+        return out
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2)
+
+    def replace(self: C, **changes: Any) -> C:
+        """A copy with some fields changed (validated again)."""
+        return dataclasses.replace(self, **changes)
+
+    def __str__(self) -> str:
+        rows = [(f.name.upper(), repr(getattr(self, f.name))) for f in dataclasses.fields(self)]
+        width = max((len(k) for k, _ in rows), default=0)
+        lines = [f"{type(self).__name__}"] + [f"  {k:<{width}} = {v}" for k, v in rows]
+        return "\n".join(lines)
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:  # IPython display
+        printer.text(str(self))
+
+
+def preset_path(preset: str | Path) -> Path:
+    """``configs/<preset>.yaml`` for a preset name, or the given YAML path itself."""
+    candidate = Path(preset)
+    if candidate.suffix in (".yaml", ".yml"):
+        return candidate if candidate.is_absolute() else project_root() / candidate
+    path = project_root() / "configs" / f"{preset}.yaml"
+    if not path.is_file():
+        available = sorted(p.stem for p in (project_root() / "configs").glob("*.yaml"))
+        raise FileNotFoundError(f"no preset {preset!r}: {path} does not exist (available: {available})")
+    return path
+
+
+def load_preset(preset: str | Path) -> dict[str, Any]:
+    """The flat ``NAME: value`` mapping of a preset (``demo``, ``paper`` or a YAML path).
+
+    Uses a YAML loader that reads ``5e-4`` as a float (PyYAML's default reads it as str).
+    """
+    path = preset_path(preset)
+    data = yaml.load(path.read_text(encoding="utf-8"), Loader=_FloatLoader) or {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: a preset must be a mapping of NAME: value")
+    for key in data:
+        if not isinstance(key, str) or key.upper() != key:
+            raise ConfigError(f"{path}: preset keys are upper-case parameter names, got {key!r}")
+    return data
+
+
+class _FloatLoader(yaml.SafeLoader):
+    """SafeLoader that also reads ``1e-10``-style scalars as floats."""
+
+
+_FloatLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(
+        r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+        |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
+        |\.[0-9_]+(?:[eE][-+][0-9]+)?
+        |[-+]?\.(?:inf|Inf|INF)
+        |\.(?:nan|NaN|NAN))$""",
+        re.X,
+    ),
+    list("-+0123456789."),
+)
