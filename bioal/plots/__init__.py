@@ -1,0 +1,1 @@
+"""Figures, one module per pipeline stage (data, encoder, strategies, results, explorer)."""
