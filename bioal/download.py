@@ -1,0 +1,221 @@
+"""Resumable HTTP downloads with size/md5 checks, and Zenodo record listings.
+
+``download_file`` streams into ``<dest>.part``, resumes an interrupted transfer with an
+HTTP ``Range`` request (restarting from zero when the server ignores it and answers 200),
+verifies size and md5, and renames the finished file into place atomically. A file that is
+already complete and has the right md5 is not fetched again. When the host cannot be
+reached, :class:`DownloadError` says how to place the file by hand.
+
+The DCASE 2024 Task 5 development set is Zenodo record :data:`DCASE2024_RECORD`
+(SPEC section 11); :func:`download_zenodo_record` fetches its four files.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import requests
+from tqdm.auto import tqdm
+
+__all__ = [
+    "DCASE2024_RECORD",
+    "DCASE2024_FILES",
+    "ZENODO_API",
+    "ChecksumError",
+    "DownloadError",
+    "RemoteFile",
+    "md5sum",
+    "download_file",
+    "zenodo_files",
+    "download_zenodo_record",
+]
+
+ZENODO_API = "https://zenodo.org/api"
+DCASE2024_RECORD = 10829604
+DCASE2024_FILES = (
+    "Development_set.zip",
+    "Development_set_annotations.zip",
+    "DCASE2024_task5_training_set_classes.csv",
+    "DCASE2024_task5_validation_set_classes.csv",
+)
+
+_CHUNK = 1 << 20
+
+
+class DownloadError(RuntimeError):
+    """A download could not be completed (host unreachable, HTTP error, size mismatch)."""
+
+
+class ChecksumError(DownloadError):
+    """The downloaded file's md5 differs from the expected one."""
+
+
+@dataclasses.dataclass(frozen=True)
+class RemoteFile:
+    """One file of a Zenodo record: name, size in bytes, md5 hex digest, download URL."""
+
+    key: str
+    size: int
+    md5: str
+    url: str
+
+
+def md5sum(path: str | os.PathLike, chunk: int = _CHUNK) -> str:
+    """Hex md5 digest of a file."""
+    digest = hashlib.md5()
+    with open(path, "rb") as handle:
+        while block := handle.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _manual_message(url: str, dest: Path, md5: str | None, reason: str) -> str:
+    lines = [
+        f"could not download {url}: {reason}",
+        "To continue offline, fetch the file on a machine with network access and place it by hand:",
+        f"  URL:         {url}",
+        f"  target path: {dest}",
+        f"  md5:         {md5 or '(not known; any complete copy is accepted)'}",
+        "Then run the same step again; a complete file with the right md5 is used as it is.",
+    ]
+    return "\n".join(lines)
+
+
+def _verify(path: Path, url: str, dest: Path, md5: str | None, size: int | None) -> None:
+    if size is not None and path.stat().st_size != size:
+        raise DownloadError(
+            f"{url}: downloaded {path.stat().st_size} bytes into {path}, expected {size}"
+        )
+    if md5 is not None:
+        actual = md5sum(path)
+        if actual.lower() != md5.lower():
+            corrupt = dest.with_name(dest.name + ".corrupt")
+            os.replace(path, corrupt)
+            raise ChecksumError(
+                f"{url}: md5 mismatch for {dest}: expected {md5.lower()}, got {actual}; "
+                f"the file was kept aside as {corrupt}"
+            )
+
+
+def download_file(
+    url: str,
+    dest: str | os.PathLike,
+    md5: str | None = None,
+    size: int | None = None,
+    progress: bool = True,
+    timeout: float = 60,
+) -> Path:
+    """Download ``url`` to ``dest``, resumably; return ``dest``.
+
+    Data goes to ``<dest>.part``; a previous partial file is continued with an HTTP Range
+    request (a server answering 200 instead of 206 restarts from zero). On completion the
+    size and md5 are checked and the file is renamed into place. An md5 mismatch moves the
+    file to ``<dest>.corrupt`` and raises :class:`ChecksumError`; an unreachable host raises
+    :class:`DownloadError` with manual-placement instructions.
+    """
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    if dest.is_file():
+        if md5 is None or md5sum(dest).lower() == md5.lower():
+            if size is None or dest.stat().st_size == size:
+                return dest
+        # an existing but wrong file: move it aside rather than trusting it
+        os.replace(dest, dest.with_name(dest.name + ".corrupt"))
+    part = dest.with_name(dest.name + ".part")
+    have = part.stat().st_size if part.is_file() else 0
+    if size is not None and have > size:
+        part.unlink()
+        have = 0
+
+    if size is None or have < size:
+        headers = {"Range": f"bytes={have}-"} if have else {}
+        try:
+            response = requests.get(url, headers=headers, stream=True, timeout=timeout)
+        except (requests.ConnectionError, requests.Timeout) as err:
+            raise DownloadError(_manual_message(url, dest, md5, f"host unreachable ({type(err).__name__})")) from err
+        with response:
+            if response.status_code == 416 and have:  # range past the end: the part is complete
+                pass
+            elif response.status_code >= 400:
+                raise DownloadError(_manual_message(url, dest, md5, f"HTTP {response.status_code}"))
+            else:
+                if have and response.status_code != 206:
+                    have = 0  # server ignored the Range header: start over
+                total = size
+                if total is None and response.headers.get("Content-Length"):
+                    total = have + int(response.headers["Content-Length"])
+                mode = "ab" if have else "wb"
+                bar = tqdm(
+                    total=total, initial=have, unit="B", unit_scale=True, unit_divisor=1024,
+                    desc=dest.name, disable=not progress,
+                )
+                try:
+                    with open(part, mode) as handle, bar:
+                        for block in response.iter_content(chunk_size=_CHUNK):
+                            handle.write(block)
+                            bar.update(len(block))
+                except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as err:
+                    raise DownloadError(
+                        _manual_message(url, dest, md5, f"connection lost after {part.stat().st_size} bytes "
+                                        f"({type(err).__name__}); run again to resume from {part}")
+                    ) from err
+    _verify(part, url, dest, md5, size)
+    os.replace(part, dest)
+    return dest
+
+
+def zenodo_files(record_id: int, api_base: str = ZENODO_API, timeout: float = 60) -> list[RemoteFile]:
+    """The files of a Zenodo record, from its JSON (``files[].key/size/checksum/links.self``)."""
+    url = f"{api_base.rstrip('/')}/records/{record_id}"
+    try:
+        response = requests.get(url, timeout=timeout)
+    except (requests.ConnectionError, requests.Timeout) as err:
+        raise DownloadError(
+            f"could not reach {url} ({type(err).__name__}) to list Zenodo record {record_id}. "
+            f"Offline, download the record's files by hand from https://zenodo.org/records/{record_id} "
+            "and place them in the download folder named by the step that failed."
+        ) from err
+    if response.status_code != 200:
+        raise DownloadError(f"{url}: HTTP {response.status_code} while listing Zenodo record {record_id}")
+    try:
+        record = response.json()
+    except ValueError as err:
+        raise DownloadError(f"{url}: the record listing is not JSON") from err
+    files = []
+    for i, item in enumerate(record.get("files", [])):
+        try:
+            checksum = item["checksum"]
+            algo, _, digest = checksum.partition(":")
+            if algo != "md5" or not digest:
+                raise ValueError(f"unsupported checksum {checksum!r}")
+            files.append(RemoteFile(str(item["key"]), int(item["size"]), digest, str(item["links"]["self"])))
+        except (KeyError, TypeError, ValueError) as err:
+            raise DownloadError(f"{url}: files[{i}] is malformed ({err!r})") from err
+    if not files:
+        raise DownloadError(f"{url}: Zenodo record {record_id} lists no files")
+    return files
+
+
+def download_zenodo_record(
+    record_id: int = DCASE2024_RECORD,
+    dest_dir: str | os.PathLike = ".",
+    names: Sequence[str] | None = None,
+    api_base: str = ZENODO_API,
+    progress: bool = True,
+) -> list[Path]:
+    """Download (resumably, md5-checked) the files ``names`` (default: all) of a record."""
+    dest_dir = Path(dest_dir)
+    files = zenodo_files(record_id, api_base)
+    by_name = {f.key: f for f in files}
+    wanted = list(names) if names is not None else [f.key for f in files]
+    missing = [n for n in wanted if n not in by_name]
+    if missing:
+        raise DownloadError(f"Zenodo record {record_id} has no file(s) {missing}; it lists {sorted(by_name)}")
+    return [
+        download_file(by_name[n].url, dest_dir / n, md5=by_name[n].md5, size=by_name[n].size, progress=progress)
+        for n in wanted
+    ]
