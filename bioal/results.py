@@ -1,0 +1,437 @@
+"""Results of a sweep: the tidy long table, the paper-layout ``al_results.csv``, Table I.
+
+Reads the run records of DESIGN.md ("Run records") under ``RESULTS_DIR/runs/`` and never
+anything else, so every figure and table is generated from this run's records:
+
+- :func:`tidy_table`: one row per run x round x class x metric, columns
+  ``run, strategy, start, init_pos, seed, round, n_labelled, class, metric, value``.
+  Per-class metrics (``class`` = a class name): ``valid_ap``, ``valid_f1``, ``test_ap``,
+  ``test_f1`` (fractions 0..1) and ``count`` (labelled positive clips). Run-level metrics
+  (``class`` = ``"all"``): the class means of the four scores (``test_ap`` there is the
+  cmAP), ``count`` (sum over classes), ``negative``, ``rare_count`` (SPEC 4.4),
+  ``threshold``, ``epochs``, ``select_seconds``, ``train_seconds``.
+  Full-supervision runs have ``strategy`` and ``start`` equal to ``"full"``.
+- :func:`paper_layout`: the 43-column table of the paper's ``al_results.csv`` (SPEC 4.3),
+  in its row order, written by :func:`write_results` to ``RESULTS_DIR/al_results.csv``.
+- :func:`table_one` / :func:`table_one_from_layout`: Table I's ``mean(±std)`` cells, with
+  the paper's population std (SPEC 6.1 Q14).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from bioal.paper import METHOD_ORDER, PAPER_METHODS, RARE_CLASSES, paper_columns, paper_tidy
+from bioal.utils import atomic_path, read_json, resolve_path
+
+__all__ = [
+    "SCORES",
+    "STRATEGY_LABELS",
+    "ROUND_KEYS",
+    "run_folders",
+    "read_run",
+    "tidy_run",
+    "tidy_table",
+    "pool_totals",
+    "paper_layout",
+    "format_cell",
+    "table_one",
+    "table_one_from_layout",
+    "curve_summary",
+    "compare_with_paper",
+    "describe_differences",
+    "write_results",
+]
+
+#: Per-class score lists in every round file (fractions 0..1).
+SCORES: tuple[str, ...] = ("valid_ap", "valid_f1", "test_ap", "test_f1")
+#: Keys every ``rounds/<n>.json`` must hold for the results side.
+ROUND_KEYS: tuple[str, ...] = (
+    "round",
+    "n_labelled",
+    "threshold",
+    "epochs",
+    "select_seconds",
+    "train_seconds",
+    "class_names",
+    "class_counts",
+    *SCORES,
+)
+#: Column labels of Table I and the figures.
+STRATEGY_LABELS: dict[str, str] = {"random": "RS", "mp": "MP", "ft": "FT", "mfft": "MFFT", "full": "Full"}
+#: Column order of Table I (SPEC 7.1).
+TABLE_ORDER: tuple[str, ...] = ("random", "mp", "ft", "mfft")
+#: The paper's column name for each run-level score.
+_PAPER_SCORE = {"valid_f1": "valid_f1", "valid_ap": "valid_cmap", "test_f1": "test_f1", "test_ap": "test_cmap"}
+_ID = ["run", "strategy", "start", "init_pos", "seed", "round", "n_labelled"]
+
+
+# --------------------------------------------------------------------------- reading records
+
+
+def run_folders(results_dir: str | os.PathLike) -> list[Path]:
+    """Run folders (``RESULTS_DIR/runs/<run_name>/`` holding ``config.json``), sorted by name."""
+    runs = resolve_path(results_dir) / "runs"
+    if not runs.is_dir():
+        return []
+    return sorted(p for p in runs.iterdir() if (p / "config.json").is_file())
+
+
+def read_run(folder: str | os.PathLike) -> tuple[dict, list[dict]]:
+    """``(config, rounds)`` of one run folder; rounds sorted by ``n_labelled``.
+
+    Raises ``FileNotFoundError``/``KeyError`` naming the folder, file and missing key.
+    """
+    folder = Path(folder)
+    config_path = folder / "config.json"
+    if not config_path.is_file():
+        raise FileNotFoundError(f"{folder}: no config.json, not a run folder")
+    config = read_json(config_path)
+    for key in ("strategy", "init_pos", "seed"):
+        if key not in config:
+            raise KeyError(f"{config_path}: key {key!r} is missing")
+    rounds = []
+    for path in sorted((folder / "rounds").glob("*.json")):
+        record = read_json(path)
+        missing = [k for k in ROUND_KEYS if k not in record]
+        if missing:
+            raise KeyError(f"{path}: keys {missing} are missing")
+        n_classes = len(record["class_names"])
+        for key in ("class_counts", *SCORES):
+            if len(record[key]) != n_classes:
+                raise ValueError(f"{path}: {key!r} has {len(record[key])} values for {n_classes} classes")
+        rounds.append(record)
+    rounds.sort(key=lambda r: r["n_labelled"])
+    return config, rounds
+
+
+def _identity(config: Mapping) -> dict:
+    if config.get("full_supervision", False):
+        strategy, start = "full", "full"
+    else:
+        strategy, start = str(config["strategy"]), ("warm" if int(config["init_pos"]) > 0 else "cold")
+    return {"strategy": strategy, "start": start, "init_pos": int(config["init_pos"]), "seed": int(config["seed"])}
+
+
+def tidy_run(folder: str | os.PathLike) -> pd.DataFrame:
+    """The tidy rows of one run folder (columns in the module docstring)."""
+    folder = Path(folder)
+    config, rounds = read_run(folder)
+    ident = {"run": folder.name, **_identity(config)}
+    rows = []
+    for record in rounds:
+        base = {**ident, "round": int(record["round"]), "n_labelled": int(record["n_labelled"])}
+        names = list(record["class_names"])
+        counts = np.asarray(record["class_counts"], dtype=float)
+        for key in SCORES:
+            values = np.asarray(record[key], dtype=float)
+            rows += [{**base, "class": c, "metric": key, "value": v} for c, v in zip(names, values)]
+            rows.append({**base, "class": "all", "metric": key, "value": float(values.mean())})
+        rows += [{**base, "class": c, "metric": "count", "value": v} for c, v in zip(names, counts)]
+        rare = float(sum(counts[names.index(c)] for c in RARE_CLASSES if c in names))
+        run_level = {
+            "count": float(counts.sum()),
+            "negative": float(record["n_labelled"] - counts.sum()),
+            "rare_count": rare,
+            "threshold": record["threshold"],
+            "epochs": record["epochs"],
+            "select_seconds": record["select_seconds"],
+            "train_seconds": record["train_seconds"],
+        }
+        rows += [{**base, "class": "all", "metric": k, "value": float(v)} for k, v in run_level.items()]
+    return pd.DataFrame(rows, columns=[*_ID, "class", "metric", "value"])
+
+
+def tidy_table(results_dir: str | os.PathLike, progress: bool = True) -> pd.DataFrame:
+    """The tidy long table of every run under ``RESULTS_DIR/runs``.
+
+    Raises ``FileNotFoundError`` if there is no run folder at all.
+    """
+    folders = run_folders(results_dir)
+    if not folders:
+        raise FileNotFoundError(f"no run records under {resolve_path(results_dir) / 'runs'}")
+    parts = [tidy_run(f) for f in tqdm(folders, desc="reading runs", disable=not progress)]
+    table = pd.concat(parts, ignore_index=True)
+    for column in ("init_pos", "seed", "round", "n_labelled"):
+        table[column] = table[column].astype(np.int64)
+    return table
+
+
+def pool_totals(
+    tidy: pd.DataFrame, results_dir: str | os.PathLike | None = None, data_root: str | os.PathLike | None = None
+) -> tuple[pd.Series, int]:
+    """``(positive clips per class in the AL train pool, pool size)`` for the ``Total_*`` columns.
+
+    Taken from a full-supervision run's counts when there is one (it labels the whole
+    pool); otherwise from the frame labels of ``DATA_ROOT/embeddings/train.h5``, where
+    ``data_root`` defaults to the ``data_root`` recorded in a run's ``config.json``.
+    """
+    full = tidy[(tidy.strategy == "full") & (tidy.metric == "count") & (tidy["class"] != "all")]
+    if len(full):
+        last = full[full.n_labelled == full.n_labelled.max()]
+        first_run = last[last.run == last.run.iloc[0]]
+        totals = pd.Series(first_run.value.to_numpy(dtype=np.int64), index=first_run["class"].to_numpy())
+        return totals, int(last.n_labelled.iloc[0])
+    if data_root is None:
+        if results_dir is None:
+            raise ValueError("no full-supervision run: give results_dir or data_root to read the pool's labels")
+        config = read_json(run_folders(results_dir)[0] / "config.json")
+        if "data_root" not in config:
+            raise KeyError(f"{run_folders(results_dir)[0] / 'config.json'}: key 'data_root' is missing")
+        data_root = config["data_root"]
+    import h5py
+
+    path = resolve_path(data_root) / "embeddings" / "train.h5"
+    if not path.is_file():
+        raise FileNotFoundError(f"no full-supervision run and no train embeddings at {path} for the Total_* columns")
+    with h5py.File(path, "r") as handle:
+        labels = handle["labels"][()]
+        names = [c.decode().strip() for c in handle["class_list"][()]]
+    clip = labels.max(axis=1) > 0.5
+    return pd.Series(clip.sum(axis=0).astype(np.int64), index=names), int(len(labels))
+
+
+# --------------------------------------------------------------------------- the paper's CSV
+
+
+def _wide(tidy: pd.DataFrame) -> pd.DataFrame:
+    """One row per run x round, one column per (metric, class)."""
+    keys = ["strategy", "init_pos", "seed", "n_labelled"]
+    wide = tidy.set_index([*keys, "metric", "class"])["value"].unstack(["metric", "class"])
+    return wide
+
+
+def _method_order(strategies: Sequence[str]) -> list[str]:
+    """bioal strategy names in the paper's row order (rand, mp, mfft, ft), others after them."""
+    key = {s: PAPER_METHODS.get(s, s) for s in strategies}
+    known = [s for m in METHOD_ORDER for s in strategies if key[s] == m]
+    return known + sorted((s for s in strategies if key[s] not in METHOD_ORDER), reverse=True)
+
+
+def paper_layout(tidy: pd.DataFrame, totals: pd.Series, pool_size: int) -> pd.DataFrame:
+    """The paper's ``al_results.csv`` table from a tidy table (SPEC 4.3).
+
+    Per run and budget: per-class positive counts, ``Negative`` = n - sum of counts, and
+    the four scores as 100 x class mean rounded to 2 decimals. Aggregated over seeds per
+    (method, start, budget): mean and std (ddof 1), rounded to 2 decimals. ``Total_*``
+    come from ``totals`` (class -> positive clips in the pool) and ``pool_size``. The
+    ``full_*`` columns: 100 x mean and std (ddof 0) over the full-supervision runs, rounded
+    to 2 decimals, in every row (NaN without full runs). Rows: ``pos_init_num`` ascending,
+    ``sampling_method`` rand, mp, mfft, ft, budgets ascending.
+    """
+    al = tidy[tidy.strategy != "full"]
+    if al.empty:
+        raise ValueError("no active-learning runs in the table")
+    class_names = [c for c in al["class"].unique() if c != "all"]
+    missing = [c for c in class_names if c not in totals.index]
+    if missing:
+        raise KeyError(f"pool totals have no entry for classes {missing}")
+    wide = _wide(al)
+    per_run = pd.DataFrame(index=wide.index)
+    for name in class_names:
+        per_run[name] = wide[("count", name)]
+    per_run["Negative"] = wide[("negative", "all")]
+    for key, paper_name in _PAPER_SCORE.items():
+        per_run[paper_name] = (100 * wide[(key, "all")]).round(2)
+    groups = per_run.groupby(level=["strategy", "init_pos", "n_labelled"])
+    means, stds = groups.mean().round(2), groups.std(ddof=1).round(2)
+
+    full = tidy[(tidy.strategy == "full") & (tidy["class"] == "all")]
+    full_values = {}
+    for key, paper_name in _PAPER_SCORE.items():
+        per_seed = (100 * full[full.metric == key].groupby("seed")["value"].mean()).round(2).to_numpy()
+        # numpy's rounding (as pandas' .round uses for the AL columns)
+        mean = float(np.round(per_seed.mean(), 2)) if len(per_seed) else np.nan
+        std = float(np.round(np.std(per_seed, ddof=0), 2)) if len(per_seed) else np.nan
+        full_values[f"full_{paper_name}_mean"], full_values[f"full_{paper_name}_std"] = mean, std
+
+    rows = []
+    order = []
+    for init_pos in sorted(means.index.get_level_values("init_pos").unique()):
+        block = means.xs(init_pos, level="init_pos")
+        for method in _method_order(list(block.index.get_level_values("strategy").unique())):
+            for n in sorted(block.xs(method, level="strategy").index):
+                order.append((method, init_pos, n))
+    for strategy, init_pos, n in order:
+        row = {"sampling_method": PAPER_METHODS.get(strategy, strategy), "pos_init_num": init_pos, "num_annotated_samples": n}
+        m, s = means.loc[(strategy, init_pos, n)], stds.loc[(strategy, init_pos, n)]
+        for name in class_names:
+            row[f"{name}_mean"], row[f"{name}_std"], row[f"Total_{name}"] = m[name], s[name], int(totals[name])
+        row["Negative_mean"], row["Negative_std"] = m["Negative"], s["Negative"]
+        row["Total_Negative"] = int(pool_size - int(totals[class_names].sum()))
+        for paper_name in _PAPER_SCORE.values():
+            row[f"{paper_name}_mean"], row[f"{paper_name}_std"] = m[paper_name], s[paper_name]
+        row.update(full_values)
+        rows.append(row)
+    table = pd.DataFrame(rows, columns=paper_columns(class_names))
+    return table
+
+
+# --------------------------------------------------------------------------- Table I
+
+
+def format_cell(mean: float, std0: float) -> str:
+    """Table I's cell: ``round(mean)(±round(std))``, e.g. ``68(±3)``; std is the population std."""
+    if not np.isfinite(mean):
+        return ""
+    std_text = f"{round(std0):d}" if np.isfinite(std0) else "?"
+    return f"{round(mean):d}(±{std_text})"
+
+
+def _arrange(cells: pd.DataFrame, full_cell: str | None) -> pd.DataFrame:
+    """``cells`` has columns start, strategy, n_labelled, cell -> a budget x (start, strategy) table."""
+    table = cells.pivot(index="n_labelled", columns=["start", "strategy"], values="cell")
+    columns = [
+        (start, s)
+        for start in ("cold", "warm")
+        for s in [*TABLE_ORDER, *sorted(set(cells.strategy) - set(TABLE_ORDER))]
+        if (start, s) in table.columns
+    ]
+    table = table[columns]
+    table.columns = pd.MultiIndex.from_tuples([(start, STRATEGY_LABELS.get(s, s)) for start, s in columns])
+    table.index = table.index.astype(object)
+    if full_cell is not None:
+        table.loc["full"] = full_cell
+    table.index.name = "annotations"
+    return table
+
+
+def table_one_from_layout(layout: pd.DataFrame, metric: str = "test_cmap", runs: int = 5) -> pd.DataFrame:
+    """Table I from a paper-layout table whose AL std has ddof 1 over ``runs`` repetitions.
+
+    The std is converted to the population std (x sqrt((runs-1)/runs)) as the paper's
+    Table I does (SPEC 6.1 Q14); the full-supervision row uses the ddof-0 ``full_*`` columns.
+    """
+    factor = np.sqrt((runs - 1) / runs)
+    cells = pd.DataFrame(
+        {
+            "start": np.where(layout.pos_init_num > 0, "warm", "cold"),
+            "strategy": [{v: k for k, v in PAPER_METHODS.items()}.get(m, m) for m in layout.sampling_method],
+            "n_labelled": layout.num_annotated_samples.astype(int),
+            "cell": [format_cell(m, s * factor) for m, s in zip(layout[f"{metric}_mean"], layout[f"{metric}_std"])],
+        }
+    )
+    full = format_cell(layout[f"full_{metric}_mean"].iloc[0], layout[f"full_{metric}_std"].iloc[0])
+    return _arrange(cells, full)
+
+
+def curve_summary(tidy: pd.DataFrame, metric: str = "test_ap", class_name: str = "all", percent: bool = True) -> pd.DataFrame:
+    """Mean, population std and run count over seeds per (strategy, start, n_labelled).
+
+    ``percent`` multiplies the scores (not counts) by 100.
+    """
+    rows = tidy[(tidy.metric == metric) & (tidy["class"] == class_name)]
+    if rows.empty:
+        raise KeyError(f"no rows for metric {metric!r} and class {class_name!r}")
+    scale = 100.0 if percent and metric in SCORES else 1.0
+    grouped = rows.groupby(["strategy", "start", "n_labelled"])["value"]
+    summary = pd.DataFrame(
+        {
+            "mean": grouped.mean() * scale,
+            "std0": grouped.std(ddof=0) * scale,
+            "std": grouped.std(ddof=1) * scale,
+            "runs": grouped.size(),
+        }
+    ).reset_index()
+    return summary
+
+
+def table_one(tidy: pd.DataFrame, metric: str = "test_ap") -> pd.DataFrame:
+    """Table I of this run's records: ``round(mean)(±round(population std))`` in percent."""
+    summary = curve_summary(tidy, metric)
+    summary["cell"] = [format_cell(m, s) for m, s in zip(summary["mean"], summary["std0"])]
+    full = summary[summary.strategy == "full"]
+    full_cell = None
+    if len(full):
+        full_cell = format_cell(float(full["mean"].iloc[-1]), float(full["std0"].iloc[-1]))
+    return _arrange(summary[summary.strategy != "full"], full_cell)
+
+
+# --------------------------------------------------------------------------- comparison
+
+
+_COMPARE = {"test_ap": "test_cmap", "test_f1": "test_f1", "valid_ap": "valid_cmap", "valid_f1": "valid_f1", "rare_count": "rare_count"}
+
+
+def compare_with_paper(tidy: pd.DataFrame, metric: str = "test_ap") -> pd.DataFrame:
+    """This run's numbers beside the paper's, per (strategy, start, n_labelled) both have.
+
+    Columns ``strategy, start, n_labelled, ours_mean, ours_std0, runs, paper_mean,
+    paper_std0, difference`` (ours - paper; percent for scores, clips for ``rare_count``).
+    """
+    if metric not in _COMPARE:
+        raise KeyError(f"metric {metric!r} cannot be compared (choose from {sorted(_COMPARE)})")
+    ours = curve_summary(tidy, metric)
+    ours = ours[ours.strategy != "full"].rename(columns={"mean": "ours_mean", "std0": "ours_std0"})
+    paper = paper_tidy()
+    paper = paper[paper.metric == _COMPARE[metric]][["strategy", "start", "n_labelled", "mean", "std0"]]
+    paper = paper.rename(columns={"mean": "paper_mean", "std0": "paper_std0"})
+    merged = ours.merge(paper, on=["strategy", "start", "n_labelled"], how="inner")
+    merged["difference"] = merged.ours_mean - merged.paper_mean
+    return merged[["strategy", "start", "n_labelled", "ours_mean", "ours_std0", "runs", "paper_mean", "paper_std0", "difference"]]
+
+
+def describe_differences(tidy: pd.DataFrame, metric: str = "test_ap") -> list[str]:
+    """Sentences on how this run's records differ from the paper, computed from the records.
+
+    Covers, at the largest budget both have: each start's best strategy here and in the
+    paper, the gap of MFFT to random sampling, and the largest absolute difference.
+    """
+    comparison = compare_with_paper(tidy, metric)
+    if comparison.empty:
+        return ["No (strategy, start, budget) cell of this run is also in the paper's table."]
+    unit = "clips" if metric == "rare_count" else "points"
+    lines = []
+    for start, block in comparison.groupby("start"):
+        n = int(block.n_labelled.max())
+        at = block[block.n_labelled == n].set_index("strategy")
+        ours_best, paper_best = at.ours_mean.idxmax(), at.paper_mean.idxmax()
+        agree = "as in the paper" if ours_best == paper_best else f"the paper's best is {STRATEGY_LABELS.get(paper_best, paper_best)}"
+        lines.append(
+            f"{start} start, {n} annotations: best here is {STRATEGY_LABELS.get(ours_best, ours_best)} "
+            f"({at.ours_mean[ours_best]:.2f}), {agree} ({at.paper_mean[paper_best]:.2f})."
+        )
+        if {"mfft", "random"} <= set(at.index):
+            ours_gap = at.ours_mean["mfft"] - at.ours_mean["random"]
+            paper_gap = at.paper_mean["mfft"] - at.paper_mean["random"]
+            lines.append(
+                f"{start} start, {n} annotations: MFFT - RS = {ours_gap:+.2f} {unit} here, {paper_gap:+.2f} in the paper."
+            )
+    worst = comparison.loc[comparison.difference.abs().idxmax()]
+    lines.append(
+        f"Largest difference: {STRATEGY_LABELS.get(worst.strategy, worst.strategy)} {worst.start} at "
+        f"{int(worst.n_labelled)} annotations, {worst.ours_mean:.2f} here vs {worst.paper_mean:.2f} in the paper "
+        f"({worst.difference:+.2f} {unit})."
+    )
+    lines.append(
+        f"Mean difference over {len(comparison)} cells: {comparison.difference.mean():+.2f} {unit} "
+        f"(mean absolute {comparison.difference.abs().mean():.2f})."
+    )
+    return lines
+
+
+# --------------------------------------------------------------------------- files
+
+
+def write_results(
+    results_dir: str | os.PathLike, data_root: str | os.PathLike | None = None, progress: bool = True
+) -> dict[str, Path]:
+    """Write ``tidy.parquet``, ``al_results.csv`` (paper layout) and ``table_one.csv`` into
+    ``RESULTS_DIR``, atomically; return their paths by name."""
+    results_dir = resolve_path(results_dir)
+    tidy = tidy_table(results_dir, progress=progress)
+    totals, pool_size = pool_totals(tidy, results_dir=results_dir, data_root=data_root)
+    paths = {"tidy": results_dir / "tidy.parquet", "al_results": results_dir / "al_results.csv", "table_one": results_dir / "table_one.csv"}
+    with atomic_path(paths["tidy"]) as tmp:
+        tidy.to_parquet(tmp, index=False)
+    with atomic_path(paths["al_results"]) as tmp:
+        paper_layout(tidy, totals, pool_size).to_csv(tmp, index=False)
+    with atomic_path(paths["table_one"]) as tmp:
+        table_one(tidy).to_csv(tmp)
+    return paths

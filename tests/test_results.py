@@ -1,0 +1,192 @@
+"""Tidy table, the paper-layout CSV, Table I formatting and the paper comparison."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from helpers_results import POOL_SIZE, POOL_TOTALS, write_fake_run, write_fake_sweep
+
+from bioal import paper, results
+
+
+@pytest.fixture()
+def sweep_dir(tmp_path):
+    write_fake_sweep(tmp_path)
+    return tmp_path
+
+
+# --------------------------------------------------------------------------- the paper's file
+
+
+def test_shipped_csv_is_the_paper_file_and_round_trips():
+    table = paper.paper_results()
+    assert table.shape == (80, 43)
+    assert list(table.columns) == paper.paper_columns()
+    # pandas writes it back byte for byte: the same writer produces our al_results.csv
+    assert table.to_csv(index=False) == paper.paper_csv_text()
+
+
+def test_paper_rare_species_counts_match_spec_4_4():
+    tidy = paper.paper_tidy()
+    rare = tidy[(tidy.metric == "rare_count") & (tidy.n_labelled == 500)].set_index(["start", "strategy"])["mean"]
+    expected = {
+        ("cold", "random"): 1.2, ("cold", "mp"): 3.0, ("cold", "ft"): 9.6, ("cold", "mfft"): 9.8,
+        ("warm", "random"): 10.6, ("warm", "mp"): 11.6, ("warm", "ft"): 13.4, ("warm", "mfft"): 14.0,
+    }  # fmt: skip
+    for key, value in expected.items():
+        assert rare[key] == pytest.approx(value)
+
+
+def test_paper_full_supervision():
+    full = paper.paper_full_supervision().set_index("metric")
+    assert full.loc["test_cmap", "mean"] == 75.48 and full.loc["test_cmap", "std"] == 1.76
+    assert full.loc["valid_f1", "mean"] == 66.01
+
+
+# --------------------------------------------------------------------------- Table I
+
+
+def test_table_one_from_paper_csv_reproduces_table_i():
+    table = results.table_one_from_layout(paper.paper_results(), "test_cmap", runs=5)
+    # SPEC 7.1 (ddof 1) -> Table I (ddof 0): round(mean)(±round(std*sqrt(0.8)))
+    assert table.loc[500, ("cold", "MFFT")] == "68(±3)"  # 68.04 ± 3.44
+    assert table.loc[500, ("warm", "MFFT")] == "71(±2)"  # 70.69 ± 2.01
+    assert table.loc[50, ("cold", "FT")] == "43(±5)"  # 42.79 ± 5.94 -> 5.31
+    assert table.loc[50, ("cold", "RS")] == "26(±4)"  # 26.15 ± 4.68 -> 4.19
+    assert table.loc[500, ("cold", "MP")] == "43(±9)"  # 43.08 ± 9.93 -> 8.88
+    assert table.loc[450, ("warm", "MP")] == "70(±1)"  # 69.77 ± 1.06 -> 0.95
+    assert table.loc[100, ("warm", "MFFT")] == "63(±5)"  # 62.65 ± 5.12 -> 4.58
+    assert table.loc["full", ("cold", "RS")] == "75(±2)"  # 75.48 ± 1.76 (already ddof 0)
+    assert table.shape == (11, 8)
+    assert list(table.columns.get_level_values(1)[:4]) == ["RS", "MP", "FT", "MFFT"]
+
+
+def test_table_one_ddof_matters_in_29_cells():
+    """SPEC Q14: rounding the ddof-1 std instead mismatches 29 of the 80 cells."""
+    paper_table = paper.paper_results()
+    ddof0 = results.table_one_from_layout(paper_table, runs=5).drop(index="full")
+    ddof1 = results.table_one_from_layout(paper_table, runs=10**9).drop(index="full")  # factor -> 1
+    assert (ddof0 != ddof1).to_numpy().sum() == 29
+
+
+def test_format_cell():
+    assert results.format_cell(68.04, 3.077) == "68(±3)"
+    assert results.format_cell(np.nan, 1.0) == ""
+
+
+# --------------------------------------------------------------------------- tidy table
+
+
+def test_tidy_table_rows_and_values(sweep_dir):
+    tidy = results.tidy_table(sweep_dir, progress=False)
+    assert list(tidy.columns) == ["run", "strategy", "start", "init_pos", "seed", "round", "n_labelled", "class", "metric", "value"]
+    assert set(tidy.strategy) == {"random", "ft", "mp", "mfft", "full"}
+    record = json.loads((sweep_dir / "runs" / "mfft-warm-seed1" / "rounds" / "00100.json").read_text())
+    rows = tidy[(tidy.run == "mfft-warm-seed1") & (tidy.n_labelled == 100)].set_index(["metric", "class"])["value"]
+    assert rows[("test_ap", "all")] == pytest.approx(np.mean(record["test_ap"]))
+    assert rows[("test_f1", "Mosquito")] == pytest.approx(record["test_f1"][0])
+    assert rows[("negative", "all")] == 100 - sum(record["class_counts"])
+    assert rows[("rare_count", "all")] == record["class_counts"][2] + record["class_counts"][3]
+    assert rows[("epochs", "all")] == record["epochs"]
+    assert (tidy[tidy.run == "mfft-warm-seed1"].start == "warm").all()
+
+
+def test_tidy_table_names_file_and_key(tmp_path):
+    folder = write_fake_run(tmp_path, "ft", 0, 0)
+    path = folder / "rounds" / "00050.json"
+    record = json.loads(path.read_text())
+    del record["test_f1"]
+    path.write_text(json.dumps(record))
+    with pytest.raises(KeyError, match=r"00050\.json.*test_f1"):
+        results.tidy_table(tmp_path, progress=False)
+    with pytest.raises(FileNotFoundError, match="no run records"):
+        results.tidy_table(tmp_path / "empty", progress=False)
+
+
+# --------------------------------------------------------------------------- paper layout
+
+
+def test_paper_layout_header_row_order_and_values(sweep_dir):
+    tidy = results.tidy_table(sweep_dir, progress=False)
+    totals, pool_size = results.pool_totals(tidy)
+    assert pool_size == POOL_SIZE and totals.tolist() == POOL_TOTALS.tolist()
+    layout = results.paper_layout(tidy, totals, pool_size)
+    paper_table = paper.paper_results()
+    assert list(layout.columns) == list(paper_table.columns)
+    # the paper's row order, restricted to our budgets
+    expected = paper_table[paper_table.num_annotated_samples <= 100][["sampling_method", "pos_init_num", "num_annotated_samples"]]
+    assert layout[expected.columns].values.tolist() == expected.values.tolist()
+
+    # hand-computed cell: cold MFFT at 100, counts and cmAP over 3 seeds
+    per_seed = [
+        json.loads((sweep_dir / "runs" / f"mfft-cold-seed{s}" / "rounds" / "00100.json").read_text()) for s in range(3)
+    ]
+    row = layout[(layout.sampling_method == "mfft") & (layout.pos_init_num == 0) & (layout.num_annotated_samples == 100)].iloc[0]
+    counts = np.array([r["class_counts"][1] for r in per_seed], dtype=float)
+    assert row["Red_Deer_mean"] == round(counts.mean(), 2)
+    assert row["Red_Deer_std"] == round(counts.std(ddof=1), 2)
+    cmap = np.array([round(100 * np.mean(r["test_ap"]), 2) for r in per_seed])
+    assert row["test_cmap_mean"] == round(cmap.mean(), 2) and row["test_cmap_std"] == round(cmap.std(ddof=1), 2)
+    negative = np.array([100 - sum(r["class_counts"]) for r in per_seed], dtype=float)
+    assert row["Negative_mean"] == round(negative.mean(), 2)
+    assert row["Total_Red_Deer"] == POOL_TOTALS[1] and row["Total_Negative"] == POOL_SIZE - POOL_TOTALS.sum()
+    # full supervision: ddof 0, copied into every row
+    full = [json.loads((sweep_dir / "runs" / f"full-seed{s}" / "rounds" / f"{POOL_SIZE:05d}.json").read_text()) for s in range(2)]
+    full_f1 = np.array([round(100 * np.mean(r["valid_f1"]), 2) for r in full])
+    assert (layout.full_valid_f1_mean == round(full_f1.mean(), 2)).all()
+    assert (layout.full_valid_f1_std == round(full_f1.std(ddof=0), 2)).all()
+
+
+def test_write_results_files(sweep_dir):
+    paths = results.write_results(sweep_dir, progress=False)
+    header = paths["al_results"].read_text().splitlines()[0]
+    assert header == paper.paper_csv_text().splitlines()[0]
+    written = pd.read_csv(paths["al_results"])
+    assert written.shape == (16, 43)
+    assert written.pos_init_num.dtype == np.int64 and written.Total_Mosquito.dtype == np.int64
+    tidy = pd.read_parquet(paths["tidy"])
+    assert len(tidy) == len(results.tidy_table(sweep_dir, progress=False))
+
+
+def test_pool_totals_from_embeddings_without_full_run(tmp_path):
+    from bioal.embeddings import EmbeddingSplit, write_split
+
+    write_fake_run(tmp_path / "res", "ft", 0, 0)
+    labels = np.zeros((5, 32, 7), dtype=np.float32)
+    labels[0, 3, 2] = labels[1, 0, 2] = labels[4, 31, 6] = 1
+    split = EmbeddingSplit(np.ones((5, 32, 4), np.float32), labels, list(paper.PAPER_CLASSES), ["a"] * 5, np.arange(5.0))
+    write_split(tmp_path / "data" / "embeddings" / "train.h5", split)
+    tidy = results.tidy_table(tmp_path / "res", progress=False)
+    totals, pool_size = results.pool_totals(tidy, data_root=tmp_path / "data")
+    assert pool_size == 5 and totals.tolist() == [0, 0, 2, 0, 0, 0, 1]
+    with pytest.raises(FileNotFoundError, match="train.h5"):
+        results.pool_totals(tidy, data_root=tmp_path / "nowhere")
+
+
+# --------------------------------------------------------------------------- comparison
+
+
+def test_table_one_from_records_uses_population_std(sweep_dir):
+    tidy = results.tidy_table(sweep_dir, progress=False)
+    table = results.table_one(tidy)
+    values = tidy[(tidy.run.str.startswith("ft-cold")) & (tidy.n_labelled == 50) & (tidy.metric == "test_ap") & (tidy["class"] == "all")]
+    expected = results.format_cell(100 * values.value.mean(), 100 * values.value.std(ddof=0))
+    assert table.loc[50, ("cold", "FT")] == expected
+    assert "full" in table.index
+
+
+def test_compare_and_describe(sweep_dir):
+    tidy = results.tidy_table(sweep_dir, progress=False)
+    comparison = results.compare_with_paper(tidy)
+    assert len(comparison) == 16
+    row = comparison[(comparison.strategy == "mfft") & (comparison.start == "cold") & (comparison.n_labelled == 50)].iloc[0]
+    assert row.paper_mean == 37.83
+    assert row.difference == pytest.approx(row.ours_mean - 37.83)
+    lines = results.describe_differences(tidy)
+    assert any("Largest difference" in line for line in lines)
+    assert any("MFFT - RS" in line for line in lines)
+    rare = results.compare_with_paper(tidy, "rare_count")
+    assert rare[(rare.strategy == "mfft") & (rare.start == "warm") & (rare.n_labelled == 50)].paper_mean.iloc[0] == pytest.approx(10.2)
