@@ -109,7 +109,9 @@ def paper_tidy(table: pd.DataFrame | None = None, runs: int = PAPER_RUNS) -> pd.
             "init_pos": int(record["pos_init_num"]),
             "n_labelled": int(record["num_annotated_samples"]),
         }
-        metrics = {m: (record[f"{m}_mean"], record[f"{m}_std"]) for m in ("test_cmap", "test_f1", "valid_cmap", "valid_f1")}
+        metrics = {
+            m: (record[f"{m}_mean"], record[f"{m}_std"]) for m in ("test_cmap", "test_f1", "valid_cmap", "valid_f1")
+        }
         for name in class_names:
             metrics[f"count_{name}"] = (record[f"{name}_mean"], record[f"{name}_std"])
         metrics["negative"] = (record["Negative_mean"], record["Negative_std"])

@@ -131,9 +131,9 @@ def tidy_run(folder: str | os.PathLike) -> pd.DataFrame:
         counts = np.asarray(record["class_counts"], dtype=float)
         for key in SCORES:
             values = np.asarray(record[key], dtype=float)
-            rows += [{**base, "class": c, "metric": key, "value": v} for c, v in zip(names, values)]
+            rows += [{**base, "class": c, "metric": key, "value": v} for c, v in zip(names, values, strict=True)]
             rows.append({**base, "class": "all", "metric": key, "value": float(values.mean())})
-        rows += [{**base, "class": c, "metric": "count", "value": v} for c, v in zip(names, counts)]
+        rows += [{**base, "class": c, "metric": "count", "value": v} for c, v in zip(names, counts, strict=True)]
         rare = float(sum(counts[names.index(c)] for c in RARE_CLASSES if c in names))
         run_level = {
             "count": float(counts.sum()),
@@ -259,7 +259,11 @@ def paper_layout(tidy: pd.DataFrame, totals: pd.Series, pool_size: int) -> pd.Da
             for n in sorted(block.xs(method, level="strategy").index):
                 order.append((method, init_pos, n))
     for strategy, init_pos, n in order:
-        row = {"sampling_method": PAPER_METHODS.get(strategy, strategy), "pos_init_num": init_pos, "num_annotated_samples": n}
+        row = {
+            "sampling_method": PAPER_METHODS.get(strategy, strategy),
+            "pos_init_num": init_pos,
+            "num_annotated_samples": n,
+        }
         m, s = means.loc[(strategy, init_pos, n)], stds.loc[(strategy, init_pos, n)]
         for name in class_names:
             row[f"{name}_mean"], row[f"{name}_std"], row[f"Total_{name}"] = m[name], s[name], int(totals[name])
@@ -314,14 +318,19 @@ def table_one_from_layout(layout: pd.DataFrame, metric: str = "test_cmap", runs:
             "start": np.where(layout.pos_init_num > 0, "warm", "cold"),
             "strategy": [{v: k for k, v in PAPER_METHODS.items()}.get(m, m) for m in layout.sampling_method],
             "n_labelled": layout.num_annotated_samples.astype(int),
-            "cell": [format_cell(m, s * factor) for m, s in zip(layout[f"{metric}_mean"], layout[f"{metric}_std"])],
+            "cell": [
+                format_cell(m, s * factor)
+                for m, s in zip(layout[f"{metric}_mean"], layout[f"{metric}_std"], strict=True)
+            ],
         }
     )
     full = format_cell(layout[f"full_{metric}_mean"].iloc[0], layout[f"full_{metric}_std"].iloc[0])
     return _arrange(cells, full)
 
 
-def curve_summary(tidy: pd.DataFrame, metric: str = "test_ap", class_name: str = "all", percent: bool = True) -> pd.DataFrame:
+def curve_summary(
+    tidy: pd.DataFrame, metric: str = "test_ap", class_name: str = "all", percent: bool = True
+) -> pd.DataFrame:
     """Mean, population std and run count over seeds per (strategy, start, n_labelled).
 
     ``percent`` multiplies the scores (not counts) by 100.
@@ -345,7 +354,7 @@ def curve_summary(tidy: pd.DataFrame, metric: str = "test_ap", class_name: str =
 def table_one(tidy: pd.DataFrame, metric: str = "test_ap") -> pd.DataFrame:
     """Table I of this run's records: ``round(mean)(±round(population std))`` in percent."""
     summary = curve_summary(tidy, metric)
-    summary["cell"] = [format_cell(m, s) for m, s in zip(summary["mean"], summary["std0"])]
+    summary["cell"] = [format_cell(m, s) for m, s in zip(summary["mean"], summary["std0"], strict=True)]
     full = summary[summary.strategy == "full"]
     full_cell = None
     if len(full):
@@ -356,7 +365,13 @@ def table_one(tidy: pd.DataFrame, metric: str = "test_ap") -> pd.DataFrame:
 # --------------------------------------------------------------------------- comparison
 
 
-_COMPARE = {"test_ap": "test_cmap", "test_f1": "test_f1", "valid_ap": "valid_cmap", "valid_f1": "valid_f1", "rare_count": "rare_count"}
+_COMPARE = {
+    "test_ap": "test_cmap",
+    "test_f1": "test_f1",
+    "valid_ap": "valid_cmap",
+    "valid_f1": "valid_f1",
+    "rare_count": "rare_count",
+}
 
 
 def compare_with_paper(tidy: pd.DataFrame, metric: str = "test_ap") -> pd.DataFrame:
@@ -374,7 +389,9 @@ def compare_with_paper(tidy: pd.DataFrame, metric: str = "test_ap") -> pd.DataFr
     paper = paper.rename(columns={"mean": "paper_mean", "std0": "paper_std0"})
     merged = ours.merge(paper, on=["strategy", "start", "n_labelled"], how="inner")
     merged["difference"] = merged.ours_mean - merged.paper_mean
-    return merged[["strategy", "start", "n_labelled", "ours_mean", "ours_std0", "runs", "paper_mean", "paper_std0", "difference"]]
+    return merged[
+        ["strategy", "start", "n_labelled", "ours_mean", "ours_std0", "runs", "paper_mean", "paper_std0", "difference"]
+    ]
 
 
 def describe_differences(tidy: pd.DataFrame, metric: str = "test_ap") -> list[str]:
@@ -392,7 +409,11 @@ def describe_differences(tidy: pd.DataFrame, metric: str = "test_ap") -> list[st
         n = int(block.n_labelled.max())
         at = block[block.n_labelled == n].set_index("strategy")
         ours_best, paper_best = at.ours_mean.idxmax(), at.paper_mean.idxmax()
-        agree = "as in the paper" if ours_best == paper_best else f"the paper's best is {STRATEGY_LABELS.get(paper_best, paper_best)}"
+        agree = (
+            "as in the paper"
+            if ours_best == paper_best
+            else f"the paper's best is {STRATEGY_LABELS.get(paper_best, paper_best)}"
+        )
         lines.append(
             f"{start} start, {n} annotations: best here is {STRATEGY_LABELS.get(ours_best, ours_best)} "
             f"({at.ours_mean[ours_best]:.2f}), {agree} ({at.paper_mean[paper_best]:.2f})."
@@ -427,7 +448,11 @@ def write_results(
     results_dir = resolve_path(results_dir)
     tidy = tidy_table(results_dir, progress=progress)
     totals, pool_size = pool_totals(tidy, results_dir=results_dir, data_root=data_root)
-    paths = {"tidy": results_dir / "tidy.parquet", "al_results": results_dir / "al_results.csv", "table_one": results_dir / "table_one.csv"}
+    paths = {
+        "tidy": results_dir / "tidy.parquet",
+        "al_results": results_dir / "al_results.csv",
+        "table_one": results_dir / "table_one.csv",
+    }
     with atomic_path(paths["tidy"]) as tmp:
         tidy.to_parquet(tmp, index=False)
     with atomic_path(paths["al_results"]) as tmp:

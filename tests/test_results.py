@@ -82,7 +82,18 @@ def test_format_cell():
 
 def test_tidy_table_rows_and_values(sweep_dir):
     tidy = results.tidy_table(sweep_dir, progress=False)
-    assert list(tidy.columns) == ["run", "strategy", "start", "init_pos", "seed", "round", "n_labelled", "class", "metric", "value"]
+    assert list(tidy.columns) == [
+        "run",
+        "strategy",
+        "start",
+        "init_pos",
+        "seed",
+        "round",
+        "n_labelled",
+        "class",
+        "metric",
+        "value",
+    ]
     assert set(tidy.strategy) == {"random", "ft", "mp", "mfft", "full"}
     record = json.loads((sweep_dir / "runs" / "mfft-warm-seed1" / "rounds" / "00100.json").read_text())
     rows = tidy[(tidy.run == "mfft-warm-seed1") & (tidy.n_labelled == 100)].set_index(["metric", "class"])["value"]
@@ -117,14 +128,18 @@ def test_paper_layout_header_row_order_and_values(sweep_dir):
     paper_table = paper.paper_results()
     assert list(layout.columns) == list(paper_table.columns)
     # the paper's row order, restricted to our budgets
-    expected = paper_table[paper_table.num_annotated_samples <= 100][["sampling_method", "pos_init_num", "num_annotated_samples"]]
+    expected = paper_table[paper_table.num_annotated_samples <= 100][
+        ["sampling_method", "pos_init_num", "num_annotated_samples"]
+    ]
     assert layout[expected.columns].values.tolist() == expected.values.tolist()
 
     # hand-computed cell: cold MFFT at 100, counts and cmAP over 3 seeds
     per_seed = [
         json.loads((sweep_dir / "runs" / f"mfft-cold-seed{s}" / "rounds" / "00100.json").read_text()) for s in range(3)
     ]
-    row = layout[(layout.sampling_method == "mfft") & (layout.pos_init_num == 0) & (layout.num_annotated_samples == 100)].iloc[0]
+    row = layout[
+        (layout.sampling_method == "mfft") & (layout.pos_init_num == 0) & (layout.num_annotated_samples == 100)
+    ].iloc[0]
     counts = np.array([r["class_counts"][1] for r in per_seed], dtype=float)
     assert row["Red_Deer_mean"] == round(counts.mean(), 2)
     assert row["Red_Deer_std"] == round(counts.std(ddof=1), 2)
@@ -134,7 +149,10 @@ def test_paper_layout_header_row_order_and_values(sweep_dir):
     assert row["Negative_mean"] == round(negative.mean(), 2)
     assert row["Total_Red_Deer"] == POOL_TOTALS[1] and row["Total_Negative"] == POOL_SIZE - POOL_TOTALS.sum()
     # full supervision: ddof 0, copied into every row
-    full = [json.loads((sweep_dir / "runs" / f"full-seed{s}" / "rounds" / f"{POOL_SIZE:05d}.json").read_text()) for s in range(2)]
+    full = [
+        json.loads((sweep_dir / "runs" / f"full-seed{s}" / "rounds" / f"{POOL_SIZE:05d}.json").read_text())
+        for s in range(2)
+    ]
     full_f1 = np.array([round(100 * np.mean(r["valid_f1"]), 2) for r in full])
     assert (layout.full_valid_f1_mean == round(full_f1.mean(), 2)).all()
     assert (layout.full_valid_f1_std == round(full_f1.std(ddof=0), 2)).all()
@@ -157,7 +175,9 @@ def test_pool_totals_from_embeddings_without_full_run(tmp_path):
     write_fake_run(tmp_path / "res", "ft", 0, 0)
     labels = np.zeros((5, 32, 7), dtype=np.float32)
     labels[0, 3, 2] = labels[1, 0, 2] = labels[4, 31, 6] = 1
-    split = EmbeddingSplit(np.ones((5, 32, 4), np.float32), labels, list(paper.PAPER_CLASSES), ["a"] * 5, np.arange(5.0))
+    split = EmbeddingSplit(
+        np.ones((5, 32, 4), np.float32), labels, list(paper.PAPER_CLASSES), ["a"] * 5, np.arange(5.0)
+    )
     write_split(tmp_path / "data" / "embeddings" / "train.h5", split)
     tidy = results.tidy_table(tmp_path / "res", progress=False)
     totals, pool_size = results.pool_totals(tidy, data_root=tmp_path / "data")
@@ -172,7 +192,12 @@ def test_pool_totals_from_embeddings_without_full_run(tmp_path):
 def test_table_one_from_records_uses_population_std(sweep_dir):
     tidy = results.tidy_table(sweep_dir, progress=False)
     table = results.table_one(tidy)
-    values = tidy[(tidy.run.str.startswith("ft-cold")) & (tidy.n_labelled == 50) & (tidy.metric == "test_ap") & (tidy["class"] == "all")]
+    values = tidy[
+        (tidy.run.str.startswith("ft-cold"))
+        & (tidy.n_labelled == 50)
+        & (tidy.metric == "test_ap")
+        & (tidy["class"] == "all")
+    ]
     expected = results.format_cell(100 * values.value.mean(), 100 * values.value.std(ddof=0))
     assert table.loc[50, ("cold", "FT")] == expected
     assert "full" in table.index
@@ -182,11 +207,15 @@ def test_compare_and_describe(sweep_dir):
     tidy = results.tidy_table(sweep_dir, progress=False)
     comparison = results.compare_with_paper(tidy)
     assert len(comparison) == 16
-    row = comparison[(comparison.strategy == "mfft") & (comparison.start == "cold") & (comparison.n_labelled == 50)].iloc[0]
+    row = comparison[
+        (comparison.strategy == "mfft") & (comparison.start == "cold") & (comparison.n_labelled == 50)
+    ].iloc[0]
     assert row.paper_mean == 37.83
     assert row.difference == pytest.approx(row.ours_mean - 37.83)
     lines = results.describe_differences(tidy)
     assert any("Largest difference" in line for line in lines)
     assert any("MFFT - RS" in line for line in lines)
     rare = results.compare_with_paper(tidy, "rare_count")
-    assert rare[(rare.strategy == "mfft") & (rare.start == "warm") & (rare.n_labelled == 50)].paper_mean.iloc[0] == pytest.approx(10.2)
+    assert rare[(rare.strategy == "mfft") & (rare.start == "warm") & (rare.n_labelled == 50)].paper_mean.iloc[
+        0
+    ] == pytest.approx(10.2)
