@@ -12,8 +12,15 @@ recording      [N]              UTF-8 string               recording (wav name) 
 clip_start     [N]              float64                    clip start within the recording, s
 =============  ===============  =========================  ======================================
 
-File attributes carry provenance (encoder checkpoint, width, preset, source). No N x N
-distance matrix is stored: the strategies work matrix-free on clip vectors.
+File attributes carry provenance (encoder source and fingerprint, width, mean/std, dtype,
+preset) and ``n_done``, the number of clips written so far. No N x N distance matrix is
+stored: the strategies work matrix-free on clip vectors.
+
+Extraction (:func:`extract_embeddings`, SPEC 1.7): the frozen encoder in eval mode embeds
+every sequential clip of AL train/valid/test, with features standardised by the **AL-train**
+mean/std (SPEC 1.6, Q3), in batches, on the GPU when there is one. Each batch is written into
+the file and ``n_done`` advanced, so an interrupted extraction continues where it stopped.
+NaN/inf in the features or the embeddings stops it with the clip (recording, start) named.
 """
 
 from __future__ import annotations
@@ -21,13 +28,25 @@ from __future__ import annotations
 import dataclasses
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
+from bioal.config import Config, ConfigError
 from bioal.utils import atomic_path
 
-__all__ = ["EmbeddingSplit", "write_split", "read_split", "SPLITS"]
+__all__ = [
+    "EmbeddingSplit",
+    "write_split",
+    "read_split",
+    "SPLITS",
+    "EmbeddingConfig",
+    "embeddings_dir",
+    "load_encoder",
+    "embed_clips",
+    "extract_split",
+    "extract_embeddings",
+]
 
 SPLITS = ("train", "valid", "test")
 
@@ -142,3 +161,221 @@ def read_split(path: str | os.PathLike, dtype: Any = None) -> EmbeddingSplit:
             f"{path}: clip {bad} ({split.recording[bad]} at {split.clip_start[bad]:.1f} s) has NaN/inf embeddings"
         )
     return split
+
+
+# --------------------------------------------------------------------------- extraction
+
+
+@dataclasses.dataclass(frozen=True)
+class EmbeddingConfig(Config):
+    """Embedding extraction (notebook 03).
+
+    ``encoder_source``: ``trained`` = ``DATA_ROOT/models/encoder/best_encoder.pt`` (notebook 02),
+    ``panns`` = the AudioSet conv blocks of ``PANNS_CHECKPOINT``, ``random`` = the seeded init.
+    """
+
+    preset: str = "demo"
+    data_root: str = "data/demo"
+    width: float = 0.125
+    encoder_source: Literal["trained", "panns", "random"] = "trained"
+    panns_checkpoint: str = ""
+    encoder_batch_size: int = 32
+    embed_dtype: Literal["float32", "float16"] = "float32"
+    device: str = "auto"
+    bf16: bool = False
+    seed: int = 0
+
+    def check(self) -> None:
+        if not self.width > 0:
+            raise ConfigError(f"WIDTH: must be positive, got {self.width}")
+        if self.encoder_batch_size < 1:
+            raise ConfigError(f"ENCODER_BATCH_SIZE: must be >= 1, got {self.encoder_batch_size}")
+        if self.encoder_source == "panns" and not self.panns_checkpoint:
+            raise ConfigError("PANNS_CHECKPOINT: needed when ENCODER_SOURCE is 'panns'")
+
+    @property
+    def root(self) -> Path:
+        from bioal.utils import resolve_path
+
+        return resolve_path(self.data_root)
+
+
+def embeddings_dir(data_root: str | os.PathLike) -> Path:
+    """``DATA_ROOT/embeddings``."""
+    return Path(data_root) / "embeddings"
+
+
+def load_encoder(config: EmbeddingConfig) -> tuple[Any, str]:
+    """The encoder ``config`` names, in eval mode on CPU, and a fingerprint of its weights."""
+    import hashlib
+
+    from bioal.encoder import Cnn14Encoder
+    from bioal.utils import resolve_path
+
+    if config.encoder_source == "trained":
+        path = config.root / "models" / "encoder" / "best_encoder.pt"
+        if not path.is_file():
+            raise FileNotFoundError(f"no trained encoder at {path}; run notebook 02 (bioal.training) first")
+        encoder = Cnn14Encoder.from_panns(path, seed=config.seed)
+    elif config.encoder_source == "panns":
+        encoder = Cnn14Encoder.from_panns(resolve_path(config.panns_checkpoint), seed=config.seed)
+    else:
+        encoder = Cnn14Encoder(width=config.width, seed=config.seed)
+    digest = hashlib.sha1()
+    for key, value in encoder.encoder_state_dict().items():
+        digest.update(key.encode())
+        digest.update(value.detach().cpu().contiguous().numpy().tobytes())
+    return encoder.eval(), f"{config.encoder_source}:{digest.hexdigest()[:16]}"
+
+
+def _clip_name(recording: Any, start: float) -> str:
+    return f"{recording} at {float(start):.1f} s"
+
+
+def embed_clips(
+    encoder: Any,
+    waveforms: Any,
+    mean: float,
+    std: float,
+    names: list[str] | None = None,
+    bf16: bool = False,
+) -> Any:
+    """Frozen-encoder embeddings ``[B, 32, D]`` float32 of waveforms ``[B, 320000]``.
+
+    Features are standardised with ``(mean, std)``; the encoder runs under ``no_grad`` (and
+    bf16 autocast if asked) on its own device. ``names`` label the clips in NaN/inf errors.
+    """
+    import torch
+
+    from bioal.features import LogMelExtractor
+
+    device = next(encoder.parameters()).device
+    names = names or [f"clip {i}" for i in range(len(waveforms))]
+    extractor = LogMelExtractor(mean=mean, std=std).to(device)
+    with torch.no_grad():
+        feats = extractor(torch.as_tensor(waveforms).to(device))  # [B, 1001, 64]
+        bad = ~torch.isfinite(feats).flatten(1).all(dim=1)  # [B]
+        if bad.any():
+            raise ValueError(f"NaN/inf in the log-mel features of {names[int(bad.nonzero()[0])]}")
+        with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=bf16):
+            emb = encoder(feats.unsqueeze(1))["embedding"]  # [B, 32, D]
+        emb = emb.float()
+        bad = ~torch.isfinite(emb).flatten(1).all(dim=1)  # [B]
+        if bad.any():
+            raise ValueError(f"NaN/inf in the embeddings of {names[int(bad.nonzero()[0])]}")
+    return emb
+
+
+def extract_split(
+    prepared_root: str | os.PathLike,
+    split: str,
+    path: str | os.PathLike,
+    encoder: Any,
+    fingerprint: str,
+    mean: float,
+    std: float,
+    batch_size: int = 32,
+    dtype: str = "float32",
+    bf16: bool = False,
+    attrs: dict[str, Any] | None = None,
+    progress: bool = True,
+    max_batches: int | None = None,
+) -> Path:
+    """Embed the AL ``split`` into ``path`` (layout above), resuming a partial file.
+
+    A file made by the same encoder fingerprint, statistics and dtype continues at its
+    ``n_done``; a finished one is left as it is; one from another encoder (or unreadable)
+    is replaced. ``max_batches`` stops early (for tests of the resume).
+    """
+    import h5py
+    import torch
+    from tqdm.auto import tqdm
+
+    from bioal.data import ClipDataset
+
+    path = Path(path)
+    dataset = ClipDataset(prepared_root, "AL", split)
+    n = len(dataset)
+    if n == 0:
+        raise ValueError(f"{prepared_root}/AL/{split}: no clips to embed")
+    frames = encoder.frames_out(1001)
+    if dataset.labels.shape[1] != frames:
+        raise ValueError(f"label frames {dataset.labels.shape[1]} != encoder frames {frames} (SPEC Q9)")
+    identity = {"encoder": fingerprint, "mean": float(mean), "std": float(std), "embed_dtype": dtype,
+                "n_clips": n, "embedding_dim": encoder.embedding_dim}
+    done = 0
+    if path.is_file():
+        try:
+            with h5py.File(path, "r") as handle:
+                same = all(handle.attrs.get(k) == v for k, v in identity.items())
+                done = int(handle.attrs.get("n_done", 0)) if same else -1
+        except OSError:
+            done = -1
+        if done == n:
+            return path
+        if done < 0:
+            path.unlink()
+            done = 0
+    if not path.is_file():
+        with atomic_path(path) as tmp, h5py.File(tmp, "w") as handle:
+            handle.create_dataset("embeddings", shape=(n, frames, encoder.embedding_dim), dtype=dtype,
+                                  chunks=(min(n, batch_size), frames, encoder.embedding_dim))
+            handle.create_dataset("labels", data=dataset.labels.astype(np.float32))
+            handle.create_dataset("class_list", data=np.array([c.encode() for c in dataset.class_names], dtype="S100"))
+            handle.create_dataset("recording", data=dataset.clips["recording"].astype(str).tolist(),
+                                  dtype=h5py.string_dtype())
+            handle.create_dataset("clip_start", data=dataset.clips["start_s"].to_numpy(np.float64))
+            for key, value in {**(attrs or {}), **identity}.items():
+                handle.attrs[key] = value
+            handle.attrs["n_done"] = 0
+    recordings = dataset.clips["recording"].to_numpy()
+    starts = dataset.clips["start_s"].to_numpy()
+    encoder.eval()
+    batches = range(done, n, batch_size)
+    with h5py.File(path, "r+") as handle:
+        bar = tqdm(total=n, initial=done, desc=f"embed {split}", unit="clip", disable=not progress)
+        with bar:
+            for count, lo in enumerate(batches):
+                if max_batches is not None and count >= max_batches:
+                    break
+                hi = min(lo + batch_size, n)
+                waves = torch.stack([dataset[i][0] for i in range(lo, hi)])  # [b, 320000]
+                names = [_clip_name(recordings[i], starts[i]) for i in range(lo, hi)]
+                emb = embed_clips(encoder, waves, mean, std, names=names, bf16=bf16)  # [b, 32, D]
+                handle["embeddings"][lo:hi] = emb.cpu().numpy().astype(dtype)
+                handle.attrs["n_done"] = hi
+                handle.flush()
+                bar.update(hi - lo)
+    return path
+
+
+def extract_embeddings(
+    config: EmbeddingConfig, progress: bool = True, splits: tuple[str, ...] = SPLITS
+) -> dict[str, Path]:
+    """Embed AL train/valid/test into ``DATA_ROOT/embeddings/{split}.h5``; return the paths.
+
+    Uses the AL-train mean/std (computed and cached in ``prepared/AL/mean_std.json`` if
+    missing), the encoder of :func:`load_encoder` on ``config.device``, batches of
+    ``ENCODER_BATCH_SIZE``, ``EMBED_DTYPE`` storage. Finished files are kept; partial ones resume.
+    """
+    from bioal.features import compute_mean_std
+    from bioal.utils import pick_device
+
+    prepared = config.root / "prepared"
+    if not (prepared / "AL").is_dir():
+        raise FileNotFoundError(f"no prepared AL data under {prepared}; run notebook 01 (bioal.data) first")
+    device = pick_device(config.device)
+    stats = compute_mean_std(prepared, "AL", batch_size=config.encoder_batch_size, device=device, progress=progress)
+    encoder, fingerprint = load_encoder(config)
+    encoder = encoder.to(device)
+    attrs = {"preset": config.preset, "width": encoder.width, "encoder_source": config.encoder_source,
+             "bf16": config.bf16}
+    out = {}
+    for split in splits:
+        out[split] = extract_split(
+            prepared, split, embeddings_dir(config.root) / f"{split}.h5", encoder, fingerprint,
+            stats.mean, stats.std, batch_size=config.encoder_batch_size, dtype=config.embed_dtype,
+            bf16=config.bf16,
+            attrs=attrs, progress=progress,
+        )
+    return out

@@ -1,0 +1,106 @@
+"""Embedding extraction: file layout, AL-train standardisation, resume, NaN reporting."""
+
+from __future__ import annotations
+
+import h5py
+import numpy as np
+import pytest
+import torch
+from helpers_encoder import AL_TEST_CLASSES, make_prepared
+
+from bioal import embeddings as emb
+from bioal.data import ClipDataset, split_frame_labels
+from bioal.encoder import Cnn14Encoder
+from bioal.features import LogMelExtractor, load_mean_std
+
+WIDTH = 0.0625
+
+
+@pytest.fixture(scope="module")
+def data_root(tmp_path_factory):
+    root = tmp_path_factory.mktemp("emb")
+    make_prepared(root)
+    return root
+
+
+def _config(root, **kw):
+    return emb.EmbeddingConfig(data_root=str(root), width=WIDTH, encoder_source="random", encoder_batch_size=2,
+                               device="cpu", **kw)
+
+
+def test_extract_layout_and_values(data_root):
+    paths = emb.extract_embeddings(_config(data_root), progress=False)
+    assert set(paths) == {"train", "valid", "test"}
+    prepared = data_root / "prepared"
+    stats = load_mean_std(prepared, "AL")
+    with h5py.File(paths["train"], "r") as f:
+        assert f["embeddings"].shape == (5, 32, 128) and f["embeddings"].dtype == np.float32
+        assert f["labels"].shape == (5, 32, 3) and f["class_list"].dtype == np.dtype("S100")
+        assert int(f.attrs["n_done"]) == 5
+        assert f.attrs["mean"] == stats.mean
+        assert "dist_mtx" not in f
+    split = emb.read_split(paths["train"])
+    assert split.class_names == AL_TEST_CLASSES
+    assert list(split.recording) == ["al_a.wav"] * 3 + ["al_b.wav"] * 2
+    np.testing.assert_array_equal(split.clip_start, [0, 5, 10, 0, 5])
+    np.testing.assert_array_equal(split.labels, split_frame_labels(prepared, "AL", "train"))
+    assert (split.embeddings >= 0).all()
+    # the stored embeddings are the encoder's output on AL-train-standardised features
+    encoder = Cnn14Encoder(width=WIDTH, seed=0).eval()
+    wave = ClipDataset(prepared, "AL", "train")[3][0]
+    with torch.no_grad():
+        ref = encoder(LogMelExtractor(stats.mean, stats.std)(wave[None]).unsqueeze(1))["embedding"][0]
+    np.testing.assert_allclose(split.embeddings[3], ref.numpy(), rtol=1e-4, atol=1e-5)
+    # mean/std over the AL-train clips: recompute directly
+    feats = torch.cat([LogMelExtractor()(ClipDataset(prepared, "AL", "train")[i][0]).flatten() for i in range(5)])
+    assert stats.mean == pytest.approx(feats.double().mean().item(), rel=1e-6)
+    assert stats.std == pytest.approx(feats.double().std().item(), rel=1e-6)
+    assert len(emb.read_split(paths["test"])) == 2
+
+
+def test_resume_and_float16(data_root, tmp_path):
+    config = _config(data_root, embed_dtype="float16")
+    encoder, fp = emb.load_encoder(config)
+    stats = load_mean_std(data_root / "prepared", "AL")
+    path = tmp_path / "train.h5"
+    args = (data_root / "prepared", "train", path, encoder, fp, stats.mean, stats.std)
+    emb.extract_split(*args, batch_size=2, dtype="float16", progress=False, max_batches=1)
+    with h5py.File(path, "r") as f:
+        assert int(f.attrs["n_done"]) == 2
+    with pytest.raises(ValueError, match="unfinished"):
+        emb.read_split(path)
+    calls = []
+    original = encoder.forward
+    encoder.forward = lambda x: calls.append(len(x)) or original(x)
+    emb.extract_split(*args, batch_size=2, dtype="float16", progress=False)
+    assert calls == [2, 1]  # only the clips not yet done
+    resumed = emb.read_split(path)
+    assert resumed.embeddings.dtype == np.float16
+    whole = tmp_path / "whole.h5"
+    emb.extract_split(data_root / "prepared", "train", whole, encoder, fp, stats.mean, stats.std,
+                      batch_size=2, dtype="float16", progress=False)
+    np.testing.assert_array_equal(resumed.embeddings, emb.read_split(whole).embeddings)
+    # another encoder: the stale file is replaced, not resumed
+    other = Cnn14Encoder(width=WIDTH, seed=5).eval()
+    emb.extract_split(data_root / "prepared", "train", whole, other, "random:other", stats.mean, stats.std,
+                      batch_size=4, dtype="float16", progress=False)
+    assert not np.array_equal(emb.read_split(whole).embeddings, resumed.embeddings)
+
+
+def test_nan_names_the_clip(data_root, tmp_path):
+    encoder = Cnn14Encoder(width=WIDTH, seed=0).eval()
+    with torch.no_grad():
+        encoder.conv_block6.bn2.bias.fill_(float("nan"))
+    with pytest.raises(ValueError, match=r"embeddings of al_a.wav at 0.0 s"):
+        emb.extract_split(data_root / "prepared", "valid", tmp_path / "v.h5", encoder, "x", -50.0, 10.0,
+                          batch_size=2, progress=False)
+    waves = torch.zeros(2, 320000)
+    waves[1, 5] = float("nan")
+    with pytest.raises(ValueError, match="features of rec.wav at 5.0 s"):
+        emb.embed_clips(Cnn14Encoder(width=WIDTH).eval(), waves, -50.0, 10.0,
+                        names=["rec.wav at 0.0 s", "rec.wav at 5.0 s"])
+
+
+def test_trained_source_needs_checkpoint(tmp_path):
+    with pytest.raises(FileNotFoundError, match="best_encoder.pt"):
+        emb.load_encoder(emb.EmbeddingConfig(data_root=str(tmp_path)))
