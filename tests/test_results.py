@@ -219,3 +219,50 @@ def test_compare_and_describe(sweep_dir):
     assert rare[(rare.strategy == "mfft") & (rare.start == "warm") & (rare.n_labelled == 50)].paper_mean.iloc[
         0
     ] == pytest.approx(10.2)
+
+
+# --------------------------------------------------------------------------- figures and the view
+
+
+def test_figures_from_records(sweep_dir):
+    import matplotlib.pyplot as plt
+
+    from bioal.plots import results as plots
+
+    tidy = results.tidy_table(sweep_dir, progress=False)
+    fig = plots.figure_one(tidy)
+    axes = fig.axes
+    assert len(axes) == 3
+    # full supervision: a horizontal line at the full runs' mean test mAP (percent)
+    full = tidy[(tidy.strategy == "full") & (tidy.metric == "test_ap") & (tidy["class"] == "all")].value.mean() * 100
+    assert any(np.allclose(line.get_ydata(), full) for line in axes[0].lines)
+    rare_total = POOL_TOTALS[2] + POOL_TOTALS[3]
+    assert any(np.allclose(line.get_ydata(), rare_total) for line in axes[2].lines)
+    run = results.tidy_run(sweep_dir / "runs" / "mfft-cold-seed0")
+    bars = plots.selected_class_counts(run)
+    heights = sum(p.get_height() for p in bars.axes[0].patches)
+    assert heights == 100  # every clip of the final labelled set appears once
+    for fig in (bars, plots.run_curves(run), plots.paper_overlay(tidy), plots.per_class_curves(tidy)):
+        assert fig.axes
+    plt.close("all")
+
+
+def test_results_view_pure_functions(sweep_dir):
+    from bioal.widgets import results_view as view
+
+    tidy = results.tidy_table(sweep_dir, progress=False)
+    options = view.view_options(tidy)
+    assert options["class"][0] == "all" and "Mosquito" in options["class"]
+    assert options["start"] == ["cold", "warm"]
+    assert view.default_state(tidy) == {"metric": "test_ap", "class": "all", "start": "cold"}
+    rows = view.view_rows(tidy, "test_f1", "Red_Deer", "warm")
+    assert set(rows.start) == {"warm", "full"}
+    expected = (
+        tidy[(tidy.run == "ft-warm-seed2") & (tidy.metric == "test_f1") & (tidy["class"] == "Red_Deer")].value * 100
+    )
+    assert sorted(rows[rows.run == "ft-warm-seed2"].value) == pytest.approx(sorted(expected))
+    with pytest.raises(ValueError, match="rare_count"):
+        view.view_rows(tidy, "rare_count", "Mosquito", "cold")
+    assert view.default_figure(tidy).axes
+    widget = view.results_view(tidy)
+    assert len(widget.children) == 2
