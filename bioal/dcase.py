@@ -222,7 +222,7 @@ def read_validation_classes(path: str | os.PathLike) -> dict[str, str]:
     if missing:
         raise DatasetError(f"{path}: missing column(s) {missing}; header is {list(frame.columns)}")
     table: dict[str, str] = {}
-    for i, (rec, name) in enumerate(zip(frame["recording"], frame["class_name"])):
+    for i, (rec, name) in enumerate(zip(frame["recording"], frame["class_name"], strict=True)):
         if not rec or not name:
             raise DatasetError(f"{path}, row {i + 2}: empty recording or class_name")
         rec = normalise_name(Path(rec).stem if rec.endswith((".wav", ".csv")) else rec)
@@ -720,13 +720,13 @@ def prepare(
     }
     total = sum(len(recs) for _, recs, *_ in plans)
     with tqdm(total=total, desc="prepare", unit="rec", disable=not progress) as bar:
-        for division, recs, tables, order, ratios in plans:
+        for division, recs, *_ in plans:
             for rec in recs:
                 _write_chunks(rec, cuts[(division, rec.name)], prepared_root / division, SPLITS[division])
                 bar.update(1)
                 if on_recording is not None:
                     on_recording(division, rec.name)
-    for division, recs, tables, order, ratios in plans:
+    for division, recs, tables, *_ in plans:
         parts: dict[str, list[pd.DataFrame]] = {s: [] for s in SPLITS[division]}
         for rec in recs:
             for split, frame in split_labels(tables[rec.name], cuts[(division, rec.name)], division).items():
