@@ -29,6 +29,7 @@ __all__ = [
     "PANNS_SIZE",
     "PANNS_MD5",
     "ConvBlock",
+    "SeededDropout",
     "Cnn14Encoder",
     "channels_for_width",
     "panns_state_dict_shapes",
@@ -63,6 +64,30 @@ def _ceil_pool_time(x: torch.Tensor, kernel: tuple[int, int]) -> torch.Tensor:
         tail = x[..., -remainder:, :].mean(dim=-2, keepdim=True)  # [B, C, 1, F]
         x = torch.cat([x, tail.expand(*tail.shape[:-2], kt - remainder, tail.shape[-1])], dim=-2)  # [B, C, T', F]
     return F.avg_pool2d(x, kernel_size=kernel)  # [B, C, T'/kt, F/kf]
+
+
+class SeededDropout(nn.Module):
+    """Dropout whose masks come from ``self.generator`` when one is set (else torch's default).
+
+    Training sets a generator derived from ``(seed, epoch)`` so that a resumed training draws
+    the same masks as an uninterrupted one; in eval mode it is the identity.
+    """
+
+    def __init__(self, p: float) -> None:
+        super().__init__()
+        self.p = float(p)
+        self.generator: torch.Generator | None = None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0.0:
+            return x
+        if self.generator is None:
+            return F.dropout(x, self.p, training=True)
+        keep = torch.rand(x.shape, generator=self.generator, device=self.generator.device).to(x.device) >= self.p
+        return x * keep.to(x.dtype) / (1.0 - self.p)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"
 
 
 class ConvBlock(nn.Module):
@@ -103,8 +128,8 @@ class Cnn14Encoder(nn.Module):
         ins = (1, *self.channels[:-1])
         for i, (cin, cout, pool) in enumerate(zip(ins, self.channels, pools, strict=True), start=1):
             self.add_module(f"conv_block{i}", ConvBlock(cin, cout, pool))
-        self.dropout = nn.Dropout(dropout)
-        self.final_dropout = nn.Dropout(final_dropout)
+        self.dropout = SeededDropout(dropout)
+        self.final_dropout = SeededDropout(final_dropout)
         self.reset_parameters(seed)
 
     @property
@@ -122,6 +147,11 @@ class Cnn14Encoder(nn.Module):
         for _ in range(5):
             n_frames = math.ceil(n_frames / 2)
         return n_frames
+
+    def set_dropout_generator(self, generator: torch.Generator | None) -> None:
+        """Draw the dropout masks from ``generator`` (``None``: torch's default generator)."""
+        self.dropout.generator = generator
+        self.final_dropout.generator = generator
 
     def reset_parameters(self, seed: int) -> None:
         """PANNs init from one seed: Xavier-uniform convs (per-layer generators), BN weight 1, bias 0."""

@@ -194,3 +194,18 @@ def test_download_from_local_server_with_md5(tmp_path):
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_seeded_dropout_reproducible():
+    model = enc.Cnn14Encoder(width=WIDTH, seed=0).train()
+    x = torch.randn(2, 1, 100, 64, generator=torch_generator(0, "x"))
+    outs = []
+    for seed in (1, 1, 2):
+        model.set_dropout_generator(torch_generator(seed, "dropout"))
+        outs.append(model(x)["embedding"])
+    torch.testing.assert_close(outs[0], outs[1])
+    assert not torch.equal(outs[0], outs[2])
+    model.eval()
+    with torch.no_grad():
+        a, b = model(x)["embedding"], model(x)["embedding"]
+    assert torch.equal(a, b)
