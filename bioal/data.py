@@ -72,7 +72,9 @@ class DataConfig(Config):
 def _source_tag(config: DataConfig) -> dict:
     if config.data_source == "synthetic":
         return {"data_source": "synthetic", "synth_size": config.synth_size, "seed": config.seed}
-    return {"data_source": "dcase2024", "record": 10829604}
+    from bioal.download import DCASE2024_RECORD
+
+    return {"data_source": "dcase2024", "record": DCASE2024_RECORD}
 
 
 def _check_source(marker: Path, tag: dict) -> bool:

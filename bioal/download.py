@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import logging
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -44,6 +45,8 @@ DCASE2024_FILES = (
 )
 
 _CHUNK = 1 << 20
+
+log = logging.getLogger(__name__)
 
 
 class DownloadError(RuntimeError):
@@ -108,11 +111,13 @@ def download_file(
     size: int | None = None,
     progress: bool = True,
     timeout: float = 60,
+    retries: int = 3,
 ) -> Path:
     """Download ``url`` to ``dest``, resumably; return ``dest``.
 
     Data goes to ``<dest>.part``; a previous partial file is continued with an HTTP Range
-    request (a server answering 200 instead of 206 restarts from zero). On completion the
+    request (a server answering 200 instead of 206 restarts from zero); a connection dropped
+    mid-transfer is resumed up to ``retries`` times before giving up. On completion the
     size and md5 are checked and the file is renamed into place. An md5 mismatch moves the
     file to ``<dest>.corrupt`` and raises :class:`ChecksumError`; an unreachable host raises
     :class:`DownloadError` with manual-placement instructions.
@@ -126,46 +131,56 @@ def download_file(
         # an existing but wrong file: move it aside rather than trusting it
         os.replace(dest, dest.with_name(dest.name + ".corrupt"))
     part = dest.with_name(dest.name + ".part")
+    for attempt in range(retries + 1):
+        try:
+            _fetch(url, part, dest, md5, size, progress, timeout)
+            break
+        except _Interrupted as err:
+            if attempt == retries:
+                raise DownloadError(
+                    _manual_message(url, dest, md5, f"{err}; run again to resume from {part}")
+                ) from err.__cause__
+    _verify(part, url, dest, md5, size)
+    os.replace(part, dest)
+    return dest
+
+
+class _Interrupted(Exception):
+    """The connection dropped mid-transfer (the part file keeps what arrived)."""
+
+
+def _fetch(url: str, part: Path, dest: Path, md5: str | None, size: int | None, progress: bool,
+           timeout: float) -> None:
     have = part.stat().st_size if part.is_file() else 0
     if size is not None and have > size:
         part.unlink()
         have = 0
-
-    if size is None or have < size:
-        headers = {"Range": f"bytes={have}-"} if have else {}
+    if size is not None and have == size:
+        return
+    headers = {"Range": f"bytes={have}-"} if have else {}
+    try:
+        response = requests.get(url, headers=headers, stream=True, timeout=timeout)
+    except (requests.ConnectionError, requests.Timeout) as err:
+        raise DownloadError(_manual_message(url, dest, md5, f"host unreachable ({type(err).__name__})")) from err
+    with response:
+        if response.status_code == 416 and have:  # range starts at the end: the part is complete
+            return
+        if response.status_code >= 400:
+            raise DownloadError(_manual_message(url, dest, md5, f"HTTP {response.status_code}"))
+        if have and response.status_code != 206:
+            have = 0  # the server ignored the Range header: start over
+        total = size
+        if total is None and response.headers.get("Content-Length"):
+            total = have + int(response.headers["Content-Length"])
+        bar = tqdm(total=total, initial=have, unit="B", unit_scale=True, unit_divisor=1024,
+                   desc=dest.name, disable=not progress)
         try:
-            response = requests.get(url, headers=headers, stream=True, timeout=timeout)
-        except (requests.ConnectionError, requests.Timeout) as err:
-            raise DownloadError(_manual_message(url, dest, md5, f"host unreachable ({type(err).__name__})")) from err
-        with response:
-            if response.status_code == 416 and have:  # range past the end: the part is complete
-                pass
-            elif response.status_code >= 400:
-                raise DownloadError(_manual_message(url, dest, md5, f"HTTP {response.status_code}"))
-            else:
-                if have and response.status_code != 206:
-                    have = 0  # server ignored the Range header: start over
-                total = size
-                if total is None and response.headers.get("Content-Length"):
-                    total = have + int(response.headers["Content-Length"])
-                mode = "ab" if have else "wb"
-                bar = tqdm(
-                    total=total, initial=have, unit="B", unit_scale=True, unit_divisor=1024,
-                    desc=dest.name, disable=not progress,
-                )
-                try:
-                    with open(part, mode) as handle, bar:
-                        for block in response.iter_content(chunk_size=_CHUNK):
-                            handle.write(block)
-                            bar.update(len(block))
-                except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as err:
-                    raise DownloadError(
-                        _manual_message(url, dest, md5, f"connection lost after {part.stat().st_size} bytes "
-                                        f"({type(err).__name__}); run again to resume from {part}")
-                    ) from err
-    _verify(part, url, dest, md5, size)
-    os.replace(part, dest)
-    return dest
+            with open(part, "ab" if have else "wb") as handle, bar:
+                for block in response.iter_content(chunk_size=_CHUNK):
+                    handle.write(block)
+                    bar.update(len(block))
+        except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as err:
+            raise _Interrupted(f"connection lost after {part.stat().st_size} bytes ({type(err).__name__})") from err
 
 
 def zenodo_files(record_id: int, api_base: str = ZENODO_API, timeout: float = 60) -> list[RemoteFile]:
@@ -209,7 +224,17 @@ def download_zenodo_record(
 ) -> list[Path]:
     """Download (resumably, md5-checked) the files ``names`` (default: all) of a record."""
     dest_dir = Path(dest_dir)
-    files = zenodo_files(record_id, api_base)
+    try:
+        files = zenodo_files(record_id, api_base)
+    except DownloadError as err:
+        if names is not None and all((dest_dir / n).is_file() for n in names):
+            log.warning("%s\nusing the files already placed in %s without an md5 check", err, dest_dir)
+            return [dest_dir / n for n in names]
+        wanted = ", ".join(names) if names is not None else "all files of the record"
+        raise DownloadError(
+            f"{err}\nPlace {wanted} (from https://zenodo.org/records/{record_id}) in {dest_dir} "
+            "and run again."
+        ) from err
     by_name = {f.key: f for f in files}
     wanted = list(names) if names is not None else [f.key for f in files]
     missing = [n for n in wanted if n not in by_name]

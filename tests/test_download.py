@@ -1,0 +1,254 @@
+"""Downloads end to end against a real HTTP server on 127.0.0.1 serving a stand-in Zenodo record."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import socket
+import threading
+import zipfile
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from helpers_data import make_dev_set
+
+from bioal import download
+from bioal.download import ChecksumError, DownloadError
+
+RECORD = 4242
+
+
+class RecordServer:
+    """Serves ``/api/records/<id>`` (Zenodo JSON) and ``/files/<name>`` with Range support.
+
+    ``drop_first``: names whose first GET sends only half the body, then closes the connection.
+    ``ignore_range``: answer 200 with the whole body even when a Range is asked for.
+    ``corrupt``: names whose body is served with bytes flipped (the JSON keeps the true md5).
+    """
+
+    def __init__(self, files: dict[str, bytes]):
+        self.files = files
+        self.drop_first: set[str] = set()
+        self.ignore_range = False
+        self.corrupt: set[str] = set()
+        self.requests: list[tuple[str, str | None, int]] = []  # (path, Range header, status)
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):  # keep test output quiet
+                pass
+
+            def do_GET(self):  # noqa: N802
+                rng = self.headers.get("Range")
+                if self.path == f"/api/records/{RECORD}":
+                    body = json.dumps(server.record()).encode()
+                    server.requests.append((self.path, rng, 200))
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                    return
+                name = self.path.removeprefix("/files/").split("?")[0]
+                if name not in server.files:
+                    server.requests.append((self.path, rng, 404))
+                    self.send_error(404)
+                    return
+                data = server.files[name]
+                if name in server.corrupt:
+                    data = bytes(b ^ 0xFF for b in data[:64]) + data[64:]
+                start, status = 0, 200
+                if rng and not server.ignore_range:
+                    start = int(rng.removeprefix("bytes=").split("-")[0])
+                    status = 206
+                    if start >= len(data):
+                        server.requests.append((self.path, rng, 416))
+                        self.send_response(416)
+                        self.send_header("Content-Length", "0")
+                        self.end_headers()
+                        return
+                body = data[start:]
+                server.requests.append((self.path, rng, status))
+                self.send_response(status)
+                self.send_header("Content-Length", str(len(body)))
+                if status == 206:
+                    self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
+                self.send_header("Accept-Ranges", "bytes")
+                self.end_headers()
+                if name in server.drop_first:
+                    server.drop_first.discard(name)
+                    self.wfile.write(body[: len(body) // 2])
+                    self.wfile.flush()
+                    self.close_connection = True
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                    return
+                self.wfile.write(body)
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.base = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def record(self) -> dict:
+        return {
+            "id": RECORD,
+            "files": [
+                {"key": k, "size": len(v), "checksum": "md5:" + hashlib.md5(v).hexdigest(),
+                 "links": {"self": f"{self.base}/files/{k}"}}
+                for k, v in self.files.items()
+            ],
+        }
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture(scope="module")
+def record_files(tmp_path_factory) -> dict[str, bytes]:
+    """The stand-in record: Development_set.zip (+ annotations zip) made from a tiny set, class CSVs."""
+    root = make_dev_set(tmp_path_factory.mktemp("standin"))
+    out = root / "record"
+    out.mkdir()
+    with zipfile.ZipFile(out / "Development_set.zip", "w") as zf:
+        for p in sorted((root / "Development_Set").rglob("*")):
+            if p.is_file():
+                zf.write(p, p.relative_to(root).as_posix())
+    with zipfile.ZipFile(out / "Development_set_annotations.zip", "w") as zf:
+        for p in sorted((root / "Development_Set").rglob("*.csv")):
+            zf.write(p, p.relative_to(root).as_posix())
+    files = {n: (out / n).read_bytes() for n in ("Development_set.zip", "Development_set_annotations.zip")}
+    for n in download.DCASE2024_FILES[2:]:
+        files[n] = (root / n).read_bytes()
+    assert len(files["Development_set.zip"]) > 100_000
+    return files
+
+
+@pytest.fixture()
+def server(record_files):
+    with RecordServer(dict(record_files)) as srv:
+        yield srv
+
+
+def test_zenodo_listing(server):
+    files = download.zenodo_files(RECORD, api_base=f"{server.base}/api")
+    assert [f.key for f in files] == list(server.files)
+    f = files[0]
+    assert f.size == len(server.files[f.key]) and f.md5 == hashlib.md5(server.files[f.key]).hexdigest()
+    assert f.url == f"{server.base}/files/{f.key}"
+
+
+def test_full_download_of_the_record(server, tmp_path):
+    paths = download.download_zenodo_record(RECORD, tmp_path, api_base=f"{server.base}/api", progress=False)
+    assert [p.name for p in paths] == list(server.files)
+    for p in paths:
+        assert p.read_bytes() == server.files[p.name]
+    assert not list(tmp_path.glob("*.part"))
+    # a complete file with the right md5 is not downloaded again
+    n = len(server.requests)
+    download.download_zenodo_record(RECORD, tmp_path, api_base=f"{server.base}/api", progress=False)
+    assert [r[0] for r in server.requests[n:]] == [f"/api/records/{RECORD}"]
+
+
+def test_interrupted_download_resumes_with_range(server, tmp_path):
+    name = "Development_set.zip"
+    server.drop_first.add(name)
+    (remote,) = [f for f in download.zenodo_files(RECORD, f"{server.base}/api") if f.key == name]
+    dest = download.download_file(remote.url, tmp_path / name, md5=remote.md5, size=remote.size, progress=False)
+    assert download.md5sum(dest) == remote.md5
+    gets = [r for r in server.requests if r[0].startswith("/files/")]
+    assert gets[0][1] is None and gets[0][2] == 200
+    # resumed from what reached the disk (whole blocks of the first, dropped response)
+    resumed_at = int(gets[1][1].removeprefix("bytes=").rstrip("-"))
+    assert 0 < resumed_at <= remote.size // 2 and gets[1][2] == 206 and len(gets) == 2
+
+
+def test_interrupted_download_resumes_in_a_second_call(server, tmp_path):
+    name = "Development_set.zip"
+    server.drop_first.add(name)
+    (remote,) = [f for f in download.zenodo_files(RECORD, f"{server.base}/api") if f.key == name]
+    with pytest.raises(DownloadError, match="connection lost"):
+        download.download_file(remote.url, tmp_path / name, md5=remote.md5, size=remote.size, progress=False,
+                               retries=0)
+    part = tmp_path / (name + ".part")
+    part_size = part.stat().st_size
+    assert 0 < part_size < remote.size and not (tmp_path / name).exists()
+    download.download_file(remote.url, tmp_path / name, md5=remote.md5, size=remote.size, progress=False)
+    assert download.md5sum(tmp_path / name) == remote.md5 and not part.exists()
+    assert server.requests[-1][1:] == (f"bytes={part_size}-", 206)
+
+
+def test_server_ignoring_range_restarts(server, tmp_path):
+    name = "DCASE2024_task5_training_set_classes.csv"
+    data = server.files[name]
+    part = tmp_path / (name + ".part")
+    part.write_bytes(b"garbage!")  # a stale partial file that a 200 answer must replace
+    server.ignore_range = True
+    url = f"{server.base}/files/{name}"
+    download.download_file(url, tmp_path / name, md5=hashlib.md5(data).hexdigest(), size=len(data), progress=False)
+    assert (tmp_path / name).read_bytes() == data
+    assert server.requests[-1][1:] == ("bytes=8-", 200)
+
+
+def test_corrupted_download_refused(server, tmp_path):
+    name = "Development_set.zip"
+    server.corrupt.add(name)
+    (remote,) = [f for f in download.zenodo_files(RECORD, f"{server.base}/api") if f.key == name]
+    with pytest.raises(ChecksumError) as err:
+        download.download_file(remote.url, tmp_path / name, md5=remote.md5, size=remote.size, progress=False)
+    msg = str(err.value)
+    assert remote.url in msg and remote.md5 in msg and "expected" in msg
+    corrupt = tmp_path / (name + ".corrupt")
+    assert corrupt.is_file() and download.md5sum(corrupt) in msg
+    assert not (tmp_path / name).exists() and not (tmp_path / (name + ".part")).exists()
+
+
+def test_unreachable_host_explains_manual_placement(tmp_path):
+    with socket.socket() as s:  # a port with nothing listening
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    url = f"http://127.0.0.1:{port}/files/Development_set.zip"
+    dest = tmp_path / "downloads" / "Development_set.zip"
+    with pytest.raises(DownloadError) as err:
+        download.download_file(url, dest, md5="0123456789abcdef0123456789abcdef", progress=False, timeout=5)
+    msg = str(err.value)
+    assert url in msg and str(dest) in msg and "0123456789abcdef0123456789abcdef" in msg
+    assert "place it by hand" in msg
+    with pytest.raises(DownloadError, match=f"Place .* in {tmp_path}"):
+        download.download_zenodo_record(RECORD, tmp_path, names=["a.zip"], api_base=f"http://127.0.0.1:{port}/api",
+                                        progress=False)
+
+
+def test_hand_placed_files_are_used_offline(tmp_path, caplog):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    (tmp_path / "a.zip").write_bytes(b"x")
+    with caplog.at_level("WARNING"):
+        paths = download.download_zenodo_record(RECORD, tmp_path, names=["a.zip"],
+                                                api_base=f"http://127.0.0.1:{port}/api", progress=False)
+    assert paths == [tmp_path / "a.zip"] and "without an md5 check" in caplog.text
+
+
+def test_ensure_prepared_downloads_unpacks_and_prepares(server, tmp_path, monkeypatch):
+    from bioal import data, dcase
+
+    config = data.DataConfig(data_source="dcase2024", data_root=str(tmp_path / "d"))
+    monkeypatch.setattr(download, "DCASE2024_RECORD", RECORD)
+    # the fixture's class names are a subset of the paper's; SL uses the 45-class whitelist
+    prepared = data.ensure_prepared(config, progress=False, api_base=f"{server.base}/api")
+    assert prepared == tmp_path / "d" / "prepared" and dcase.is_prepared(prepared)
+    raw = tmp_path / "d" / "raw"
+    assert (raw / "downloads" / "Development_set.zip").is_file()
+    assert (raw / "Development_Set/Validation_Set/HB/R4_cleaned_recording_13_10_17.wav").is_file()
+    _, classes = data.read_split_labels(prepared, "SL", "train")
+    assert len(classes) == 45
+    n = len(server.requests)
+    assert data.ensure_prepared(config, progress=False, api_base=f"{server.base}/api") == prepared
+    assert len(server.requests) == n  # done: nothing fetched again
+
