@@ -66,7 +66,9 @@ def test_f1_matches_sklearn_and_torchmetrics():
         ref = f1_score(flat_y, flat_p > np.float32(t), average=None, zero_division=0)
         np.testing.assert_allclose(ours, ref, rtol=1e-12)
         tm = MultilabelF1Score(num_labels=5, average="none", threshold=t)
-        np.testing.assert_allclose(ours, tm(torch.from_numpy(flat_p), torch.from_numpy(flat_y).long()).numpy(), rtol=1e-6)
+        np.testing.assert_allclose(
+            ours, tm(torch.from_numpy(flat_p), torch.from_numpy(flat_y).long()).numpy(), rtol=1e-6
+        )
 
 
 def test_threshold_candidates_grid():

@@ -1,0 +1,374 @@
+"""The per-frame MLP classifier and its per-round training (SPEC 2.2-2.3, 3.2).
+
+* :class:`MLPClassifier` - Linear(D -> H) -> ReLU -> Linear(H -> C) applied to every frame,
+  ``[B, T, D] -> [B, T, C]`` logits. At the paper's sizes (D=2048, H=1024, C=7) it has
+  2,105,351 parameters.
+* Deterministic initialisation, identical every time it is built: with a PANNs
+  ``Cnn14_DecisionLevelMax`` checkpoint, the bilinear ``align_corners=True`` resize of its
+  ``fc1`` / ``fc_audioset`` tensors (SPEC 2.3); without one, a seeded uniform init
+  (PyTorch's default ``Linear`` bounds ``1/sqrt(fan_in)``) drawn from a generator.
+* :func:`pos_weight_bce` - the per-batch ``pos_weight`` BCE of SPEC 3.2.
+* :func:`train_classifier` - one AL round: a fresh model from the same init, batch 128
+  shuffled by a seeded generator, Adam 5e-4, ReduceLROnPlateau on the valid cmAP, stop when
+  the learning rate falls below 5e-6, best state by strict improvement. All tensors stay on
+  the device for the whole training (no DataLoader workers, no re-reading files).
+* :func:`predict_probs`, :func:`evaluate` - batched inference, valid threshold, test F1/AP.
+
+Resizing for other sizes: the PANNs tensors are ``fc1.weight [2048, 2048]``,
+``fc1.bias [2048]``, ``fc_audioset.weight [527, 2048]``, ``fc_audioset.bias [527]``. Each is
+treated as a ``1 x 1 x H x W`` image (biases ``1 x 1 x 1 x L``) and resized bilinearly with
+``align_corners=True`` to the target shape ``fc1.weight [hidden, in_dim]``,
+``fc2.weight [C, hidden]``. At the paper's ``in_dim = 2048`` the columns of ``fc1`` are left
+unchanged (the resize is the identity along that axis); with a narrower encoder
+(``in_dim != 2048``) the columns are resampled the same way as the rows.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import math
+import os
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm.auto import tqdm
+
+from bioal.config import Config, ConfigError
+from bioal.metrics import class_average_precision, f1_per_class, optimal_threshold
+from bioal.utils import torch_generator
+
+__all__ = [
+    "MLPClassifier",
+    "PANNS_FC_KEYS",
+    "read_panns_fc",
+    "resize_panns_fc",
+    "pos_weight_bce",
+    "ClassifierConfig",
+    "TrainedClassifier",
+    "train_classifier",
+    "predict_probs",
+    "evaluate",
+    "Evaluation",
+    "build_classifier",
+]
+
+PANNS_FC_KEYS = {
+    "fc1.weight": (2048, 2048),
+    "fc1.bias": (2048,),
+    "fc_audioset.weight": (527, 2048),
+    "fc_audioset.bias": (527,),
+}
+
+
+class MLPClassifier(nn.Module):
+    """Per-frame MLP head: ``[B, T, in_dim] -> [B, T, n_classes]`` logits.
+
+    ``init_seed`` fixes the random init; ``panns_fc`` (the four PANNs fc tensors, see
+    :func:`read_panns_fc`) replaces it by the paper's deterministic resize.
+    """
+
+    def __init__(
+        self,
+        n_classes: int,
+        in_dim: int = 2048,
+        hidden: int = 1024,
+        init_seed: int = 0,
+        panns_fc: Mapping[str, torch.Tensor] | None = None,
+    ) -> None:
+        super().__init__()
+        if n_classes < 1 or in_dim < 1 or hidden < 1:
+            raise ValueError(f"n_classes, in_dim, hidden must be >= 1, got {n_classes}, {in_dim}, {hidden}")
+        self.n_classes, self.in_dim, self.hidden = n_classes, in_dim, hidden
+        self.fc1 = nn.Linear(in_dim, hidden)
+        self.fc2 = nn.Linear(hidden, n_classes)
+        self.reset_parameters(init_seed, panns_fc)
+
+    @torch.no_grad()
+    def reset_parameters(self, init_seed: int = 0, panns_fc: Mapping[str, torch.Tensor] | None = None) -> None:
+        """Set the deterministic init (PANNs resize if ``panns_fc`` is given, else seeded)."""
+        if panns_fc is not None:
+            for name, tensor in resize_panns_fc(panns_fc, self.n_classes, self.in_dim, self.hidden).items():
+                dict(self.named_parameters())[name].copy_(tensor)
+            return
+        gen = torch_generator(init_seed, "classifier-init")
+        for layer in (self.fc1, self.fc2):
+            bound = 1.0 / math.sqrt(layer.in_features)
+            w = torch.rand(layer.weight.shape, generator=gen, dtype=torch.float32) * (2 * bound) - bound
+            b = torch.rand(layer.bias.shape, generator=gen, dtype=torch.float32) * (2 * bound) - bound
+            layer.weight.copy_(w)
+            layer.bias.copy_(b)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = F.relu(self.fc1(x))  # [B, T, H]
+        return self.fc2(h)  # [B, T, C]
+
+
+def read_panns_fc(path: str | os.PathLike) -> dict[str, torch.Tensor]:
+    """The four fc tensors of a PANNs ``Cnn14_DecisionLevelMax`` checkpoint.
+
+    Opens it with ``torch.load(weights_only=True)['model']``; missing or mis-shaped keys raise
+    ``KeyError`` / ``ValueError`` listing them and naming the file.
+    """
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    if not isinstance(state, Mapping) or "model" not in state:
+        raise KeyError(f"{path}: not a PANNs checkpoint (no 'model' entry)")
+    model = state["model"]
+    missing = [k for k in PANNS_FC_KEYS if k not in model]
+    if missing:
+        raise KeyError(f"{path}: missing keys {missing}")
+    bad = [f"{k} {tuple(model[k].shape)} != {v}" for k, v in PANNS_FC_KEYS.items() if tuple(model[k].shape) != v]
+    if bad:
+        raise ValueError(f"{path}: mis-shaped keys {bad}")
+    return {k: model[k].detach().float().clone() for k in PANNS_FC_KEYS}
+
+
+def _resize(t: torch.Tensor, shape: tuple[int, ...]) -> torch.Tensor:
+    if tuple(t.shape) == tuple(shape):
+        return t.clone()
+    image = t.reshape(1, 1, *(t.shape if t.ndim == 2 else (1, t.shape[0])))
+    size = shape if len(shape) == 2 else (1, shape[0])
+    out = F.interpolate(image.float(), size=size, mode="bilinear", align_corners=True)
+    return out.reshape(shape)
+
+
+def resize_panns_fc(
+    panns_fc: Mapping[str, torch.Tensor], n_classes: int, in_dim: int = 2048, hidden: int = 1024
+) -> dict[str, torch.Tensor]:
+    """The classifier's ``fc1``/``fc2`` tensors from the PANNs fc tensors (SPEC 2.3).
+
+    Bilinear, ``align_corners=True``, each tensor as a one-channel image; see the module
+    docstring for how the columns are treated when ``in_dim != 2048``.
+    """
+    return {
+        "fc1.weight": _resize(panns_fc["fc1.weight"], (hidden, in_dim)),
+        "fc1.bias": _resize(panns_fc["fc1.bias"], (hidden,)),
+        "fc2.weight": _resize(panns_fc["fc_audioset.weight"], (n_classes, hidden)),
+        "fc2.bias": _resize(panns_fc["fc_audioset.bias"], (n_classes,)),
+    }
+
+
+def pos_weight_bce(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Mean BCE-with-logits with the per-batch ``pos_weight`` of SPEC 3.2.
+
+    ``logits``/``labels`` ``[B, T, C]`` (or ``[M, C]``); frames are flattened and
+    ``pos_weight_c = (#frames - #pos_c) / (#pos_c + 1e-5)``.
+    """
+    c = logits.shape[-1]
+    flat_y = labels.reshape(-1, c).to(logits.dtype)
+    n_pos = flat_y.sum(dim=0)
+    pos_weight = (flat_y.shape[0] - n_pos) / (n_pos + 1e-5)
+    return F.binary_cross_entropy_with_logits(logits.reshape(-1, c), flat_y, pos_weight=pos_weight)
+
+
+@dataclasses.dataclass(frozen=True)
+class ClassifierConfig(Config):
+    """Per-round classifier training (defaults: the paper, SPEC 0 and 3.2)."""
+
+    hidden: int = 1024
+    max_epochs: int = 5000
+    batch_size: int = 128
+    lr: float = 5e-4
+    min_lr: float = 5e-6
+    lr_factor: float = 0.5
+    patience: int = 5
+    plateau_threshold: float = 1e-4
+    threshold_levels: int = 3
+    predict_batch_size: int = 4096
+    init_seed: int = 0
+    panns_checkpoint: str = ""
+
+    def check(self) -> None:
+        for name in ("hidden", "max_epochs", "batch_size", "patience", "threshold_levels", "predict_batch_size"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name.upper()} must be >= 1, got {getattr(self, name)}")
+        if not 0 < self.lr_factor < 1:
+            raise ConfigError(f"LR_FACTOR must be in (0, 1), got {self.lr_factor}")
+        if self.lr <= 0 or self.min_lr < 0:
+            raise ConfigError(f"LR must be > 0 and MIN_LR >= 0, got {self.lr}, {self.min_lr}")
+
+
+@dataclasses.dataclass
+class TrainedClassifier:
+    """The best-valid model of one training, with its per-epoch history.
+
+    ``history``: list of ``{"loss", "valid_cmap", "lr"}`` per epoch (``lr`` in effect
+    during that epoch); ``valid_ap`` [C] is the per-class valid AP of the best state.
+    """
+
+    model: MLPClassifier
+    history: list[dict[str, float]]
+    best_epoch: int
+    valid_ap: np.ndarray
+
+    @property
+    def epochs(self) -> int:
+        return len(self.history)
+
+
+def _as_tensor(x: Any, device: torch.device, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    t = x if isinstance(x, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(x))
+    return t.to(device=device, dtype=dtype)
+
+
+_PANNS_CACHE: dict[tuple[str, float], dict[str, torch.Tensor]] = {}
+
+
+def _cached_panns_fc(path: str) -> dict[str, torch.Tensor]:
+    """:func:`read_panns_fc`, read once per file version (the checkpoint is 327 MB)."""
+    from bioal.utils import resolve_path
+
+    resolved = resolve_path(path)
+    if not resolved.is_file():
+        raise FileNotFoundError(
+            f"PANNs checkpoint {resolved} does not exist (set PANNS_CHECKPOINT to '' for a seeded init)"
+        )
+    key = (str(resolved), resolved.stat().st_mtime)
+    if key not in _PANNS_CACHE:
+        _PANNS_CACHE.clear()
+        _PANNS_CACHE[key] = read_panns_fc(resolved)
+    return _PANNS_CACHE[key]
+
+
+def build_classifier(config: ClassifierConfig, n_classes: int, in_dim: int) -> MLPClassifier:
+    """A fresh classifier with the config's deterministic init."""
+    panns = _cached_panns_fc(config.panns_checkpoint) if config.panns_checkpoint else None
+    return MLPClassifier(n_classes, in_dim=in_dim, hidden=config.hidden, init_seed=config.init_seed, panns_fc=panns)
+
+
+@torch.no_grad()
+def predict_probs(
+    model: nn.Module, x: Any, batch_size: int = 4096, device: Any = None, reduce: str | None = None
+) -> torch.Tensor:
+    """Sigmoid probabilities ``[N, T, C]`` for embeddings ``[N, T, D]`` (in batches of clips).
+
+    ``reduce="max"`` returns the clip-level ``[N, C]`` max over frames instead (less memory).
+    The result is on ``device`` (default: the model's device).
+    """
+    model.eval()
+    device = torch.device(device) if device is not None else next(model.parameters()).device
+    outs = []
+    for start in range(0, len(x), batch_size):
+        xb = _as_tensor(x[start : start + batch_size], device)
+        p = torch.sigmoid(model(xb))
+        outs.append(p.amax(dim=1) if reduce == "max" else p)
+    if not outs:
+        c = model.fc2.out_features
+        return torch.zeros((0, c) if reduce == "max" else (0, x.shape[1], c), device=device)
+    return torch.cat(outs)
+
+
+def train_classifier(
+    train_x: Any,
+    train_y: Any,
+    valid_x: Any,
+    valid_y: Any,
+    config: ClassifierConfig,
+    seed: int,
+    device: Any = "cpu",
+    progress: bool = False,
+    keys: tuple[int | str, ...] = (),
+) -> TrainedClassifier:
+    """Train a fresh classifier on ``train_x [L, T, D]`` / ``train_y [L, T, C]`` (SPEC 3.2).
+
+    Shuffling draws from ``torch_generator(seed, "classifier-shuffle", *keys)``; the model
+    init is the config's deterministic init. Each epoch: the batches, then valid
+    probabilities on all valid frames, per-class AP; the state is kept when the mean AP
+    improves strictly (best starts at 0); the plateau scheduler steps on the mean AP;
+    training stops when the lr falls below ``min_lr`` or after ``max_epochs``.
+    """
+    device = torch.device(device)
+    x = _as_tensor(train_x, device)
+    y = _as_tensor(train_y, device)
+    vx = valid_x if isinstance(valid_x, torch.Tensor) and valid_x.device == device else _as_tensor(valid_x, device)
+    vy = valid_y.detach().cpu().numpy() if isinstance(valid_y, torch.Tensor) else np.asarray(valid_y)
+    if x.ndim != 3 or y.shape[:2] != x.shape[:2]:
+        raise ValueError(f"train_x [L, T, D] and train_y [L, T, C] do not match: {tuple(x.shape)}, {tuple(y.shape)}")
+    if len(x) == 0:
+        raise ValueError("train_classifier needs at least one labelled clip")
+    model = build_classifier(config, y.shape[-1], x.shape[-1]).to(device)
+    optimiser = torch.optim.Adam(model.parameters(), lr=config.lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=0)
+    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
+        optimiser,
+        mode="max",
+        factor=config.lr_factor,
+        patience=config.patience,
+        threshold=config.plateau_threshold,
+        threshold_mode="rel",
+        cooldown=0,
+    )
+    gen = torch_generator(seed, "classifier-shuffle", *keys)
+    best_state = copy.deepcopy(model.state_dict())
+    best_mean, best_epoch, best_ap = 0.0, 0, np.zeros(y.shape[-1])
+    history: list[dict[str, float]] = []
+    bar = tqdm(range(config.max_epochs), desc="classifier", disable=not progress, leave=False)
+    for epoch in bar:
+        lr = optimiser.param_groups[0]["lr"]
+        model.train()
+        order = torch.randperm(len(x), generator=gen).to(device)
+        total, count = 0.0, 0
+        for start in range(0, len(x), config.batch_size):
+            idx = order[start : start + config.batch_size]
+            loss = pos_weight_bce(model(x[idx]), y[idx])
+            optimiser.zero_grad(set_to_none=True)
+            loss.backward()
+            optimiser.step()
+            total += float(loss.detach()) * len(idx)
+            count += len(idx)
+        probs = predict_probs(model, vx, batch_size=config.predict_batch_size, device=device)
+        ap = class_average_precision(probs, vy)
+        mean_ap = float(ap.mean())
+        history.append({"loss": total / count, "valid_cmap": mean_ap, "lr": lr})
+        if mean_ap > best_mean:
+            best_mean, best_epoch, best_ap = mean_ap, epoch + 1, ap
+            best_state = copy.deepcopy(model.state_dict())
+        scheduler.step(mean_ap)
+        bar.set_postfix(loss=f"{total / count:.4f}", cmap=f"{mean_ap:.4f}", lr=f"{lr:.1e}")
+        if optimiser.param_groups[0]["lr"] < config.min_lr:
+            break
+    model.load_state_dict(best_state)
+    model.eval()
+    return TrainedClassifier(model=model, history=history, best_epoch=best_epoch, valid_ap=np.asarray(best_ap))
+
+
+@dataclasses.dataclass
+class Evaluation:
+    """Valid threshold and per-class valid/test F1 and AP (fractions 0..1)."""
+
+    threshold: float
+    valid_f1: np.ndarray
+    valid_ap: np.ndarray
+    test_f1: np.ndarray
+    test_ap: np.ndarray
+    seconds: float = 0.0
+
+
+def evaluate(
+    model: nn.Module,
+    valid_x: Any,
+    valid_y: Any,
+    test_x: Any,
+    test_y: Any,
+    levels: int = 3,
+    batch_size: int = 4096,
+    device: Any = None,
+) -> Evaluation:
+    """Optimal threshold on valid (SPEC 4.2), then F1 at it and AP on valid and test."""
+    start = time.perf_counter()
+    valid_p = predict_probs(model, valid_x, batch_size, device)
+    threshold, valid_f1 = optimal_threshold(valid_p, valid_y, levels)
+    valid_ap = class_average_precision(valid_p, valid_y)
+    test_p = predict_probs(model, test_x, batch_size, device)
+    return Evaluation(
+        threshold=threshold,
+        valid_f1=valid_f1,
+        valid_ap=valid_ap,
+        test_f1=f1_per_class(test_p, test_y, threshold),
+        test_ap=class_average_precision(test_p, test_y),
+        seconds=time.perf_counter() - start,
+    )

@@ -1,0 +1,186 @@
+"""MLP classifier: size, deterministic init, PANNs resize, loss, per-round training."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from bioal.classifier import (
+    ClassifierConfig,
+    MLPClassifier,
+    evaluate,
+    pos_weight_bce,
+    predict_probs,
+    read_panns_fc,
+    resize_panns_fc,
+    train_classifier,
+)
+from bioal.utils import rng
+
+
+def test_parameter_count_paper_sizes():
+    model = MLPClassifier(7)
+    assert sum(p.numel() for p in model.parameters()) == 2_105_351
+    assert sum(p.numel() for p in MLPClassifier(45).parameters()) == 2_144_301
+
+
+def test_forward_shape():
+    model = MLPClassifier(3, in_dim=16, hidden=8)
+    assert model(torch.zeros(2, 32, 16)).shape == (2, 32, 3)
+
+
+def test_seeded_init_bit_identical_and_seed_dependent():
+    a, b = MLPClassifier(7, 64, 32, init_seed=3), MLPClassifier(7, 64, 32, init_seed=3)
+    for (na, ta), (nb, tb) in zip(a.state_dict().items(), b.state_dict().items()):
+        assert na == nb and torch.equal(ta, tb)
+    c = MLPClassifier(7, 64, 32, init_seed=4)
+    assert not torch.equal(a.fc1.weight, c.fc1.weight)
+    bound = 1 / np.sqrt(64)
+    assert a.fc1.weight.abs().max() <= bound
+
+
+def _fake_panns(seed=0):
+    g = torch.Generator().manual_seed(seed)  # test-only generator, local
+    return {
+        "fc1.weight": torch.randn(2048, 2048, generator=g),
+        "fc1.bias": torch.randn(2048, generator=g),
+        "fc_audioset.weight": torch.randn(527, 2048, generator=g),
+        "fc_audioset.bias": torch.randn(527, generator=g),
+    }
+
+
+def _bilinear_ref(t: np.ndarray, rows: int, cols: int) -> np.ndarray:
+    """Plain align_corners bilinear resize (rows and columns positions i*(H-1)/(h-1))."""
+    h, w = t.shape
+
+    def pos(n_out, n_in):
+        return np.zeros(1) if n_out == 1 else np.arange(n_out) * (n_in - 1) / (n_out - 1)
+
+    out = np.zeros((rows, cols))
+    for i, r in enumerate(pos(rows, h)):
+        r0 = int(np.floor(r))
+        r1 = min(r0 + 1, h - 1)
+        fr = r - r0  # noqa: E702
+        row = (1 - fr) * t[r0] + fr * t[r1]
+        for j, c in enumerate(pos(cols, w)):
+            c0 = int(np.floor(c))
+            c1 = min(c0 + 1, w - 1)
+            fc = c - c0  # noqa: E702
+            out[i, j] = (1 - fc) * row[c0] + fc * row[c1]
+    return out
+
+
+def test_panns_resize_paper_positions():
+    fc = _fake_panns()
+    out = resize_panns_fc(fc, 7)
+    assert out["fc1.weight"].shape == (1024, 2048) and out["fc2.weight"].shape == (7, 1024)
+    # fc1 rows at i*2047/1023, columns unchanged
+    w = fc["fc1.weight"].double().numpy()
+    for i in (0, 1, 511, 1023):
+        p = i * 2047 / 1023
+        r0 = int(np.floor(p))
+        ref = w[r0] if r0 == 2047 else (1 - (p - r0)) * w[r0] + (p - r0) * w[min(r0 + 1, 2047)]
+        np.testing.assert_allclose(out["fc1.weight"][i].double().numpy(), ref, rtol=1e-5, atol=1e-5)
+    # fc2 rows at i*526/6: 0, 87.67, ..., 526; bias endpoints exact
+    b = fc["fc_audioset.bias"].numpy()
+    assert out["fc2.bias"][0] == b[0] and out["fc2.bias"][-1] == b[-1]
+    np.testing.assert_allclose(out["fc2.bias"][3], b[263], rtol=1e-6)
+    small = _bilinear_ref(fc["fc_audioset.weight"][:40, :30].double().numpy(), 5, 7)
+    got = resize_panns_fc({**fc, "fc_audioset.weight": fc["fc_audioset.weight"][:40, :30]}, 5, hidden=7)["fc2.weight"]
+    np.testing.assert_allclose(got.double().numpy(), small, rtol=1e-5, atol=1e-5)
+
+
+def test_panns_init_generalises_and_is_deterministic(tmp_path):
+    path = tmp_path / "panns.pth"
+    torch.save({"model": _fake_panns()}, path)
+    fc = read_panns_fc(path)
+    a = MLPClassifier(7, in_dim=256, hidden=128, panns_fc=fc)
+    b = MLPClassifier(7, in_dim=256, hidden=128, panns_fc=read_panns_fc(path))
+    assert a.fc1.weight.shape == (128, 256)
+    assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
+    np.testing.assert_allclose(
+        a.fc1.weight.detach().double().numpy(), _bilinear_ref(fc["fc1.weight"].double().numpy(), 128, 256), atol=3e-3
+    )  # torch computes source positions in float32 (as the paper's resize did): ~1e-4 position error
+
+
+def test_read_panns_missing_and_misshaped_keys(tmp_path):
+    fc = _fake_panns()
+    del fc["fc1.bias"]
+    torch.save({"model": fc}, tmp_path / "a.pth")
+    with pytest.raises(KeyError, match=r"fc1\.bias"):
+        read_panns_fc(tmp_path / "a.pth")
+    fc = _fake_panns()
+    fc["fc_audioset.bias"] = torch.zeros(10)
+    torch.save({"model": fc}, tmp_path / "b.pth")
+    with pytest.raises(ValueError, match="fc_audioset.bias"):
+        read_panns_fc(tmp_path / "b.pth")
+
+
+def test_pos_weight_bce_formula():
+    g = rng(0, "test-bce")
+    logits = torch.from_numpy(g.normal(size=(3, 4, 2)).astype(np.float32))
+    labels = torch.from_numpy((g.random((3, 4, 2)) < 0.3).astype(np.float32))
+    labels[..., 1] = 0  # no positives in class 1
+    flat_y = labels.reshape(-1, 2)
+    n_pos = flat_y.sum(0)
+    pw = (12 - n_pos) / (n_pos + 1e-5)
+    ref = F.binary_cross_entropy_with_logits(logits.reshape(-1, 2), flat_y, pos_weight=pw)
+    assert torch.allclose(pos_weight_bce(logits, labels), ref)
+    # manual element-wise check
+    x, y = logits.reshape(-1, 2), flat_y
+    manual = -(pw * y * F.logsigmoid(x) + (1 - y) * F.logsigmoid(-x)).mean()
+    assert torch.allclose(pos_weight_bce(logits, labels), manual, atol=1e-6)
+
+
+def _toy_frames(seed, n, t=4, d=12, c=3):
+    g = rng(seed, "toy-frames")
+    centres = rng(0, "toy-centres").normal(size=(c, d)).astype(np.float32) * 2
+    y = np.zeros((n, t, c), np.float32)
+    cls = g.integers(-1, c, size=n)
+    for i, k in enumerate(cls):
+        if k >= 0:
+            y[i, 1:3, k] = 1
+    x = g.normal(size=(n, t, d)).astype(np.float32) * 0.5 + np.einsum("ntc,cd->ntd", y, centres)
+    return x, y
+
+
+def test_training_learns_is_deterministic_and_stops():
+    x, y = _toy_frames(1, 60)
+    vx, vy = _toy_frames(2, 40)
+    cfg = ClassifierConfig(hidden=16, max_epochs=300, batch_size=16)
+    a = train_classifier(x, y, vx, vy, cfg, seed=5, device="cpu")
+    b = train_classifier(x, y, vx, vy, cfg, seed=5, device="cpu")
+    assert a.history == b.history
+    assert all(torch.equal(p, q) for p, q in zip(a.model.state_dict().values(), b.model.state_dict().values()))
+    assert a.history[-1]["lr"] < 1e-4 or a.epochs == 300
+    assert len(a.history) >= 43 or a.epochs == 300  # epoch 1 sets the best, then 7 halvings x 6 epochs
+    assert max(h["valid_cmap"] for h in a.history) > 0.9
+    assert a.history[0]["loss"] > a.history[-1]["loss"]
+    assert np.isclose(a.valid_ap.mean(), max(h["valid_cmap"] for h in a.history))
+    assert a.history[a.best_epoch - 1]["valid_cmap"] == max(h["valid_cmap"] for h in a.history)
+    c = train_classifier(x, y, vx, vy, cfg, seed=6, device="cpu")
+    assert c.history != a.history
+    ev = evaluate(a.model, vx, vy, vx, vy)
+    np.testing.assert_allclose(ev.valid_ap, a.valid_ap)
+    np.testing.assert_allclose(ev.test_f1, ev.valid_f1)
+    assert 0 < ev.threshold < 1
+
+
+def test_lr_schedule_halves_on_plateau():
+    x, y = _toy_frames(3, 20)
+    cfg = ClassifierConfig(hidden=8, max_epochs=400, batch_size=128)
+    out = train_classifier(x, y, x, y, cfg, seed=0)
+    lrs = [h["lr"] for h in out.history]
+    assert lrs[0] == 5e-4
+    assert set(lrs) <= {5e-4 * 0.5**i for i in range(8)}
+    assert out.epochs < 400 and lrs[-1] == pytest.approx(5e-4 * 0.5**6)
+
+
+def test_predict_probs_reduce_max():
+    model = MLPClassifier(3, 12, 8)
+    x, _ = _toy_frames(4, 10)
+    p = predict_probs(model, x, batch_size=3)
+    assert p.shape == (10, 4, 3)
+    assert torch.equal(predict_probs(model, x, batch_size=4, reduce="max"), p.amax(dim=1))
