@@ -33,7 +33,7 @@ def test_forward_shape():
 
 def test_seeded_init_bit_identical_and_seed_dependent():
     a, b = MLPClassifier(7, 64, 32, init_seed=3), MLPClassifier(7, 64, 32, init_seed=3)
-    for (na, ta), (nb, tb) in zip(a.state_dict().items(), b.state_dict().items()):
+    for (na, ta), (nb, tb) in zip(a.state_dict().items(), b.state_dict().items(), strict=True):
         assert na == nb and torch.equal(ta, tb)
     c = MLPClassifier(7, 64, 32, init_seed=4)
     assert not torch.equal(a.fc1.weight, c.fc1.weight)
@@ -99,7 +99,7 @@ def test_panns_init_generalises_and_is_deterministic(tmp_path):
     a = MLPClassifier(7, in_dim=256, hidden=128, panns_fc=fc)
     b = MLPClassifier(7, in_dim=256, hidden=128, panns_fc=read_panns_fc(path))
     assert a.fc1.weight.shape == (128, 256)
-    assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
+    assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values(), strict=True))
     np.testing.assert_allclose(
         a.fc1.weight.detach().double().numpy(), _bilinear_ref(fc["fc1.weight"].double().numpy(), 128, 256), atol=3e-3
     )  # torch computes source positions in float32 (as the paper's resize did): ~1e-4 position error
@@ -153,7 +153,9 @@ def test_training_learns_is_deterministic_and_stops():
     a = train_classifier(x, y, vx, vy, cfg, seed=5, device="cpu")
     b = train_classifier(x, y, vx, vy, cfg, seed=5, device="cpu")
     assert a.history == b.history
-    assert all(torch.equal(p, q) for p, q in zip(a.model.state_dict().values(), b.model.state_dict().values()))
+    assert all(
+        torch.equal(p, q) for p, q in zip(a.model.state_dict().values(), b.model.state_dict().values(), strict=True)
+    )
     assert a.history[-1]["lr"] < 1e-4 or a.epochs == 300
     assert len(a.history) >= 43 or a.epochs == 300  # epoch 1 sets the best, then 7 halvings x 6 epochs
     assert max(h["valid_cmap"] for h in a.history) > 0.9
