@@ -136,12 +136,10 @@ def ensure_prepared(config: DataConfig, progress: bool = True, api_base: str = "
         return prepared
     if config.data_source == "synthetic":
         _ensure_raw_synthetic(config, raw, progress)
-        sl_classes = "from_csv"
     else:
         _ensure_raw_dcase(raw, progress, api_base)
-        sl_classes = "paper"
     _check_source(prepared_marker, tag)
-    dcase.prepare(raw, prepared, progress=progress, sl_classes=sl_classes)
+    dcase.prepare(raw, prepared, progress=progress)
     write_json(prepared_marker, tag)
     return prepared
 

@@ -6,32 +6,32 @@ import hashlib
 import json
 import socket
 import threading
-import zipfile
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
-from helpers_data import make_dev_set
 
 from bioal import download
 from bioal.download import ChecksumError, DownloadError
 
-RECORD = 4242
+RECORD = download.DCASE2024_RECORD
 
 
 class RecordServer:
-    """Serves ``/api/records/<id>`` (Zenodo JSON) and ``/files/<name>`` with Range support.
+    """Serves ``/api/records/<id>`` (the record JSON) and each file at its ``links.self`` path,
+    with Range support.
 
     ``drop_first``: names whose first GET sends only half the body, then closes the connection.
     ``ignore_range``: answer 200 with the whole body even when a Range is asked for.
     ``corrupt``: names whose body is served with bytes flipped (the JSON keeps the true md5).
     """
 
-    def __init__(self, files: dict[str, bytes]):
-        self.files = files
-        self.drop_first: set[str] = set()
-        self.ignore_range = False
-        self.corrupt: set[str] = set()
-        self.requests: list[tuple[str, str | None, int]] = []  # (path, Range header, status)
+    def __init__(self):
+        self.files: dict[str, bytes] = {}
+        self.paths: dict[str, str] = {}  # URL path -> file name
+        self.record_json: dict = {}
+        self.reset()
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -42,18 +42,19 @@ class RecordServer:
 
             def do_GET(self):  # noqa: N802
                 rng = self.headers.get("Range")
-                if self.path == f"/api/records/{RECORD}":
-                    body = json.dumps(server.record()).encode()
-                    server.requests.append((self.path, rng, 200))
+                path = self.path.split("?")[0]
+                if path == f"/api/records/{RECORD}":
+                    body = json.dumps(server.record_json).encode()
+                    server.requests.append((path, rng, 200))
                     self.send_response(200)
                     self.send_header("Content-Type", "application/json")
                     self.send_header("Content-Length", str(len(body)))
                     self.end_headers()
                     self.wfile.write(body)
                     return
-                name = self.path.removeprefix("/files/").split("?")[0]
-                if name not in server.files:
-                    server.requests.append((self.path, rng, 404))
+                name = server.paths.get(path)
+                if name is None:
+                    server.requests.append((path, rng, 404))
                     self.send_error(404)
                     return
                 data = server.files[name]
@@ -64,13 +65,13 @@ class RecordServer:
                     start = int(rng.removeprefix("bytes=").split("-")[0])
                     status = 206
                     if start >= len(data):
-                        server.requests.append((self.path, rng, 416))
+                        server.requests.append((path, rng, 416))
                         self.send_response(416)
                         self.send_header("Content-Length", "0")
                         self.end_headers()
                         return
                 body = data[start:]
-                server.requests.append((self.path, rng, status))
+                server.requests.append((path, rng, status))
                 self.send_response(status)
                 self.send_header("Content-Length", str(len(body)))
                 if status == 206:
@@ -90,15 +91,17 @@ class RecordServer:
         self.base = f"http://127.0.0.1:{self.httpd.server_address[1]}"
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
-    def record(self) -> dict:
-        return {
-            "id": RECORD,
-            "files": [
-                {"key": k, "size": len(v), "checksum": "md5:" + hashlib.md5(v).hexdigest(),
-                 "links": {"self": f"{self.base}/files/{k}"}}
-                for k, v in self.files.items()
-            ],
-        }
+    def reset(self) -> None:
+        self.drop_first: set[str] = set()
+        self.ignore_range = False
+        self.corrupt: set[str] = set()
+        self.requests: list[tuple[str, str | None, int]] = []  # (path, Range header, status)
+
+    def serve_record(self, record: dict, folder: Path) -> None:
+        self.record_json = record
+        for item in record["files"]:
+            self.files[item["key"]] = (folder / item["key"]).read_bytes()
+            self.paths[urlsplit(item["links"]["self"]).path] = item["key"]
 
     def __enter__(self):
         self.thread.start()
@@ -110,29 +113,24 @@ class RecordServer:
 
 
 @pytest.fixture(scope="module")
-def record_files(tmp_path_factory) -> dict[str, bytes]:
-    """The stand-in record: Development_set.zip (+ annotations zip) made from a tiny set, class CSVs."""
-    root = make_dev_set(tmp_path_factory.mktemp("standin"))
-    out = root / "record"
-    out.mkdir()
-    with zipfile.ZipFile(out / "Development_set.zip", "w") as zf:
-        for p in sorted((root / "Development_Set").rglob("*")):
-            if p.is_file():
-                zf.write(p, p.relative_to(root).as_posix())
-    with zipfile.ZipFile(out / "Development_set_annotations.zip", "w") as zf:
-        for p in sorted((root / "Development_Set").rglob("*.csv")):
-            zf.write(p, p.relative_to(root).as_posix())
-    files = {n: (out / n).read_bytes() for n in ("Development_set.zip", "Development_set_annotations.zip")}
-    for n in download.DCASE2024_FILES[2:]:
-        files[n] = (root / n).read_bytes()
-    assert len(files["Development_set.zip"]) > 100_000
-    return files
+def standin(tmp_path_factory):
+    """H1's synthetic "tiny" set, packaged as the stand-in Zenodo record, served on 127.0.0.1."""
+    from bioal.synth.audio import generate_development_set, make_zenodo_record
+
+    base = tmp_path_factory.mktemp("standin")
+    source = generate_development_set(base / "source", size="tiny", seed=0, progress=False)
+    with RecordServer() as srv:
+        record = make_zenodo_record(source, base / "record", base_url=f"{srv.base}/api")
+        srv.serve_record(record, base / "record")
+        assert len(srv.files["Development_set.zip"]) > 100_000
+        yield srv, source
 
 
 @pytest.fixture()
-def server(record_files):
-    with RecordServer(dict(record_files)) as srv:
-        yield srv
+def server(standin):
+    srv, _ = standin
+    srv.reset()
+    return srv
 
 
 def test_zenodo_listing(server):
@@ -140,7 +138,7 @@ def test_zenodo_listing(server):
     assert [f.key for f in files] == list(server.files)
     f = files[0]
     assert f.size == len(server.files[f.key]) and f.md5 == hashlib.md5(server.files[f.key]).hexdigest()
-    assert f.url == f"{server.base}/files/{f.key}"
+    assert f.url == f"{server.base}/api/records/{RECORD}/files/{f.key}/content"
 
 
 def test_full_download_of_the_record(server, tmp_path):
@@ -161,7 +159,7 @@ def test_interrupted_download_resumes_with_range(server, tmp_path):
     (remote,) = [f for f in download.zenodo_files(RECORD, f"{server.base}/api") if f.key == name]
     dest = download.download_file(remote.url, tmp_path / name, md5=remote.md5, size=remote.size, progress=False)
     assert download.md5sum(dest) == remote.md5
-    gets = [r for r in server.requests if r[0].startswith("/files/")]
+    gets = [r for r in server.requests if r[0].endswith("/content")]
     assert gets[0][1] is None and gets[0][2] == 200
     # resumed from what reached the disk (whole blocks of the first, dropped response)
     resumed_at = int(gets[1][1].removeprefix("bytes=").rstrip("-"))
@@ -189,7 +187,7 @@ def test_server_ignoring_range_restarts(server, tmp_path):
     part = tmp_path / (name + ".part")
     part.write_bytes(b"garbage!")  # a stale partial file that a 200 answer must replace
     server.ignore_range = True
-    url = f"{server.base}/files/{name}"
+    (url,) = [f.url for f in download.zenodo_files(RECORD, f"{server.base}/api") if f.key == name]
     download.download_file(url, tmp_path / name, md5=hashlib.md5(data).hexdigest(), size=len(data), progress=False)
     assert (tmp_path / name).read_bytes() == data
     assert server.requests[-1][1:] == ("bytes=8-", 200)
@@ -235,17 +233,18 @@ def test_hand_placed_files_are_used_offline(tmp_path, caplog):
     assert paths == [tmp_path / "a.zip"] and "without an md5 check" in caplog.text
 
 
-def test_ensure_prepared_downloads_unpacks_and_prepares(server, tmp_path, monkeypatch):
+def test_ensure_prepared_downloads_unpacks_and_prepares(server, tmp_path):
     from bioal import data, dcase
 
     config = data.DataConfig(data_source="dcase2024", data_root=str(tmp_path / "d"))
-    monkeypatch.setattr(download, "DCASE2024_RECORD", RECORD)
-    # the fixture's class names are a subset of the paper's; SL uses the 45-class whitelist
     prepared = data.ensure_prepared(config, progress=False, api_base=f"{server.base}/api")
     assert prepared == tmp_path / "d" / "prepared" and dcase.is_prepared(prepared)
     raw = tmp_path / "d" / "raw"
     assert (raw / "downloads" / "Development_set.zip").is_file()
-    assert (raw / "Development_Set/Validation_Set/HB/R4_cleaned_recording_13_10_17.wav").is_file()
+    # names normalised on unpacking, the duplicate PB recording and __MACOSX not extracted
+    hb = sorted(p.name for p in (raw / "Development_Set/Validation_Set/HB").glob("*.wav"))
+    assert hb and all(" " not in n and "-" not in n for n in hb)
+    assert not list((raw / "Development_Set/Validation_Set/PB").glob("BUK5_20180921_015906a.*")) and not (raw / "__MACOSX").exists()
     _, classes = data.read_split_labels(prepared, "SL", "train")
     assert len(classes) == 45
     n = len(server.requests)
