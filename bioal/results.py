@@ -19,23 +19,29 @@ anything else, so every figure and table is generated from this run's records:
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
+from bioal.config import Config
 from bioal.paper import METHOD_ORDER, PAPER_METHODS, RARE_CLASSES, paper_columns, paper_tidy
 from bioal.utils import atomic_path, read_json, resolve_path
 
 __all__ = [
+    "ResultsConfig",
     "SCORES",
     "STRATEGY_LABELS",
     "ROUND_KEYS",
     "run_folders",
+    "run_folder",
     "read_run",
+    "run_summary",
     "tidy_run",
     "tidy_table",
     "pool_totals",
@@ -72,6 +78,15 @@ _PAPER_SCORE = {"valid_f1": "valid_f1", "valid_ap": "valid_cmap", "test_f1": "te
 _ID = ["run", "strategy", "start", "init_pos", "seed", "round", "n_labelled"]
 
 
+@dataclasses.dataclass(frozen=True)
+class ResultsConfig(Config):
+    """Parameters of notebook 06: where the run records are and which data they came from."""
+
+    preset: str = "demo"
+    results_dir: str = "results/demo"
+    data_root: str = "data/demo"
+
+
 # --------------------------------------------------------------------------- reading records
 
 
@@ -81,6 +96,14 @@ def run_folders(results_dir: str | os.PathLike) -> list[Path]:
     if not runs.is_dir():
         return []
     return sorted(p for p in runs.iterdir() if (p / "config.json").is_file())
+
+
+def run_folder(config: Any) -> Path:
+    """The run folder of an ``ExperimentConfig``: ``RESULTS_DIR/runs/<run_name>``."""
+    from bioal.experiment import run_name
+
+    name = run_name(config.strategy, config.init_pos, config.seed, full_supervision=config.full_supervision)
+    return resolve_path(config.results_dir) / "runs" / name
 
 
 def read_run(folder: str | os.PathLike) -> tuple[dict, list[dict]]:
@@ -146,6 +169,22 @@ def tidy_run(folder: str | os.PathLike) -> pd.DataFrame:
         }
         rows += [{**base, "class": "all", "metric": k, "value": float(v)} for k, v in run_level.items()]
     return pd.DataFrame(rows, columns=[*_ID, "class", "metric", "value"])
+
+
+def run_summary(run: pd.DataFrame) -> pd.DataFrame:
+    """One row per round of one run's tidy rows: scores in percent, rare count, negatives,
+    threshold, epochs and timings."""
+    rows = run[run["class"] == "all"].pivot(index="n_labelled", columns="metric", values="value")
+    table = pd.DataFrame(index=rows.index)
+    for key, name in (("test_ap", "test mAP %"), ("test_f1", "test F1 %"), ("valid_ap", "valid mAP %"), ("valid_f1", "valid F1 %")):
+        table[name] = (100 * rows[key]).round(2)
+    for key in ("rare_count", "negative", "epochs"):
+        table[key] = rows[key].astype(int)
+    table["threshold"] = rows["threshold"].round(3)
+    table["select s"] = rows["select_seconds"].round(2)
+    table["train s"] = rows["train_seconds"].round(2)
+    table.index.name = "annotated"
+    return table
 
 
 def tidy_table(results_dir: str | os.PathLike, progress: bool = True) -> pd.DataFrame:

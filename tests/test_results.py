@@ -266,3 +266,18 @@ def test_results_view_pure_functions(sweep_dir):
     assert view.default_figure(tidy).axes
     widget = view.results_view(tidy)
     assert len(widget.children) == 2
+
+
+@pytest.mark.slow
+def test_figures_notebook_runs_on_records(sweep_dir, tmp_path):
+    import nbformat
+
+    from bioal.notebooks import run_notebook
+
+    output = run_notebook("06_figures", output=tmp_path / "06.ipynb", preset="demo", overrides={"RESULTS_DIR": str(sweep_dir)}, progress=False)
+    book = nbformat.read(output, as_version=4)
+    images = sum("image/png" in out.get("data", {}) for cell in book.cells if cell.cell_type == "code" for out in cell.outputs)
+    assert images == 5  # Figure 1, two paper overlays, per-class curves, the view's default figure
+    assert (sweep_dir / "al_results.csv").is_file() and (sweep_dir / "tidy.parquet").is_file()
+    text = "".join(str(out) for cell in book.cells if cell.cell_type == "code" for out in cell.outputs)
+    assert "68(±3)" in text  # the paper's Table I, recomputed from the shipped CSV
