@@ -11,13 +11,14 @@ export NUMBA_CACHE_DIR := $(CURDIR)/.numba_cache
 export MPLBACKEND := Agg
 export PYTHONHASHSEED := 0
 
-.PHONY: help install test test-fast book pipeline reproduce lab chromium lint clean lock
+.PHONY: help install test test-fast book book-assets pipeline reproduce lab chromium lint clean lock
 
 help:
 	@echo "make test       install everything and run the whole test suite"
 	@echo "make book       run the notebooks on PRESET=$(PRESET) and build the book into _build/html"
 	@echo "make reproduce  the papermill sweep (PRESET=paper on a GPU with the real data)"
 	@echo "make lab        open the notebooks in JupyterLab"
+	@echo "make book-assets  fetch the book's offline MathJax and widget manager (npm)"
 
 install: $(STAMP)
 
@@ -42,15 +43,25 @@ test-fast: $(STAMP)
 pipeline: $(STAMP)
 	$(BIN)/python -m bioal.pipeline --preset $(PRESET)
 
-book: $(STAMP)
+book: $(STAMP) book-assets
 	$(BIN)/python -m bioal.pipeline --preset $(PRESET)
 	$(BIN)/jupyter-book build . --warningiserror --keep-going
+
+# The book's offline web assets (MathJax, the Jupyter widget manager) from the npm registry,
+# pinned and checked, into the git-ignored _offline/ (served from _build/html/_offline/),
+# and the book's own generated figures.
+book-assets: $(STAMP)
+	$(BIN)/python tools/fetch_book_assets.py
+	$(BIN)/python tools/book_figures.py
 
 reproduce: $(STAMP)
 	$(BIN)/python -m bioal.sweep --preset $(PRESET)
 
+# JupyterLab in the project's environment, on the chapter notebooks (kernel "python3" is
+# this .venv, installed by `make install`); BIOAL_ROOT makes relative preset paths resolve
+# against the project folder whatever the notebook's working directory.
 lab: $(STAMP)
-	$(BIN)/jupyter lab notebooks $$( [ "$$(id -u)" = 0 ] && echo --allow-root )
+	BIOAL_ROOT=$(CURDIR) $(BIN)/jupyter lab --notebook-dir=notebooks $$( [ "$$(id -u)" = 0 ] && echo --allow-root )
 
 lint: $(STAMP)
 	$(BIN)/ruff check bioal tests notebooks benchmarks

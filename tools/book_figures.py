@@ -32,7 +32,7 @@ def toy_pool(seed: int = SEED) -> tuple[np.ndarray, np.ndarray]:
     centres = np.deg2rad([12.0, 40.0, 70.0, 55.0])
     sizes = (90, 80, 90, 8)
     angles, tags = [], []
-    for c, (centre, size) in enumerate(zip(centres, sizes)):
+    for c, (centre, size) in enumerate(zip(centres, sizes, strict=False)):
         spread = 0.03 if c == 3 else 0.08
         angles.append(gen.normal(centre, spread, size))
         tag = np.zeros((size, len(sizes)), dtype=bool)
