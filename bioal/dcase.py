@@ -248,7 +248,10 @@ def read_label_table(path: str | os.PathLike) -> tuple[pd.DataFrame, list[str]]:
         values = pd.to_numeric(frame[c], errors="coerce")
         bad = np.flatnonzero(~values.isin([-1, 0, 1]).to_numpy())
         if len(bad):
-            raise DatasetError(f"{path}, row {bad[0] + 2}: column {c!r} has value {frame[c].iloc[bad[0]]!r}")
+            raise DatasetError(
+                f"{path}, row {int(bad[0]) + 2}: column {c!r} has value {str(frame[c].iloc[bad[0]])!r}, "
+                "expected 1, 0 or -1"
+            )
         frame[c] = values.astype(np.int8)
     frame["Audiofilename"] = frame["Audiofilename"].astype(str)
     return frame, classes
