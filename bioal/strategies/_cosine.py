@@ -1,0 +1,131 @@
+"""Matrix-free cosine-distance machinery shared by the strategies (private).
+
+Clip vectors are row-normalised once, ``u = x / (||x|| + eps)`` with ``eps`` the float32
+machine epsilon (the paper's formula, SPEC 3.3), and kept as one ``[N, D]`` tensor on the
+device (float32, or float16 to halve memory at large N). Distances ``1 - clamp(u_i . u_j)``
+are computed on demand: a block of rows against a small set (``block x |set|``), or one
+matrix-vector product per farthest-first pick. No ``N x N`` array is ever built.
+
+Zero vectors: with the eps formula a zero clip vector normalises to zero, so its cosine
+similarity with every clip is 0 and its distance to every other clip is exactly 1 (the paper's
+matrix gives the same, with its diagonal forced to 0). A zero vector is therefore "far from
+everything": farthest-first tends to pick it early, and it is its own group of one. It is
+never picked twice, because picked clips are masked rather than relying on a zero self-distance.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+from bioal.utils import pick_device
+
+EPS = float(np.finfo(np.float32).eps)
+_BLOCK_ELEMENTS = 1 << 22  # rows x set-size per block of the blocked products (16 MB in float32)
+
+
+class CosineSpace:
+    """Unit-normalised clip vectors ``[N, D]`` on a device, for cosine distances.
+
+    ``embeddings``: ``[N, D]`` NumPy array or tensor of finite values. ``device``: "auto"
+    (GPU when present), or a torch device. ``dtype``: ``torch.float32`` or ``torch.float16``
+    storage; products accumulate in float32 and distances are float32.
+    """
+
+    def __init__(self, embeddings: Any, device: Any = "cpu", dtype: torch.dtype = torch.float32) -> None:
+        x = embeddings if isinstance(embeddings, torch.Tensor) else torch.from_numpy(np.asarray(embeddings))
+        if x.ndim != 2:
+            raise ValueError(f"clip embeddings must be [N, D], got shape {tuple(x.shape)}")
+        if dtype not in (torch.float32, torch.float16):
+            raise ValueError(f"dtype must be torch.float32 or torch.float16, got {dtype}")
+        self.device = pick_device(device) if isinstance(device, str) else torch.device(device)
+        x = x.to(device=self.device, dtype=torch.float32)
+        finite = torch.isfinite(x).all(dim=1)
+        if not bool(finite.all()):
+            bad = torch.nonzero(~finite).flatten()[:10].tolist()
+            raise ValueError(f"clip embeddings have NaN/inf in rows {bad}")
+        norms = torch.linalg.vector_norm(x, dim=1, keepdim=True)
+        self.zero_rows = torch.nonzero(norms.flatten() == 0).flatten().cpu().numpy()
+        self.unit = (x / (norms + EPS)).to(dtype)  # [N, D]
+        self.dtype = dtype
+
+    @property
+    def n(self) -> int:
+        return int(self.unit.shape[0])
+
+    @property
+    def dim(self) -> int:
+        return int(self.unit.shape[1])
+
+    def _products(self, rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
+        """``unit[rows] @ unit[cols].T`` in float32 ``[len(rows), len(cols)]``."""
+        a, b = self.unit[rows], self.unit[cols]
+        if self.dtype == torch.float16 and self.device.type == "cpu":
+            a, b = a.float(), b.float()
+        return (a @ b.T).float()
+
+    def distances_to(self, j: int, rows: torch.Tensor | None = None) -> torch.Tensor:
+        """Distances ``[len(rows)]`` (or ``[N]``) from clip ``j``: one matrix-vector product."""
+        v = self.unit[j]
+        mat = self.unit if rows is None else self.unit[rows]
+        if self.dtype == torch.float16 and self.device.type == "cpu":
+            out = torch.empty(mat.shape[0], dtype=torch.float32, device=self.device)
+            step = 1 << 14
+            vf = v.float()
+            for s in range(0, mat.shape[0], step):
+                out[s : s + step] = mat[s : s + step].float() @ vf
+            sims = out
+        else:
+            sims = (mat @ v).float()
+        return 1.0 - sims.clamp_(-1.0, 1.0)
+
+    def nearest(self, rows: np.ndarray, base: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        """For each of ``rows``: the distance to, and position in ``base`` of, its nearest base clip.
+
+        Ties go to the earliest position in ``base``. ``base`` empty -> distances ``+inf`` and
+        positions ``-1``. Computed in blocks of rows, memory ``O(block x |base|)``.
+        """
+        rows_t = torch.as_tensor(rows, dtype=torch.long, device=self.device)
+        base_t = torch.as_tensor(base, dtype=torch.long, device=self.device)
+        dist = torch.full((len(rows_t),), float("inf"), device=self.device)
+        pos = torch.full((len(rows_t),), -1, dtype=torch.long, device=self.device)
+        if len(base_t) == 0 or len(rows_t) == 0:
+            return dist, pos
+        block = max(1, _BLOCK_ELEMENTS // len(base_t))
+        for s in range(0, len(rows_t), block):
+            d = 1.0 - self._products(rows_t[s : s + block], base_t).clamp_(-1.0, 1.0)  # [b, |base|]
+            values, where = torch.min(d, dim=1)  # first minimum
+            dist[s : s + block] = values
+            pos[s : s + block] = where
+        return dist, pos
+
+
+def as_space(embeddings: Any, device: Any = "cpu", dtype: torch.dtype = torch.float32) -> CosineSpace:
+    """``embeddings`` itself if it already is a :class:`CosineSpace`, else a new one."""
+    return embeddings if isinstance(embeddings, CosineSpace) else CosineSpace(embeddings, device=device, dtype=dtype)
+
+
+def as_indices(index: Any, n: int, what: str) -> np.ndarray:
+    """Indices (int array, order kept) from ints or a boolean mask of length ``n``; checked."""
+    if index is None:
+        return np.zeros(0, dtype=np.int64)
+    if isinstance(index, torch.Tensor):
+        index = index.detach().cpu().numpy()
+    a = np.asarray(index)
+    if a.dtype == np.bool_:
+        if a.shape != (n,):
+            raise ValueError(f"{what}: boolean mask must have shape ({n},), got {a.shape}")
+        return np.flatnonzero(a).astype(np.int64)
+    if a.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    if a.ndim != 1 or not np.issubdtype(a.dtype, np.integer):
+        raise ValueError(f"{what}: expected a 1-D array of integer indices or a boolean mask, got {a.dtype} {a.shape}")
+    bad = (a < 0) | (a >= n)
+    if bad.any():
+        raise IndexError(f"{what}: index {int(a[bad][0])} is out of range for {n} clips")
+    if len(np.unique(a)) != len(a):
+        vals, counts = np.unique(a, return_counts=True)
+        raise ValueError(f"{what}: duplicate indices {vals[counts > 1][:10].tolist()}")
+    return a.astype(np.int64)

@@ -1,0 +1,139 @@
+"""Selection primitives on a :class:`CosineSpace` (SPEC 3.4), matrix-free (private)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+from bioal.strategies._cosine import as_indices, as_space
+
+
+def farthest_first(embeddings: Any, base: Any, k: int, candidates: Any = None, *, device: Any = "cpu") -> np.ndarray:
+    """Greedy k-centre (farthest-first) traversal under cosine distance ``1 - cos``.
+
+    ``embeddings`` ``[N, D]`` clip vectors (or a :class:`CosineSpace`); ``base`` the
+    already-chosen set (indices or boolean mask; may be empty: the first pick is then the
+    first candidate); ``candidates`` the pool to pick from, in tie-break order (default:
+    every clip not in ``base``, ascending). Returns ``k`` indices in pick order: each pick is
+    the candidate farthest from ``base`` and the earlier picks; ties go to the earliest
+    candidate. Never returns a base member or a duplicate (picked clips are masked, so exact
+    duplicates and zero vectors are handled). Cost: one ``[|cand|, D]`` matrix-vector
+    product per pick plus one blocked ``|cand| x |base|`` pass; memory ``O(N)`` beyond the
+    embeddings.
+    """
+    space = as_space(embeddings, device=device)
+    base_idx = as_indices(base, space.n, "base")
+    if candidates is None:
+        mask = np.ones(space.n, dtype=bool)
+        mask[base_idx] = False
+        cand = np.flatnonzero(mask)
+    else:
+        cand = as_indices(candidates, space.n, "candidates")
+        overlap = np.intersect1d(cand, base_idx)
+        if len(overlap):
+            raise ValueError(f"candidates {overlap[:10].tolist()} are also in base")
+    k = int(k)
+    if k < 0 or k > len(cand):
+        raise ValueError(f"cannot pick k={k} clips from {len(cand)} candidates")
+    if k == 0:
+        return np.zeros(0, dtype=np.int64)
+    d, _ = space.nearest(cand, base_idx)  # [|cand|], +inf where base is empty
+    cand_t = torch.as_tensor(cand, device=space.device)
+    # gather the candidate rows once when they are a small part of the pool
+    rows = cand_t if len(cand) < space.n // 2 else None
+    out = np.empty(k, dtype=np.int64)
+    for i in range(k):
+        j = int(torch.argmax(d))  # first maximum = earliest candidate
+        out[i] = cand[j]
+        if i + 1 == k:
+            break
+        if rows is not None:
+            dj = space.distances_to(int(cand[j]), rows)
+        else:
+            dj = space.distances_to(int(cand[j]))[cand_t]
+        d = torch.minimum(d, dj)
+        d[j] = -torch.inf  # picked: never again
+    return out
+
+
+def nearest_in_set(
+    embeddings: Any, base: Any, candidates: Any, *, device: Any = "cpu"
+) -> tuple[np.ndarray, np.ndarray]:
+    """For each candidate: (distance to the nearest clip of ``base``, that clip's index).
+
+    Ties go to the earliest member of ``base`` in the order given. Empty ``base``:
+    distances NaN and indices -1.
+    """
+    space = as_space(embeddings, device=device)
+    base_idx = as_indices(base, space.n, "base")
+    cand = as_indices(candidates, space.n, "candidates")
+    dist, pos = space.nearest(cand, base_idx)
+    dist = dist.double().cpu().numpy()
+    pos = pos.cpu().numpy()
+    if len(base_idx) == 0:
+        return np.full(len(cand), np.nan), np.full(len(cand), -1, dtype=np.int64)
+    return dist, base_idx[pos]
+
+
+def distance_to_set(embeddings: Any, base: Any, candidates: Any, *, device: Any = "cpu") -> np.ndarray:
+    """Cosine distance ``[len(candidates)]`` of each candidate to its nearest ``base`` clip (NaN if ``base`` is empty)."""
+    return nearest_in_set(embeddings, base, candidates, device=device)[0]
+
+
+def pick_distances(embeddings: Any, labeled: Any, picks: Any, *, device: Any = "cpu") -> np.ndarray:
+    """Distance of each pick, at the moment it was picked, to ``labeled`` plus the earlier picks.
+
+    ``[len(picks)]`` float; NaN for a pick made while that set was empty (the first clip of a
+    cold start). For a farthest-first round this is exactly the distance each pick maximised.
+    """
+    space = as_space(embeddings, device=device)
+    base_idx = as_indices(labeled, space.n, "labeled")
+    picks = as_indices(picks, space.n, "picks")
+    d = distance_to_set(space, base_idx, picks)  # to the labelled set
+    if len(picks) > 1:
+        p = torch.as_tensor(picks, device=space.device)
+        within = (1.0 - space._products(p, p).clamp_(-1.0, 1.0)).double().cpu().numpy()  # [k, k], k small
+        for i in range(1, len(picks)):
+            earlier = within[i, :i].min()
+            d[i] = earlier if np.isnan(d[i]) else min(d[i], earlier)
+    return d
+
+
+def mismatch_levels(
+    embeddings: Any, base: Any, base_labels: Any, candidates: Any, candidate_pred: Any, *, device: Any = "cpu"
+) -> np.ndarray:
+    """Mismatch level per candidate (SPEC 3.4): Hamming distance between its predicted tags
+    ``candidate_pred [len(candidates), C]`` and the tags ``base_labels [len(base), C]`` of
+    its nearest ``base`` clip under cosine distance (ties -> earliest base member in the
+    order given). Returns ``[len(candidates)]`` ints in ``0..C``.
+    """
+    space = as_space(embeddings, device=device)
+    base_idx = as_indices(base, space.n, "base")
+    cand = as_indices(candidates, space.n, "candidates")
+    if len(base_idx) == 0:
+        raise ValueError("mismatch_levels needs a non-empty labelled base")
+    base_labels = np.asarray(base_labels).astype(bool)
+    pred = np.asarray(candidate_pred).astype(bool)
+    if base_labels.ndim != 2 or len(base_labels) != len(base_idx):
+        raise ValueError(f"base_labels must be [len(base)={len(base_idx)}, C], got {base_labels.shape}")
+    if pred.shape != (len(cand), base_labels.shape[1]):
+        raise ValueError(f"candidate_pred must be [{len(cand)}, {base_labels.shape[1]}], got {pred.shape}")
+    _, pos = space.nearest(cand, base_idx)
+    nn_labels = base_labels[pos.cpu().numpy()]
+    return (pred != nn_labels).sum(axis=1).astype(np.int64)
+
+
+def mismatch_groups(levels: np.ndarray, candidates: np.ndarray) -> list[tuple[int, np.ndarray]]:
+    """Candidates grouped by mismatch level, highest level first, as ``(level, members)``.
+
+    Within a group the candidates keep their given (ascending index) order. This stable
+    order replaces the paper's ``argsort(...)[::-1]`` with NumPy's default unstable sort
+    (SPEC Q8), whose within-group order is platform dependent; it changes which clips the
+    seeded random draw of MP returns and the tie-breaks of MFFT's traversal, not their
+    distribution.
+    """
+    levels = np.asarray(levels)
+    candidates = np.asarray(candidates)
+    return [(int(v), candidates[levels == v]) for v in np.unique(levels)[::-1]]

@@ -1,0 +1,14 @@
+"""Random sampling (the paper's RS baseline)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from bioal.strategies._registry import register
+
+
+@register("random", random_init=True, random_later=True)
+def select_random(space, labeled, k, rng, clip_labels=None, clip_pred=None, init=False) -> np.ndarray:
+    """Uniformly random k unlabelled clips, without replacement (every round)."""
+    pool = np.flatnonzero(~labeled)
+    return rng.choice(pool, size=k, replace=False).astype(np.int64)
