@@ -8,11 +8,12 @@ of coloured rows underneath. :func:`explorer_figure` draws a round's gallery, an
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+
+from bioal.utils import resolve_path
 
 __all__ = ["clip_panel", "explorer_figure", "default_figure"]
 
@@ -78,7 +79,7 @@ def default_figure(results_dir: str | os.PathLike, data_root: str | os.PathLike,
     gallery of its first ``n_clips`` selected clips."""
     from bioal.widgets.explorer import clip_spectrogram, default_state, explorer_table, read_split_meta
 
-    data_root = Path(data_root)
+    data_root = resolve_path(data_root)
     meta = read_split_meta(data_root / "embeddings" / "train.h5")
     state = default_state(results_dir)
     table = explorer_table(results_dir, meta, state["strategy"], state["start"], state["seed"], state["round"])

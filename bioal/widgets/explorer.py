@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bioal.utils import read_json
+from bioal.utils import read_json, resolve_path
 
 __all__ = [
     "SplitMeta",
@@ -85,7 +85,7 @@ def list_runs(results_dir: str | os.PathLike) -> pd.DataFrame:
     """Active-learning runs under ``results_dir/runs``: columns ``run_name, strategy, start,
     seed, n_rounds, folder``, sorted by strategy (MFFT first), start and seed. Runs with no
     finished round yet are left out."""
-    runs = Path(results_dir) / "runs"
+    runs = resolve_path(results_dir) / "runs"
     rows = []
     for folder in sorted(runs.iterdir()) if runs.is_dir() else []:
         info = parse_run_name(folder.name)
@@ -102,7 +102,7 @@ def list_runs(results_dir: str | os.PathLike) -> pd.DataFrame:
 
 def run_folder(results_dir: str | os.PathLike, strategy: str, start: str, seed: int) -> Path:
     """The run folder for one grid cell; the error lists the runs that exist."""
-    folder = Path(results_dir) / "runs" / f"{strategy}-{start}-seed{seed}"
+    folder = resolve_path(results_dir) / "runs" / f"{strategy}-{start}-seed{seed}"
     if not round_paths(folder):
         available = list(list_runs(results_dir).run_name)
         raise FileNotFoundError(f"no finished rounds in {folder} (runs with records: {available})")
@@ -152,7 +152,7 @@ def read_split_meta(path: str | os.PathLike) -> SplitMeta:
     (``bioal.embeddings`` layout), without reading the embeddings."""
     import h5py
 
-    path = Path(path)
+    path = resolve_path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no embedding file at {path}")
     with h5py.File(path, "r") as handle:
@@ -269,7 +269,7 @@ def selected_samples_explorer(
 
     from bioal.plots.explorer import clip_panel
 
-    data_root = Path(data_root)
+    data_root = resolve_path(data_root)
     meta = read_split_meta(data_root / "embeddings" / "train.h5")
     prepared = data_root / "prepared" / "AL" / "train"
     options = explorer_options(results_dir)
