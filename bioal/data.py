@@ -38,6 +38,7 @@ __all__ = [
     "clip_positive",
     "ClipDataset",
     "split_summary",
+    "pos_events",
     "DIVISIONS",
 ]
 
@@ -275,3 +276,20 @@ def split_summary(prepared_root: str | os.PathLike) -> pd.DataFrame:
         blocks.append(frame)
     out = pd.concat(blocks).reindex(columns=["train", "valid", "test"])
     return out.astype("Int64")
+
+
+def pos_events(prepared_root: str | os.PathLike, division: str = "AL") -> pd.DataFrame:
+    """Every POS event of the division's splits: ``split, recording, class, start_s, duration_s``.
+
+    An event straddling a split cut appears, truncated, in both splits (SPEC 1.4).
+    """
+    rows = []
+    for split in DIVISIONS[division]:
+        labels, classes = read_split_labels(prepared_root, division, split)
+        for c in classes:
+            pos = labels[labels[c] == 1]
+            rows.append(pd.DataFrame({
+                "split": split, "recording": pos["Audiofilename"].to_numpy(), "class": c,
+                "start_s": pos["Starttime"].to_numpy(), "duration_s": (pos["Endtime"] - pos["Starttime"]).to_numpy(),
+            }))
+    return pd.concat(rows, ignore_index=True)

@@ -203,6 +203,67 @@ def test_label_table_bad_value(tmp_path):
         dcase.read_label_table(p)
 
 
+def test_pos_events_and_plots(tiny):
+    from matplotlib.figure import Figure
+
+    from bioal.plots import data as plots
+
+    _, prepared = tiny
+    events = data.pos_events(prepared, "AL")
+    assert set(events["split"]) == {"train", "valid", "test"} and (events["duration_s"] >= 0).all()
+    labels, _ = data.read_split_labels(prepared, "AL", "train")
+    assert (events["split"] == "train").sum() == int((labels[list(dcase.AL_CLASSES)] == 1).to_numpy().sum())
+    fig = plots.event_durations(events[events["duration_s"] > 0])
+    assert isinstance(fig, Figure) and fig.axes[0].get_xscale() == "log"
+    summary = data.split_summary(prepared)
+    for division in ("AL", "SL"):
+        assert isinstance(plots.class_balance(summary, division), Figure)
+
+
+def test_clip_figure_draws_the_positive_frames():
+    from bioal.plots.data import clip_figure
+
+    labels = np.zeros((32, 3), dtype=np.float32)
+    labels[3:6, 1] = 1
+    fig = clip_figure(np.full((1001, 64), -100.0), labels, ["a", "b", "c"], title="t")
+    ax = fig.axes[0]
+    bars = [p for p in ax.patches if p.get_gid() == "frame-label"]
+    assert len(bars) == 3
+    np.testing.assert_allclose(sorted(b.get_x() for b in bars), dcase.frame_boundaries()[3:6])
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["b"]
+    with pytest.raises(ValueError, match="33 frames"):
+        clip_figure(np.zeros((1001, 64)), np.zeros((33, 3)), ["a", "b", "c"])
+
+
+def test_browser_pure_functions(tiny):
+    from bioal.widgets import data_browser as browser
+
+    _, prepared = tiny
+    labels = np.zeros((4, 32, 2), dtype=np.float32)
+    labels[1, 5, 0] = labels[2, 0, 1] = labels[3, 31, 0] = 1
+    assert browser.matching_clips(labels, ["a", "b"], "a").tolist() == [1, 3]
+    assert browser.matching_clips(labels, ["a", "b"], "b").tolist() == [2]
+    assert browser.matching_clips(labels, ["a", "b"], browser.NEGATIVE).tolist() == [0]
+    assert browser.matching_clips(labels, ["a", "b"], browser.ALL).tolist() == [0, 1, 2, 3]
+    with pytest.raises(KeyError, match="unknown class 'z'"):
+        browser.matching_clips(labels, ["a", "b"], "z")
+    assert browser.split_options() == ["AL/train", "AL/valid", "AL/test", "SL/train", "SL/valid"]
+    state = browser.default_state(prepared)
+    assert state == {"split": "AL/train", "choice": "Mosquito", "position": 0}
+    ds = data.ClipDataset(prepared, "AL", "train")
+    first = int(browser.matching_clips(ds.labels, ds.class_names, "Mosquito")[0])
+    fig, wave = browser.clip_view(ds, first)
+    assert wave.shape == (320000,)
+    assert "Mosquito" in fig.axes[0].get_title() and str(first) in fig.axes[0].get_title()
+    assert fig.axes[0].images[0].get_array().shape == (64, 1001)
+    static = browser.browser_figure(prepared)
+    assert static.axes[0].get_title() == fig.axes[0].get_title()
+    with pytest.raises(IndexError, match="position 100000 out of range"):
+        browser.browser_figure(prepared, position=100000)
+    widget = browser.data_browser(prepared)
+    assert widget.children[0].children[1].value == "Mosquito"
+
+
 @pytest.mark.slow
 def test_notebook_01(tmp_path):
     from bioal.notebooks import run_notebook

@@ -1,0 +1,157 @@
+"""Clip browser of notebook 01: choose split, class and clip; see the log-mel with the frame
+labels over it and listen to the clip.
+
+The widget is a thin view: :func:`matching_clips` (which clips fit a choice),
+:func:`default_state`, :func:`clip_view` (figure + waveform of one clip) and
+:func:`browser_figure` (the static twin shown in the book) are pure functions, tested on
+their own.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from bioal.data import DIVISIONS, ClipDataset, clip_positive
+
+__all__ = [
+    "ALL",
+    "NEGATIVE",
+    "split_options",
+    "class_options",
+    "matching_clips",
+    "default_state",
+    "clip_view",
+    "browser_figure",
+    "data_browser",
+]
+
+ALL = "(all clips)"
+NEGATIVE = "(no positive frame)"
+
+
+def split_options() -> list[str]:
+    """``"AL/train"``, ``"AL/valid"``, ... in pipeline order."""
+    return [f"{d}/{s}" for d in ("AL", "SL") for s in DIVISIONS[d]]
+
+
+@functools.lru_cache(maxsize=8)
+def _dataset(prepared_root: str, split_key: str) -> ClipDataset:
+    division, split = split_key.split("/")
+    return ClipDataset(prepared_root, division, split)
+
+
+def class_options(class_names: list[str]) -> list[str]:
+    """The class drop-down's choices: every class, then all-negative clips, then all clips."""
+    return [*class_names, NEGATIVE, ALL]
+
+
+def matching_clips(frame_labels: np.ndarray, class_names: list[str], choice: str) -> np.ndarray:
+    """Indices of the clips (rows of ``frame_labels [N, 32, C]``) that fit ``choice``.
+
+    A class name: clips with a positive frame of that class; :data:`NEGATIVE`: clips without
+    any positive frame; :data:`ALL`: every clip. Unknown choices raise ``KeyError``.
+    """
+    tags = clip_positive(frame_labels)
+    if choice == ALL:
+        return np.arange(len(tags))
+    if choice == NEGATIVE:
+        return np.flatnonzero(~tags.any(axis=1))
+    if choice not in class_names:
+        raise KeyError(f"unknown class {choice!r}; choose from {class_options(list(class_names))}")
+    return np.flatnonzero(tags[:, class_names.index(choice)])
+
+
+def default_state(prepared_root: str | os.PathLike) -> dict[str, Any]:
+    """The browser's first view: AL train, the first class with a positive clip, its first clip."""
+    ds = _dataset(str(Path(prepared_root)), "AL/train")
+    for name in ds.class_names:
+        if len(matching_clips(ds.labels, ds.class_names, name)):
+            return {"split": "AL/train", "choice": name, "position": 0}
+    return {"split": "AL/train", "choice": ALL, "position": 0}
+
+
+def clip_view(dataset: ClipDataset, index: int) -> tuple[Figure, np.ndarray]:
+    """Figure (log-mel + frame labels) and waveform ``[320000]`` of clip ``index`` of ``dataset``."""
+    from bioal.features import log_mel
+    from bioal.plots.data import clip_figure
+
+    wave, labels = dataset[index]
+    row = dataset.clips.iloc[index]
+    mel = log_mel(wave.numpy(), sample_rate=32000)
+    positive = [c for c, on in zip(dataset.class_names, labels.numpy().max(axis=0) > 0.5, strict=True) if on]
+    title = (f"{dataset.division}/{dataset.split} clip {index}: {row['recording']} "
+             f"@ {row['start_s']:.0f} s  [{', '.join(positive) or 'negative'}]")
+    return clip_figure(mel, labels.numpy(), dataset.class_names, title=title), wave.numpy()
+
+
+def _resolve(prepared_root: str | os.PathLike, split: str, choice: str, position: int) -> tuple[ClipDataset, int]:
+    ds = _dataset(str(Path(prepared_root)), split)
+    matches = matching_clips(ds.labels, ds.class_names, choice)
+    if len(matches) == 0:
+        raise ValueError(f"no clip of {split} matches {choice!r}")
+    if not 0 <= position < len(matches):
+        raise IndexError(f"position {position} out of range: {len(matches)} clips of {split} match {choice!r}")
+    return ds, int(matches[position])
+
+
+def browser_figure(prepared_root: str | os.PathLike, split: str | None = None, choice: str | None = None,
+                   position: int | None = None) -> Figure:
+    """Static figure of the browser (its default state unless given): the book shows this."""
+    state = default_state(prepared_root)
+    state.update({k: v for k, v in {"split": split, "choice": choice, "position": position}.items() if v is not None})
+    ds, index = _resolve(prepared_root, state["split"], state["choice"], state["position"])
+    return clip_view(ds, index)[0]
+
+
+def data_browser(prepared_root: str | os.PathLike):  # -> ipywidgets.VBox
+    """The live browser: split / class drop-downs, a clip slider, the figure and an audio player."""
+    import ipywidgets as widgets
+    from IPython.display import Audio, display
+
+    state = default_state(prepared_root)
+    split_w = widgets.Dropdown(options=split_options(), value=state["split"], description="split")
+    ds = _dataset(str(Path(prepared_root)), state["split"])
+    class_w = widgets.Dropdown(options=class_options(ds.class_names), value=state["choice"], description="class")
+    clip_w = widgets.IntSlider(value=0, min=0, max=0, description="clip #")
+    info = widgets.HTML()
+    out = widgets.Output()
+
+    def refresh_classes(change=None) -> None:
+        names = _dataset(str(Path(prepared_root)), split_w.value).class_names
+        options = class_options(names)
+        keep = class_w.value if class_w.value in options else options[0]
+        class_w.options = options
+        class_w.value = keep
+        refresh_clips()
+
+    def refresh_clips(change=None) -> None:
+        d = _dataset(str(Path(prepared_root)), split_w.value)
+        n = len(matching_clips(d.labels, d.class_names, class_w.value))
+        clip_w.max = max(n - 1, 0)
+        clip_w.value = min(clip_w.value, clip_w.max)
+        info.value = f"{n} matching clip(s) of {len(d)}"
+        show()
+
+    def show(change=None) -> None:
+        out.clear_output(wait=True)
+        with out:
+            try:
+                d, index = _resolve(prepared_root, split_w.value, class_w.value, clip_w.value)
+            except ValueError as err:
+                print(err)
+                return
+            fig, wave = clip_view(d, index)
+            display(fig)
+            display(Audio(wave, rate=32000, normalize=True))
+
+    split_w.observe(refresh_classes, names="value")
+    class_w.observe(refresh_clips, names="value")
+    clip_w.observe(show, names="value")
+    refresh_clips()
+    return widgets.VBox([widgets.HBox([split_w, class_w]), widgets.HBox([clip_w, info]), out])
