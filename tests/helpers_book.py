@@ -37,7 +37,7 @@ def standin_notebook(path: Path, title: str) -> Path:
     nb.cells = [
         nbformat.v4.new_markdown_cell(f"# {title}\n\nStand-in chapter with $d = 1 - \\cos\\theta$."),
         nbformat.v4.new_code_cell(
-            "import ipywidgets as widgets\n"
+            "%matplotlib inline\nimport ipywidgets as widgets\n"
             "import matplotlib.pyplot as plt\nimport pandas as pd\nfrom IPython.display import display"
         ),
         nbformat.v4.new_markdown_cell("## Figure 1"),
