@@ -176,7 +176,12 @@ def run_summary(run: pd.DataFrame) -> pd.DataFrame:
     threshold, epochs and timings."""
     rows = run[run["class"] == "all"].pivot(index="n_labelled", columns="metric", values="value")
     table = pd.DataFrame(index=rows.index)
-    for key, name in (("test_ap", "test mAP %"), ("test_f1", "test F1 %"), ("valid_ap", "valid mAP %"), ("valid_f1", "valid F1 %")):
+    for key, name in (
+        ("test_ap", "test mAP %"),
+        ("test_f1", "test F1 %"),
+        ("valid_ap", "valid mAP %"),
+        ("valid_f1", "valid F1 %"),
+    ):
         table[name] = (100 * rows[key]).round(2)
     for key in ("rare_count", "negative", "epochs"):
         table[key] = rows[key].astype(int)

@@ -30,14 +30,17 @@ def write_fake_run(
         {"strategy": strategy, "init_pos": init_pos, "seed": seed, "budgets": list(budgets), "full_supervision": full},
     )
     labelled = np.full(POOL_SIZE, -1, dtype=np.int64)
+    order = gen.permutation(POOL_SIZE)
+    previous = 0
     for r, n in enumerate((POOL_SIZE,) if full else budgets):
+        selected = order[previous:n]
         counts = POOL_TOTALS.copy() if full else np.minimum(gen.integers(0, n // 10, size=7), POOL_TOTALS)
         record = {
             "round": r,
             "n_labelled": n,
-            "selected": [],
-            "selected_mismatch": None,
-            "selected_distance": None,
+            "selected": selected.tolist(),
+            "selected_mismatch": None if r == 0 else gen.integers(0, 3, len(selected)).tolist(),
+            "selected_distance": [None] + gen.uniform(0, 1, len(selected) - 1).tolist(),
             "threshold": float(gen.uniform(0.1, 0.9)),
             "epochs": int(gen.integers(43, 80)),
             "select_seconds": float(gen.uniform(0, 1)),
@@ -51,9 +54,45 @@ def write_fake_run(
             "history": [{"loss": 1.0, "valid_cmap": 0.5, "lr": 5e-4}],
         }
         write_json(folder / "rounds" / f"{n:05d}.json", record)
-        labelled[:n] = np.where(labelled[:n] < 0, r, labelled[:n])
+        labelled[selected] = r
+        previous = n
     np.save(folder / "labelled_round.npy", labelled)
     return folder
+
+
+def write_prepared_audio(data_root: Path, recordings, seconds: float = 1.0) -> None:
+    """Short noise WAVs at 32 kHz as ``prepared/AL/train/<rec>``: clips past the end are
+    zero-padded by the readers, so the explorer can draw any clip."""
+    import soundfile as sf
+
+    folder = data_root / "prepared" / "AL" / "train"
+    folder.mkdir(parents=True, exist_ok=True)
+    for i, name in enumerate(sorted(set(recordings))):
+        wave = 0.05 * rng(i, "fake-audio").standard_normal(int(seconds * 32000)).astype(np.float32)
+        sf.write(folder / name, wave, 32000, subtype="PCM_16")
+
+
+def write_fake_data_root(data_root: Path) -> Path:
+    """A train embedding file for the fake pool (tiny D) and its prepared audio."""
+    from bioal.embeddings import EmbeddingSplit, write_split
+
+    gen = rng(0, "fake-data")
+    labels = np.zeros((POOL_SIZE, 32, 7), dtype=np.float32)
+    start = 0
+    for c, total in enumerate(POOL_TOTALS):
+        labels[start : start + total, 4:12, c] = 1
+        start += total
+    recordings = np.array([f"rec{i % 4}.wav" for i in range(POOL_SIZE)], dtype=object)
+    split = EmbeddingSplit(
+        gen.uniform(0, 1, (POOL_SIZE, 32, 4)).astype(np.float32),
+        labels,
+        list(PAPER_CLASSES),
+        recordings,
+        (np.arange(POOL_SIZE) // 4) * 5.0,
+    )
+    write_split(data_root / "embeddings" / "train.h5", split)
+    write_prepared_audio(data_root, recordings)
+    return data_root
 
 
 def write_fake_sweep(results_dir: Path, seeds=(0, 1, 2), budgets=(50, 100), full_seeds=(0, 1)) -> None:

@@ -1,0 +1,494 @@
+"""The papermill sweep: notebook 05 once per grid cell, then notebook 06.
+
+The grid (SPEC 3.8) is strategies x starts (``INIT_POS`` 0 cold, 5 warm) x ``SEEDS``, plus
+one full-supervision run per seed. Each cell is one papermill execution of
+``notebooks/05_experiments.ipynb`` with ``STRATEGY``, ``INIT_POS``, ``SEED`` and
+``FULL_SUPERVISION`` set; the executed copy is kept as
+``_executed/runs/05_experiments-<run_name>.ipynb`` beside its run records in
+``RESULTS_DIR/runs/<run_name>/``. Notebook 06 then runs to ``_executed/06_figures.ipynb``.
+
+- **Resume.** A run whose records are complete *and* whose executed notebook exists is
+  skipped; any other run is executed again and its notebook continues from the last
+  finished round (``bioal.experiment`` resumes at round level).
+- **Failures.** A failing run is reported with its failing cell (index, execution count,
+  exception name and value; papermill leaves ``<name>.failed.ipynb`` to inspect); the
+  other runs go on and the sweep exits non-zero.
+- **Parallel.** A local pool (each worker drives one papermill kernel; on a multi-GPU
+  machine each run gets its own ``cuda:<i>``), or a Dask distributed cluster: an existing
+  scheduler address, a ``LocalCluster``, or SLURM/PBS via dask-jobqueue from a small spec.
+  On a cluster every worker must see the project folder at the same path.
+
+Command line: ``python -m bioal.sweep --preset demo [--workers N] [--scheduler ADDRESS |
+--cluster local|slurm|pbs [--cluster-spec spec.yaml]] [--seeds 0 1] [--strategies mfft ft]
+[--set MAX_EPOCHS=50]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import os
+import queue
+import sys
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+from tqdm.auto import tqdm
+
+from bioal.config import load_preset
+from bioal.notebooks import executed_dir, notebook_parameters, notebook_path, preset_parameters, run_notebook
+from bioal.utils import read_json, resolve_path, write_json
+
+__all__ = [
+    "STRATEGIES",
+    "STARTS",
+    "SweepTask",
+    "TaskOutcome",
+    "SweepReport",
+    "sweep_tasks",
+    "run_complete",
+    "execute_task",
+    "default_workers",
+    "run_sweep",
+    "main",
+]
+
+STRATEGIES: tuple[str, ...] = ("random", "ft", "mp", "mfft")
+STARTS: tuple[int, ...] = (0, 5)
+RUN_NOTEBOOK = "05_experiments"
+FIGURES_NOTEBOOK = "06_figures"
+
+
+@dataclasses.dataclass(frozen=True)
+class SweepTask:
+    """One grid cell: the parameters of one execution of notebook 05 (picklable)."""
+
+    run_name: str
+    preset: str
+    parameters: dict[str, Any]
+    output: str
+    run_dir: str
+
+    @property
+    def full_supervision(self) -> bool:
+        return bool(self.parameters.get("FULL_SUPERVISION", False))
+
+
+@dataclasses.dataclass
+class TaskOutcome:
+    """What happened to one task: ``status`` is ``done``, ``skipped`` or ``failed``."""
+
+    run_name: str
+    status: str
+    seconds: float = 0.0
+    notebook: str = ""
+    cell_index: int | None = None
+    exec_count: int | None = None
+    ename: str = ""
+    evalue: str = ""
+
+    def describe(self) -> str:
+        if self.status != "failed":
+            return f"{self.run_name}: {self.status} ({self.seconds:.1f} s)"
+        where = (
+            f"cell {self.cell_index} (execution count {self.exec_count})" if self.cell_index is not None else "setup"
+        )
+        return f"{self.run_name}: FAILED in {where}: {self.ename}: {self.evalue} -- see {self.notebook}"
+
+
+@dataclasses.dataclass
+class SweepReport:
+    """Outcomes of a sweep, the executed figures notebook (if run) and the wall time."""
+
+    outcomes: list[TaskOutcome]
+    figures: Path | None
+    figures_error: str = ""
+    seconds: float = 0.0
+
+    def by_status(self, status: str) -> list[TaskOutcome]:
+        return [o for o in self.outcomes if o.status == status]
+
+    @property
+    def ok(self) -> bool:
+        return not self.by_status("failed") and not self.figures_error
+
+    def summary(self) -> str:
+        lines = [
+            f"sweep: {len(self.by_status('done'))} run, {len(self.by_status('skipped'))} skipped (finished before), "
+            f"{len(self.by_status('failed'))} failed, {self.seconds:.1f} s"
+        ]
+        lines += [o.describe() for o in self.by_status("failed")]
+        if self.figures is not None:
+            lines.append(f"figures: {self.figures}")
+        if self.figures_error:
+            lines.append(f"figures: {self.figures_error}")
+        return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- the grid
+
+
+def sweep_tasks(
+    preset: str = "demo",
+    strategies: Sequence[str] | None = None,
+    starts: Sequence[int] = STARTS,
+    seeds: Sequence[int] | None = None,
+    full_supervision: bool = True,
+    overrides: Mapping[str, Any] | None = None,
+    run_overrides: Mapping[str, Mapping[str, Any]] | None = None,
+    executed: str | os.PathLike | None = None,
+) -> list[SweepTask]:
+    """The grid's tasks in the paper's loop order: seed, start, strategy; full runs last.
+
+    ``seeds`` defaults to the preset's ``SEEDS``; ``overrides`` go to every run (names must
+    be parameters of notebook 05), ``run_overrides[run_name]`` to one run only.
+    """
+    from bioal.experiment import run_name
+
+    strategies = tuple(strategies or STRATEGIES)
+    overrides = dict(overrides or {})
+    values = load_preset(preset)
+    if seeds is None:
+        if "SEEDS" not in values:
+            raise KeyError(f"preset {preset!r} has no SEEDS; pass seeds explicitly")
+        seeds = values["SEEDS"]
+    base = preset_parameters(notebook_path(RUN_NOTEBOOK), preset, overrides)
+    results_dir = resolve_path(base["RESULTS_DIR"])
+    executed = Path(executed) if executed is not None else executed_dir()
+    cells = [
+        {"STRATEGY": s, "INIT_POS": int(p), "SEED": int(seed), "FULL_SUPERVISION": False}
+        for seed in seeds
+        for p in starts
+        for s in strategies
+    ]
+    if full_supervision:
+        cells += [{"STRATEGY": "random", "INIT_POS": 0, "SEED": int(seed), "FULL_SUPERVISION": True} for seed in seeds]
+    tasks = []
+    for cell in cells:
+        name = run_name(cell["STRATEGY"], cell["INIT_POS"], cell["SEED"], full_supervision=cell["FULL_SUPERVISION"])
+        parameters = {**base, **cell, **dict((run_overrides or {}).get(name, {}))}
+        tasks.append(
+            SweepTask(
+                run_name=name,
+                preset=str(preset),
+                parameters=parameters,
+                output=str(executed / "runs" / f"{RUN_NOTEBOOK}-{name}.ipynb"),
+                run_dir=str(results_dir / "runs" / name),
+            )
+        )
+    names = [t.run_name for t in tasks]
+    if len(set(names)) != len(names):
+        raise ValueError(f"the grid has duplicate runs: {sorted({n for n in names if names.count(n) > 1})}")
+    unknown = set(run_overrides or {}) - set(names)
+    if unknown:
+        raise KeyError(f"run_overrides name runs that are not in the grid: {sorted(unknown)}")
+    return tasks
+
+
+def run_complete(task: SweepTask) -> bool:
+    """True when the run's records are complete and its executed notebook exists.
+
+    An AL run is complete when ``rounds/<b:05d>.json`` exists for every budget; a
+    full-supervision run when a round labelled the whole pool (``labelled_round.npy``).
+    """
+    run_dir = Path(task.run_dir)
+    if not Path(task.output).is_file() or not (run_dir / "config.json").is_file():
+        return False
+    rounds = run_dir / "rounds"
+    if task.full_supervision:
+        labelled = run_dir / "labelled_round.npy"
+        if not labelled.is_file():
+            return False
+        pool = len(np.load(labelled, mmap_mode="r"))
+        return any(read_json(p).get("n_labelled") == pool for p in rounds.glob("*.json"))
+    return all((rounds / f"{int(b):05d}.json").is_file() for b in task.parameters["BUDGETS"])
+
+
+# --------------------------------------------------------------------------- one task
+
+
+def execute_task(task: SweepTask, device: str | None = None, progress: bool = False) -> TaskOutcome:
+    """Execute notebook 05 for ``task`` (on ``device`` if given); never raises for a failing
+    notebook but returns a ``failed`` outcome naming the cell."""
+    import papermill
+
+    parameters = dict(task.parameters)
+    if device is not None:
+        parameters["DEVICE"] = device
+    start = time.perf_counter()
+    failed_copy = Path(task.output).with_name(Path(task.output).stem + ".failed.ipynb")
+    try:
+        run_notebook(RUN_NOTEBOOK, output=task.output, preset=task.preset, overrides=parameters, progress=progress)
+    except papermill.PapermillExecutionError as err:
+        return TaskOutcome(
+            task.run_name,
+            "failed",
+            time.perf_counter() - start,
+            notebook=str(failed_copy),
+            cell_index=err.cell_index,
+            exec_count=err.exec_count,
+            ename=err.ename,
+            evalue=str(err.evalue),
+        )
+    except Exception as err:  # kernel died, bad parameters, unwritable output: still a failed run
+        return TaskOutcome(
+            task.run_name,
+            "failed",
+            time.perf_counter() - start,
+            notebook=str(failed_copy),
+            ename=type(err).__name__,
+            evalue=str(err),
+        )
+    return TaskOutcome(task.run_name, "done", time.perf_counter() - start, notebook=task.output)
+
+
+# --------------------------------------------------------------------------- executors
+
+
+def _gpu_count() -> int:
+    try:
+        import torch
+
+        return torch.cuda.device_count() if torch.cuda.is_available() else 0
+    except Exception:  # torch without CUDA support
+        return 0
+
+
+def default_workers() -> int:
+    """One worker per GPU when there are GPUs; otherwise one per two CPU cores (at least 1)."""
+    gpus = _gpu_count()
+    if gpus:
+        return gpus
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return max(1, cores // 2)
+
+
+@contextlib.contextmanager
+def _thread_budget(workers: int) -> Iterator[None]:
+    """Give each kernel its share of the cores (``OMP_NUM_THREADS``) unless the user set it."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    names = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")
+    saved = {n: os.environ.get(n) for n in names}
+    for name in names:
+        if saved[name] is None:
+            os.environ[name] = str(max(1, cores // max(1, workers)))
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+
+
+def _run_local(tasks: list[SweepTask], workers: int, on_done: Any) -> None:
+    gpus = _gpu_count()
+    devices: queue.Queue[str | None] = queue.Queue()
+    for i in range(workers):
+        devices.put(f"cuda:{i % gpus}" if gpus > 1 else None)
+
+    def job(task: SweepTask) -> TaskOutcome:
+        device = devices.get()
+        try:
+            explicit = device if task.parameters.get("DEVICE", "auto") == "auto" else None
+            return execute_task(task, device=explicit)
+        finally:
+            devices.put(device)
+
+    with _thread_budget(workers), ThreadPoolExecutor(max_workers=workers) as pool:
+        futures = [pool.submit(job, t) for t in tasks]
+        try:
+            for future in as_completed(futures):
+                on_done(future.result())
+        except BaseException:
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+
+
+def _make_cluster(kind: str, workers: int, spec: Mapping[str, Any]) -> Any:
+    if kind == "local":
+        from distributed import LocalCluster
+
+        options = {"n_workers": workers, "threads_per_worker": 1, "dashboard_address": None, **spec}
+        return LocalCluster(**options)
+    if kind in ("slurm", "pbs"):
+        import dask_jobqueue
+
+        cls = dask_jobqueue.SLURMCluster if kind == "slurm" else dask_jobqueue.PBSCluster
+        cluster = cls(**spec)
+        cluster.scale(jobs=workers)
+        return cluster
+    raise ValueError(f"unknown cluster kind {kind!r} (choose local, slurm or pbs)")
+
+
+def _run_dask(
+    tasks: list[SweepTask],
+    on_done: Any,
+    scheduler: str | None,
+    cluster: str | None,
+    workers: int,
+    cluster_spec: Mapping[str, Any],
+) -> None:
+    from distributed import Client
+    from distributed import as_completed as dask_completed
+
+    owned = None if scheduler else _make_cluster(cluster or "local", workers, cluster_spec)
+    try:
+        with Client(scheduler if scheduler else owned) as client:
+            futures = [
+                client.submit(execute_task, t, key=f"bioal-{t.run_name}-{time.time_ns()}", pure=False) for t in tasks
+            ]
+            for future in dask_completed(futures):
+                on_done(future.result())
+    finally:
+        if owned is not None:
+            owned.close()
+
+
+# --------------------------------------------------------------------------- the sweep
+
+
+def run_sweep(
+    preset: str = "demo",
+    *,
+    strategies: Sequence[str] | None = None,
+    starts: Sequence[int] = STARTS,
+    seeds: Sequence[int] | None = None,
+    full_supervision: bool = True,
+    overrides: Mapping[str, Any] | None = None,
+    run_overrides: Mapping[str, Mapping[str, Any]] | None = None,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    cluster: str | None = None,
+    cluster_spec: Mapping[str, Any] | None = None,
+    executed: str | os.PathLike | None = None,
+    figures: bool = True,
+    progress: bool = True,
+) -> SweepReport:
+    """Run the grid (skipping finished runs), then notebook 06 if every run succeeded.
+
+    ``scheduler`` (a Dask address) or ``cluster`` (``local``/``slurm``/``pbs``, with
+    ``cluster_spec`` keyword arguments for its constructor) switch from the local pool to
+    Dask. Writes ``RESULTS_DIR/sweep.json`` with every run's outcome and time.
+    """
+    started = time.perf_counter()
+    tasks = sweep_tasks(preset, strategies, starts, seeds, full_supervision, overrides, run_overrides, executed)
+    workers = workers or default_workers()
+    outcomes = [TaskOutcome(t.run_name, "skipped", notebook=t.output) for t in tasks if run_complete(t)]
+    skipped = {o.run_name for o in outcomes}
+    todo = [t for t in tasks if t.run_name not in skipped]
+    bar = tqdm(total=len(tasks), initial=len(skipped), desc="sweep", unit="run", disable=not progress)
+    counts = {"done": len(skipped), "failed": 0}
+
+    def on_done(outcome: TaskOutcome) -> None:
+        outcomes.append(outcome)
+        counts["failed" if outcome.status == "failed" else "done"] += 1
+        bar.update(1)
+        bar.set_postfix(done=counts["done"], failed=counts["failed"], left=len(tasks) - bar.n)
+        if outcome.status == "failed":
+            tqdm.write(outcome.describe(), file=sys.stderr)
+
+    bar.set_postfix(done=counts["done"], failed=0, left=len(todo))
+    try:
+        if todo and (scheduler or cluster):
+            _run_dask(todo, on_done, scheduler, cluster, workers, dict(cluster_spec or {}))
+        elif todo:
+            _run_local(todo, workers, on_done)
+    finally:
+        bar.close()
+    order = {t.run_name: i for i, t in enumerate(tasks)}
+    outcomes.sort(key=lambda o: order[o.run_name])
+
+    report = SweepReport(outcomes, None)
+    failed = report.by_status("failed")
+    if figures and failed:
+        report.figures_error = f"notebook 06 not run: {len(failed)} run(s) failed"
+    elif figures:
+        declared = notebook_parameters(notebook_path(FIGURES_NOTEBOOK))
+        shared = {k: v for k, v in (overrides or {}).items() if k in declared}
+        output = (Path(executed) if executed is not None else executed_dir()) / f"{FIGURES_NOTEBOOK}.ipynb"
+        try:
+            report.figures = run_notebook(
+                FIGURES_NOTEBOOK, output=output, preset=preset, overrides=shared, progress=progress
+            )
+        except Exception as err:
+            cell = getattr(err, "cell_index", None)
+            where = f" in cell {cell}" if cell is not None else ""
+            report.figures_error = (
+                f"notebook 06 failed{where}: {getattr(err, 'ename', type(err).__name__)}: {getattr(err, 'evalue', err)}"
+            )
+    report.seconds = time.perf_counter() - started
+    if tasks:
+        results_dir = Path(tasks[0].run_dir).parent.parent
+        write_json(
+            results_dir / "sweep.json",
+            {
+                "preset": str(preset),
+                "workers": workers,
+                "executor": scheduler or cluster or "local-pool",
+                "seconds": report.seconds,
+                "outcomes": [dataclasses.asdict(o) for o in outcomes],
+                "figures": str(report.figures) if report.figures else None,
+                "figures_error": report.figures_error,
+            },
+        )
+    return report
+
+
+def _parse_set(items: Sequence[str]) -> dict[str, Any]:
+    values = {}
+    for item in items:
+        if "=" not in item:
+            raise SystemExit(f"--set expects NAME=VALUE, got {item!r}")
+        key, text = item.split("=", 1)
+        values[key.strip()] = yaml.safe_load(text)
+    return values
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command-line entry point; returns the exit status (1 if any run failed)."""
+    parser = argparse.ArgumentParser(prog="python -m bioal.sweep", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--preset", default="demo", help="demo, paper or a YAML file")
+    parser.add_argument("--workers", type=int, default=None, help="parallel runs (default: GPUs, else cores/2)")
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--scheduler", default=None, help="address of a running Dask scheduler")
+    where.add_argument("--cluster", choices=("local", "slurm", "pbs"), default=None, help="start a Dask cluster")
+    parser.add_argument("--cluster-spec", default=None, help="YAML file of keyword arguments for the cluster")
+    parser.add_argument("--seeds", type=int, nargs="+", default=None, help="default: the preset's SEEDS")
+    parser.add_argument("--strategies", nargs="+", default=None, choices=STRATEGIES)
+    parser.add_argument("--starts", type=int, nargs="+", default=list(STARTS), help="INIT_POS values (0 cold, 5 warm)")
+    parser.add_argument("--no-full", action="store_true", help="leave out the full-supervision runs")
+    parser.add_argument("--no-figures", action="store_true", help="do not run notebook 06 at the end")
+    parser.add_argument("--set", nargs="*", default=[], metavar="NAME=VALUE", help="override a notebook 05 parameter")
+    parser.add_argument("--executed", default=None, help="folder for executed notebooks (default: _executed/)")
+    args = parser.parse_args(argv)
+    spec = {}
+    if args.cluster_spec:
+        spec = yaml.safe_load(Path(args.cluster_spec).read_text(encoding="utf-8")) or {}
+        if not isinstance(spec, dict):
+            raise SystemExit(f"{args.cluster_spec}: a cluster spec is a mapping of keyword arguments")
+    report = run_sweep(
+        args.preset,
+        strategies=args.strategies,
+        starts=args.starts,
+        seeds=args.seeds,
+        full_supervision=not args.no_full,
+        overrides=_parse_set(args.set),
+        workers=args.workers,
+        scheduler=args.scheduler,
+        cluster=args.cluster,
+        cluster_spec=spec,
+        figures=not args.no_figures,
+        executed=args.executed,
+    )
+    print(report.summary())
+    return 0 if report.ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,44 @@
+"""The pipeline driver: step selection, overrides, and a run of the figures step on records."""
+
+from __future__ import annotations
+
+import pytest
+from helpers_results import write_fake_data_root, write_fake_sweep
+
+from bioal import pipeline
+
+
+def test_pipeline_steps():
+    assert pipeline.pipeline_steps() == ["01", "02", "03", "04", "05", "06"]
+    assert pipeline.pipeline_steps("03", "05") == ["03", "04", "05"]
+    assert pipeline.pipeline_steps("06", "06") == ["06"]
+    with pytest.raises(ValueError, match="unknown step '07'"):
+        pipeline.pipeline_steps("01", "07")
+    with pytest.raises(ValueError, match="comes after"):
+        pipeline.pipeline_steps("05", "02")
+
+
+def test_pipeline_refuses_unknown_override(tmp_path):
+    with pytest.raises(KeyError, match="NOT_A_PARAMETER"):
+        pipeline.run_pipeline("demo", "06", "06", overrides={"NOT_A_PARAMETER": 1}, executed=tmp_path)
+
+
+@pytest.mark.slow
+def test_pipeline_figures_step_on_records(tmp_path):
+    results_dir = tmp_path / "results"
+    write_fake_sweep(results_dir)
+    data_root = write_fake_data_root(tmp_path / "data")
+    args = ["--preset", "demo", "--from", "06", "--to", "06", "--executed", str(tmp_path / "ex")]
+    status = pipeline.main([*args, "--set", f"RESULTS_DIR={results_dir}", f"DATA_ROOT={data_root}"])
+    assert status == 0
+    assert (results_dir / "al_results.csv").is_file() and (tmp_path / "ex" / "06_figures.ipynb").is_file()
+
+
+@pytest.mark.slow
+def test_pipeline_stops_at_a_failing_notebook(tmp_path, capsys):
+    status = pipeline.run_pipeline(
+        "demo", "06", "06", overrides={"RESULTS_DIR": str(tmp_path / "empty")}, executed=tmp_path / "ex", progress=False
+    )
+    assert status == 1
+    err = capsys.readouterr().err
+    assert "06_figures failed in cell" in err and "no run records" in err

@@ -1,0 +1,180 @@
+"""The papermill sweep: grid, completeness, a tiny sweep locally and on a Dask LocalCluster,
+resume after an interruption, a failing run reported without stopping the others."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bioal import sweep
+from bioal.embeddings import EmbeddingSplit, write_split
+from bioal.paper import PAPER_CLASSES
+from bioal.utils import rng, write_json
+
+
+def write_tiny_embeddings(root: Path, seed: int = 0, sizes=(("train", 90), ("valid", 40), ("test", 40))) -> Path:
+    """Small clustered clip embeddings with frame labels, no audio or encoder needed."""
+    gen = rng(seed, "tiny-embeddings")
+    n_classes, dim, frames = len(PAPER_CLASSES), 16, 32
+    centres = gen.normal(0, 1, (n_classes + 1, dim))
+    for split, n in sizes:
+        cls = np.arange(n) % (n_classes + 1)  # last "class" = negatives; every class has >= 5 clips
+        emb = np.abs(centres[cls][:, None, :] + 0.5 * gen.normal(0, 1, (n, frames, dim))).astype(np.float32)
+        labels = np.zeros((n, frames, n_classes), dtype=np.float32)
+        for i, c in enumerate(cls):
+            if c < n_classes:
+                start = int(gen.integers(0, frames - 8))
+                labels[i, start : start + 8, c] = 1
+        write_split(
+            root / "embeddings" / f"{split}.h5",
+            EmbeddingSplit(emb, labels, list(PAPER_CLASSES), [f"rec{i % 3}.wav" for i in range(n)], np.arange(n) * 5.0),
+        )
+    return root
+
+
+def tiny_overrides(tmp_path: Path) -> dict:
+    return {
+        "DATA_ROOT": str(tmp_path / "data"),
+        "RESULTS_DIR": str(tmp_path / "results"),
+        "BUDGETS": [10, 20],
+        "MAX_EPOCHS": 4,
+        "CLASSIFIER_HIDDEN": 16,
+        "DEVICE": "cpu",
+    }
+
+
+@pytest.fixture()
+def tiny(tmp_path):
+    write_tiny_embeddings(tmp_path / "data")
+    return tmp_path
+
+
+# --------------------------------------------------------------------------- fast
+
+
+def test_grid_of_the_demo_preset(tmp_path):
+    tasks = sweep.sweep_tasks("demo", executed=tmp_path / "_executed")
+    names = [t.run_name for t in tasks]
+    assert len(tasks) == 4 * 2 * 3 + 3
+    assert names[:4] == ["random-cold-seed0", "ft-cold-seed0", "mp-cold-seed0", "mfft-cold-seed0"]
+    assert names[4] == "random-warm-seed0"
+    assert names[-3:] == ["full-seed0", "full-seed1", "full-seed2"]
+    task = tasks[names.index("mfft-warm-seed2")]
+    assert task.parameters["STRATEGY"] == "mfft" and task.parameters["INIT_POS"] == 5 and task.parameters["SEED"] == 2
+    assert task.parameters["FULL_SUPERVISION"] is False and task.parameters["MAX_EPOCHS"] == 200
+    assert task.output == str(tmp_path / "_executed" / "runs" / "05_experiments-mfft-warm-seed2.ipynb")
+    assert task.run_dir.endswith(os.path.join("results", "demo", "runs", "mfft-warm-seed2"))
+    assert tasks[-1].full_supervision and tasks[-1].parameters["SEED"] == 2
+    paper = sweep.sweep_tasks("paper", executed=tmp_path)
+    assert len(paper) == 45 and {t.parameters["SEED"] for t in paper} == {1, 2, 3, 4, 5}
+
+
+def test_grid_errors(tmp_path):
+    with pytest.raises(KeyError, match="not in the grid"):
+        sweep.sweep_tasks("demo", run_overrides={"mfft-cold-seed9": {"SEED": 1}}, executed=tmp_path)
+    with pytest.raises(KeyError, match="no parameter 'NOT_A_PARAMETER'"):
+        sweep.sweep_tasks("demo", overrides={"NOT_A_PARAMETER": 1}, executed=tmp_path)
+
+
+def test_run_complete_needs_records_and_notebook(tmp_path):
+    overrides = {"RESULTS_DIR": str(tmp_path / "results"), "BUDGETS": [10, 20]}
+    tasks = sweep.sweep_tasks(
+        "demo", strategies=["ft"], starts=[0], seeds=[0], overrides=overrides, executed=tmp_path / "ex"
+    )
+    al, full = tasks
+    run_dir = Path(al.run_dir)
+    write_json(run_dir / "config.json", {"strategy": "ft"})
+    write_json(run_dir / "rounds" / "00010.json", {"n_labelled": 10})
+    Path(al.output).parent.mkdir(parents=True)
+    Path(al.output).write_text("{}")
+    assert not sweep.run_complete(al)  # round 20 missing
+    write_json(run_dir / "rounds" / "00020.json", {"n_labelled": 20})
+    assert sweep.run_complete(al)
+    Path(al.output).unlink()
+    assert not sweep.run_complete(al)  # records complete, notebook missing
+
+    full_dir = Path(full.run_dir)
+    write_json(full_dir / "config.json", {"strategy": "random"})
+    np.save(full_dir / "labelled_round.npy", np.zeros(90, dtype=np.int64))
+    Path(full.output).write_text("{}")
+    write_json(full_dir / "rounds" / "00050.json", {"n_labelled": 50})
+    assert not sweep.run_complete(full)
+    write_json(full_dir / "rounds" / "00090.json", {"n_labelled": 90})
+    assert sweep.run_complete(full)
+
+
+# --------------------------------------------------------------------------- end to end
+
+
+def _rounds(results: Path, name: str) -> dict[str, dict]:
+    return {p.name: json.loads(p.read_text()) for p in sorted((results / "runs" / name / "rounds").glob("*.json"))}
+
+
+@pytest.mark.slow
+def test_tiny_sweep_locally_then_resume(tiny):
+    overrides = tiny_overrides(tiny)
+    executed = tiny / "_executed"
+    kwargs = dict(
+        strategies=["random", "mfft"], starts=[0], seeds=[0], overrides=overrides, executed=executed, progress=False
+    )
+    report = sweep.run_sweep("demo", workers=2, **kwargs)
+    assert report.ok, report.summary()
+    assert [o.status for o in report.outcomes] == ["done", "done", "done"]
+    results = tiny / "results"
+    for name in ("random-cold-seed0", "mfft-cold-seed0", "full-seed0"):
+        assert (executed / "runs" / f"05_experiments-{name}.ipynb").is_file()
+    assert report.figures == executed / "06_figures.ipynb" and report.figures.is_file()
+    layout = (results / "al_results.csv").read_text().splitlines()
+    assert layout[0].startswith("sampling_method,pos_init_num,num_annotated_samples,Mosquito_mean")
+    assert [line.split(",")[0] for line in layout[1:]] == ["rand", "rand", "mfft", "mfft"]
+    assert json.loads((results / "sweep.json").read_text())["outcomes"][0]["status"] == "done"
+
+    # interrupt mfft after its first round: its last round and executed notebook are gone
+    before = _rounds(results, "mfft-cold-seed0")
+    first = results / "runs" / "mfft-cold-seed0" / "rounds" / "00010.json"
+    first_mtime = first.stat().st_mtime_ns
+    (results / "runs" / "mfft-cold-seed0" / "rounds" / "00020.json").unlink()
+    (executed / "runs" / "05_experiments-mfft-cold-seed0.ipynb").unlink()
+    report = sweep.run_sweep("demo", workers=1, figures=False, **kwargs)
+    statuses = {o.run_name: o.status for o in report.outcomes}
+    assert statuses == {"random-cold-seed0": "skipped", "mfft-cold-seed0": "done", "full-seed0": "skipped"}
+    assert first.stat().st_mtime_ns == first_mtime  # the finished round was not redone
+    after = _rounds(results, "mfft-cold-seed0")
+    assert [r["selected"] for r in after.values()] == [r["selected"] for r in before.values()]
+
+    # the command line: everything finished, nothing to do, exit status 0
+    args = ["--preset", "demo", "--strategies", "random", "mfft", "--starts", "0", "--seeds", "0", "--no-figures"]
+    args += ["--executed", str(executed), "--set", *[f"{k}={json.dumps(v)}" for k, v in overrides.items()]]
+    assert sweep.main(args) == 0
+
+
+@pytest.mark.slow
+def test_sweep_on_a_dask_local_cluster_with_a_failing_run(tiny):
+    overrides = tiny_overrides(tiny)
+    missing = str(tiny / "no-such-data")
+    report = sweep.run_sweep(
+        "demo",
+        strategies=["random", "ft"],
+        starts=[0],
+        seeds=[0],
+        full_supervision=False,
+        overrides=overrides,
+        run_overrides={"ft-cold-seed0": {"DATA_ROOT": missing}},
+        cluster="local",
+        cluster_spec={"processes": False},
+        workers=2,
+        executed=tiny / "_executed",
+        progress=False,
+    )
+    statuses = {o.run_name: o.status for o in report.outcomes}
+    assert statuses == {"random-cold-seed0": "done", "ft-cold-seed0": "failed"}
+    failed = report.by_status("failed")[0]
+    assert failed.cell_index is not None and failed.ename and "no-such-data" in failed.evalue
+    assert Path(failed.notebook).is_file() and failed.notebook.endswith(".failed.ipynb")
+    assert not report.ok and report.figures is None and "1 run(s) failed" in report.figures_error
+    assert "FAILED in cell" in report.summary()
+    assert (tiny / "_executed" / "runs" / "05_experiments-random-cold-seed0.ipynb").is_file()
