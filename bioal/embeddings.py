@@ -46,6 +46,7 @@ __all__ = [
     "embed_clips",
     "extract_split",
     "extract_embeddings",
+    "split_overview",
 ]
 
 SPLITS = ("train", "valid", "test")
@@ -379,3 +380,19 @@ def extract_embeddings(
             attrs=attrs, progress=progress,
         )
     return out
+
+
+def split_overview(splits: dict[str, EmbeddingSplit]) -> Any:
+    """A table per split: clips, embedding shape and dtype, size in MB, positive clips per class."""
+    import pandas as pd
+
+    rows = {}
+    for name, split in splits.items():
+        n, t, d = split.embeddings.shape
+        row = {"clips": n, "frames": t, "dim": d, "dtype": str(split.embeddings.dtype),
+               "MB": round(split.embeddings.nbytes / 2**20, 1)}
+        tags = split.clip_labels()
+        row.update({c: int(tags[:, i].sum()) for i, c in enumerate(split.class_names)})
+        row["Negative"] = int((~tags.any(axis=1)).sum())
+        rows[name] = row
+    return pd.DataFrame(rows).T

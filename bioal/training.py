@@ -52,6 +52,7 @@ __all__ = [
     "encoder_dir",
     "train_encoder",
     "load_history",
+    "describe_init",
     "TrainingResult",
 ]
 
@@ -297,6 +298,12 @@ def train_encoder(config: EncoderTrainingConfig, progress: bool = True) -> Train
 
     if config.panns_checkpoint:
         panns = resolve_path(config.panns_checkpoint)
+        if not panns.is_file():
+            from bioal.encoder import PANNS_FILENAME, download_panns_checkpoint
+
+            if panns.name != PANNS_FILENAME:
+                raise FileNotFoundError(f"no PANNs checkpoint at {panns}")
+            download_panns_checkpoint(panns.parent, progress=progress)
         encoder = Cnn14Encoder.from_panns(panns, seed=config.seed)
         head = MLPClassifier(len(classes), in_dim=encoder.embedding_dim, hidden=config.classifier_hidden,
                              panns_fc=read_panns_fc(panns))
@@ -407,6 +414,16 @@ def train_encoder(config: EncoderTrainingConfig, progress: bool = True) -> Train
         if stop_reason:
             break
     return TrainingResult(folder, history, best_epoch, best_map, stop_reason, classes)
+
+
+def describe_init(config: EncoderTrainingConfig) -> str:
+    """One sentence on where the encoder's starting weights come from (for the notebook)."""
+    if config.panns_checkpoint:
+        return (f"Encoder initialised from the PANNs AudioSet checkpoint {config.panns_checkpoint} (72 conv-block "
+                f"tensors, strict load); the SL head from the bilinear resize of its fc1/fc_audioset (SPEC 2.3).")
+    return (f"No PANNs checkpoint: the encoder (width {config.width}) starts from a seeded Xavier-uniform init "
+            f"(seed {config.seed}) and the SL head from a seeded uniform init, so training starts from scratch "
+            f"rather than from AudioSet weights as in the paper.")
 
 
 def load_history(data_root: str | os.PathLike) -> dict[str, Any]:

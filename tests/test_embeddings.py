@@ -104,3 +104,40 @@ def test_nan_names_the_clip(data_root, tmp_path):
 def test_trained_source_needs_checkpoint(tmp_path):
     with pytest.raises(FileNotFoundError, match="best_encoder.pt"):
         emb.load_encoder(emb.EmbeddingConfig(data_root=str(tmp_path)))
+
+
+def test_projection_and_viewer_pure_functions(data_root):
+    from bioal.plots import encoder as plots
+    from bioal.widgets import clip_viewer as cv
+
+    emb.extract_embeddings(_config(data_root), progress=False)
+    train = emb.read_split(data_root / "embeddings" / "train.h5")
+    xy = plots.project_2d(train.clip_vectors(), seed=0)
+    assert xy.shape == (5, 2)
+    np.testing.assert_array_equal(xy, plots.project_2d(train.clip_vectors(), seed=0))
+    cats = plots.clip_categories(train.clip_labels(), train.class_names)
+    # al_a clip 0 (0-10 s) has Mosquito (1-2 s) and the rare Meerkat alarm (9-9.4 s): rare wins
+    assert cats[0] == "Meerkat_alarm_call" and cats[2] == "Negative" and cats[3] == "Red_Deer"
+    fig = plots.projection_figure(xy, cats, train.class_names)
+    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert any("rare" in t and "Meerkat_alarm_call" in t for t in labels)
+    overview = emb.split_overview({"train": train})
+    assert overview.loc["train", "clips"] == 5 and overview.loc["train", "Negative"] == 1
+
+    meta = cv.read_clip_meta(data_root, "train")
+    assert cv.default_clip(meta) == ("Meerkat_alarm_call", 0)
+    assert [i for _, i in cv.clip_options(meta, "Red_Deer")] == [3, 4]
+    assert [i for _, i in cv.clip_options(meta, "Negative")] == [2]
+    assert len(cv.clip_options(meta)) == 5
+    with pytest.raises(KeyError, match="unknown class"):
+        cv.clip_options(meta, "Owl")
+    data = cv.clip_data(data_root, meta, 3)
+    assert data["mel"].shape == (1001, 64) and data["labels"].shape == (32, 3)
+    assert "al_b.wav" in data["title"] and "Red_Deer" in data["title"]
+    with pytest.raises(IndexError):
+        cv.clip_data(data_root, meta, 99)
+    assert cv.clip_viewer_figure(data_root).axes
+    widget = cv.clip_viewer(data_root)
+    assert widget.children
+    with pytest.raises(FileNotFoundError, match="embeddings"):
+        cv.read_clip_meta(data_root / "nowhere")

@@ -106,3 +106,19 @@ def test_config_checks():
         training.EncoderTrainingConfig(width=0.5, panns_checkpoint="x.pth")
     with pytest.raises(ConfigError, match="EPOCHS"):
         training.EncoderTrainingConfig(epochs=0)
+
+
+def test_history_figures(trained):
+    from bioal.plots import encoder as plots
+
+    root, result = trained
+    history = training.load_history(root)
+    fig = plots.training_curves(history)
+    assert len(fig.axes) == 2 and len(fig.axes[0].lines[0].get_xdata()) == 3
+    table = plots.per_class_ap_table(history)
+    assert list(table.index) == [*SL_TEST_CLASSES, "mean (mAP)"]
+    best = history["epochs"][history["best_epoch"]]
+    assert table.iloc[-1, 0] == pytest.approx(round(100 * best["valid_map"], 1), abs=0.06)
+    with pytest.raises(FileNotFoundError, match="history.json"):
+        training.load_history(root / "nowhere")
+    assert "seeded" in training.describe_init(_config(root))
