@@ -1,0 +1,540 @@
+"""The active-learning loop and its run records (SPEC 3.5-3.8).
+
+:func:`run_experiment` runs one strategy x start x seed over the budgets: start-up (cold: one
+random clip + the init rule; warm: ``init_pos`` true positives per class + the init rule),
+then one selection round per budget, each followed by a fresh classifier trained on the
+labelled clips, its valid threshold and valid/test F1 and AP. MP/MFFT mismatch uses the
+previous round's best classifier and its valid threshold. Every random choice comes from
+``bioal.utils.rng(seed, component, round)`` / ``torch_generator(seed, component, round)``,
+so the same seed on the same device gives identical selections and metrics.
+
+Run records (DESIGN.md "Run records"), in ``RESULTS_DIR/runs/<run_name>/``:
+
+* ``config.json`` - the frozen :class:`ExperimentConfig`;
+* ``rounds/<n_labelled:05d>.json`` - one per budget, written atomically when the round ends,
+  with the keys of :data:`ROUND_KEYS`;
+* ``labelled_round.npy`` - int ``[N_train]``, the round each clip was labelled in, -1 never;
+* ``state.pt`` - the last round's classifier (state dict, threshold, round) for resuming.
+
+Resume: a run started again continues at the next unfinished round and ends with the same
+records as an uninterrupted run (wall times aside). The round files are the source of truth:
+the labelled set is rebuilt from them; when ``state.pt`` does not hold the last finished
+round (interrupted between writes), that round's classifier is retrained, which gives the
+same model because training is seeded.
+
+Departures from the paper are named options with the paper's behaviour as default (SPEC 6.1):
+``mismatch_comparison`` (Q7: the paper binarises predictions for mismatch with ``>=``, F1
+uses ``>``). Fixed, documented choices: mismatch groups keep ascending index order within a
+level (Q8, see :mod:`bioal.strategies`); every random draw is seeded (Q17);
+``selected_distance`` is the distance of a pick to the labelled set *and the earlier picks of
+the same round* at the moment it was picked (null while that set is empty: the first clip of a
+cold start); the full-supervision run records null distances and mismatch (nothing is selected).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+import warnings
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from bioal.classifier import ClassifierConfig, MLPClassifier, evaluate, predict_probs, train_classifier
+from bioal.config import Config, ConfigError
+from bioal.embeddings import SPLITS, EmbeddingSplit, read_split
+from bioal.metrics import optimal_threshold
+from bioal.strategies import STRATEGIES, CosineSpace, get_strategy, mismatch_levels, pick_distances, select
+from bioal.utils import atomic_path, pick_device, read_json, resolve_path, rng, write_json
+
+__all__ = [
+    "ExperimentConfig",
+    "RoundRecord",
+    "RunRecord",
+    "ROUND_KEYS",
+    "run_name",
+    "run_folder",
+    "run_experiment",
+    "load_run",
+    "load_splits",
+]
+
+ROUND_KEYS = (
+    "round",
+    "n_labelled",
+    "selected",
+    "selected_mismatch",
+    "selected_distance",
+    "threshold",
+    "epochs",
+    "select_seconds",
+    "train_seconds",
+    "class_names",
+    "class_counts",
+    "valid_ap",
+    "valid_f1",
+    "test_ap",
+    "test_f1",
+    "history",
+)
+
+# fields that do not change a run's results (may differ when a run is resumed)
+_NON_RESULT_FIELDS = ("preset", "device", "data_root", "embeddings_dir", "results_dir", "threads")
+
+
+@dataclasses.dataclass(frozen=True)
+class ExperimentConfig(Config):
+    """One AL run. Defaults are the paper's; presets override the sizes for the CPU demo."""
+
+    preset: str = "demo"
+    seed: int = 0
+    device: str = "auto"
+    data_root: str = "data/demo"
+    embeddings_dir: str = ""  # default: DATA_ROOT/embeddings
+    results_dir: str = "results/demo"
+    strategy: str = "mfft"
+    init_pos: int = 0  # 0 = cold start, 5 = the paper's warm start (true positives per class)
+    budgets: tuple[int, ...] = (50, 100, 150, 200, 250, 300, 350, 400, 450, 500)
+    full_supervision: bool = False  # one round on the whole pool (the fully annotated baseline)
+    classifier_hidden: int = 1024
+    max_epochs: int = 5000
+    batch_size: int = 128
+    lr: float = 5e-4
+    min_lr: float = 5e-6
+    panns_checkpoint: str = ""  # PANNs checkpoint for the paper's resized-fc init; "" = seeded init
+    classifier_init_seed: int = 0  # the same init in every round, strategy and run (like the paper's)
+    threshold_levels: int = 3
+    select_dtype: Literal["float32", "float16"] = "float32"
+    mismatch_comparison: Literal[">=", ">"] = ">="  # SPEC Q7: the paper uses >= for mismatch tags
+    record_mismatch: bool = True  # also record mismatch levels of random/FT picks (for the explorer)
+    threads: int = 0  # torch CPU threads during the run (0 = leave torch's setting); 1 is fastest for small MLPs
+
+    def check(self) -> None:
+        if self.strategy not in STRATEGIES:
+            raise ConfigError(f"STRATEGY {self.strategy!r} is not one of {sorted(STRATEGIES)}")
+        if self.init_pos < 0:
+            raise ConfigError(f"INIT_POS must be >= 0, got {self.init_pos}")
+        if not self.full_supervision:
+            if not self.budgets or self.budgets[0] < 1:
+                raise ConfigError(f"BUDGETS must be a non-empty list of positive sizes, got {self.budgets}")
+            if any(b <= a for a, b in zip(self.budgets, self.budgets[1:], strict=False)):
+                raise ConfigError(f"BUDGETS must increase strictly, got {self.budgets}")
+        if self.threads < 0:
+            raise ConfigError(f"THREADS must be >= 0, got {self.threads}")
+        for name in ("classifier_hidden", "max_epochs", "batch_size", "threshold_levels"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name.upper()} must be >= 1, got {getattr(self, name)}")
+
+    @property
+    def start(self) -> str:
+        """``"full"``, ``"warm"`` (init_pos > 0) or ``"cold"``."""
+        return "full" if self.full_supervision else ("warm" if self.init_pos > 0 else "cold")
+
+    def classifier_config(self) -> ClassifierConfig:
+        return ClassifierConfig(
+            hidden=self.classifier_hidden,
+            max_epochs=self.max_epochs,
+            batch_size=self.batch_size,
+            lr=self.lr,
+            min_lr=self.min_lr,
+            threshold_levels=self.threshold_levels,
+            init_seed=self.classifier_init_seed,
+            panns_checkpoint=self.panns_checkpoint,
+        )
+
+
+def run_name(config: ExperimentConfig) -> str:
+    """``<strategy>-<cold|warm>-seed<seed>``, or ``full-seed<seed>`` for full supervision."""
+    if config.full_supervision:
+        return f"full-seed{config.seed}"
+    return f"{config.strategy}-{config.start}-seed{config.seed}"
+
+
+def run_folder(config: ExperimentConfig) -> Path:
+    """``RESULTS_DIR/runs/<run_name>``."""
+    return resolve_path(config.results_dir) / "runs" / run_name(config)
+
+
+# --------------------------------------------------------------------------- records
+
+
+@dataclasses.dataclass
+class RoundRecord:
+    """One ``rounds/<n>.json`` file (per-class lists are fractions 0..1, in class order)."""
+
+    round: int
+    n_labelled: int
+    selected: list[int]
+    selected_mismatch: list[int | None]
+    selected_distance: list[float | None]
+    threshold: float
+    epochs: int
+    select_seconds: float
+    train_seconds: float
+    class_names: list[str]
+    class_counts: list[int]
+    valid_ap: list[float]
+    valid_f1: list[float]
+    test_ap: list[float]
+    test_f1: list[float]
+    history: list[dict[str, float]]
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], source: Any = "") -> RoundRecord:
+        missing = [k for k in ROUND_KEYS if k not in data]
+        if missing:
+            raise KeyError(f"{source}: round record lacks keys {missing}")
+        return cls(**{k: data[k] for k in ROUND_KEYS})
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in ROUND_KEYS}
+
+    @property
+    def valid_cmap(self) -> float:
+        return float(np.mean(self.valid_ap))
+
+    @property
+    def test_cmap(self) -> float:
+        return float(np.mean(self.test_ap))
+
+    @property
+    def test_macro_f1(self) -> float:
+        return float(np.mean(self.test_f1))
+
+
+@dataclasses.dataclass
+class RunRecord:
+    """A run folder read back: config (dict), rounds in order, labelled-in-round array."""
+
+    folder: Path
+    config: dict[str, Any]
+    rounds: list[RoundRecord]
+    labelled_round: np.ndarray
+
+    @property
+    def name(self) -> str:
+        return self.folder.name
+
+    @property
+    def strategy(self) -> str:
+        return "full" if self.config.get("full_supervision") else str(self.config["strategy"])
+
+    @property
+    def start(self) -> str:
+        if self.config.get("full_supervision"):
+            return "full"
+        return "warm" if int(self.config.get("init_pos", 0)) > 0 else "cold"
+
+    @property
+    def seed(self) -> int:
+        return int(self.config["seed"])
+
+    @property
+    def class_names(self) -> list[str]:
+        return list(self.rounds[0].class_names) if self.rounds else []
+
+    @property
+    def complete(self) -> bool:
+        n_expected = 1 if self.config.get("full_supervision") else len(self.config["budgets"])
+        return len(self.rounds) == n_expected
+
+
+def load_run(folder: str | Path) -> RunRecord:
+    """Read a run folder (``config.json``, ``rounds/*.json``, ``labelled_round.npy``)."""
+    folder = Path(folder)
+    if not (folder / "config.json").is_file():
+        raise FileNotFoundError(f"{folder}: not a run folder (no config.json)")
+    config = read_json(folder / "config.json")
+    rounds = [RoundRecord.from_dict(read_json(p), p) for p in sorted((folder / "rounds").glob("*.json"))]
+    rounds.sort(key=lambda r: r.round)
+    for i, r in enumerate(rounds):
+        if r.round != i:
+            raise ValueError(f"{folder}: round files are not consecutive (found round {r.round} at position {i})")
+    path = folder / "labelled_round.npy"
+    labelled_round = np.load(path) if path.is_file() else np.zeros(0, dtype=np.int64)
+    return RunRecord(folder=folder, config=config, rounds=rounds, labelled_round=labelled_round)
+
+
+# --------------------------------------------------------------------------- data
+
+
+def load_splits(config: ExperimentConfig) -> tuple[EmbeddingSplit, EmbeddingSplit, EmbeddingSplit]:
+    """Read ``train/valid/test.h5`` from ``EMBEDDINGS_DIR`` (default ``DATA_ROOT/embeddings``) as float32."""
+    folder = (
+        resolve_path(config.embeddings_dir) if config.embeddings_dir else resolve_path(config.data_root) / "embeddings"
+    )
+    return tuple(read_split(folder / f"{name}.h5", dtype=np.float32) for name in SPLITS)  # type: ignore[return-value]
+
+
+def _check_splits(splits: Any) -> tuple[EmbeddingSplit, EmbeddingSplit, EmbeddingSplit]:
+    if len(splits) != 3:
+        raise ValueError(f"splits must be (train, valid, test), got {len(splits)} items")
+    train, valid, test = splits
+    for name, s in zip(SPLITS, splits, strict=True):
+        if s.class_names != train.class_names:
+            raise ValueError(f"{name} split classes {s.class_names} differ from train {train.class_names}")
+        if s.embeddings.shape[2] != train.embeddings.shape[2]:
+            raise ValueError(
+                f"{name} split embedding size {s.embeddings.shape[2]} != train {train.embeddings.shape[2]}"
+            )
+    return train, valid, test
+
+
+# --------------------------------------------------------------------------- the loop
+
+
+def _none_if_nan(values: np.ndarray) -> list[float | None]:
+    return [None if (v is None or math.isnan(v)) else float(v) for v in values]
+
+
+def _pred_tags(
+    model: MLPClassifier, x: np.ndarray, index: np.ndarray, threshold: float, rule: str, device
+) -> np.ndarray:
+    """Clip-level predicted tags ``[len(index), C]``: max over frames, then ``>= t`` or ``> t``."""
+    out = []
+    for s in range(0, len(index), 2048):
+        p = predict_probs(model, x[index[s : s + 2048]], device=device, reduce="max")
+        out.append((p >= threshold if rule == ">=" else p > threshold).cpu().numpy())
+    return np.concatenate(out) if out else np.zeros((0, model.n_classes), dtype=bool)
+
+
+class _Run:
+    """State of one run while it executes (private)."""
+
+    def __init__(self, config: ExperimentConfig, splits: Any, progress: bool) -> None:
+        self.config = config
+        self.progress = progress
+        self.folder = run_folder(config)
+        self.train, self.valid, self.test = _check_splits(splits)
+        self.n = len(self.train)
+        self.budgets = (self.n,) if config.full_supervision else tuple(config.budgets)
+        if self.budgets[-1] > self.n:
+            raise ConfigError(f"BUDGETS up to {self.budgets[-1]} exceed the {self.n} clips of the train split")
+        self.device = pick_device(config.device)
+        self.strategy = get_strategy("random" if config.full_supervision else config.strategy)
+        self.space = CosineSpace(
+            self.train.clip_vectors(),
+            device=self.device,
+            dtype=torch.float16 if config.select_dtype == "float16" else torch.float32,
+        )
+        self.tags = self.train.clip_labels()
+        self.valid_x = torch.from_numpy(np.ascontiguousarray(self.valid.embeddings, dtype=np.float32)).to(self.device)
+        self.test_x = torch.from_numpy(np.ascontiguousarray(self.test.embeddings, dtype=np.float32)).to(self.device)
+        self.classifier_config = config.classifier_config()
+
+    # ----------------------------------------------------------------- selection
+    def start_up(self) -> np.ndarray:
+        """Round 0's picks in order: cold (1 random + init rule), warm (positives + init rule), full."""
+        cfg, seed = self.config, self.config.seed
+        if cfg.full_supervision or cfg.init_pos == 0:
+            first = [int(rng(seed, "cold-start").integers(self.n))]
+        else:
+            g = rng(seed, "warm-start")
+            first = []
+            for c, name in enumerate(self.train.class_names):
+                positives = np.flatnonzero(self.tags[:, c])
+                if len(positives) < cfg.init_pos:
+                    warnings.warn(
+                        f"class {name!r} has only {len(positives)} positive clips for a warm start of "
+                        f"{cfg.init_pos}; taking all of them",
+                        stacklevel=3,
+                    )
+                for i in g.choice(positives, size=min(cfg.init_pos, len(positives)), replace=False):
+                    if int(i) not in first:
+                        first.append(int(i))
+            if len(first) > self.budgets[0]:
+                raise ConfigError(
+                    f"the warm start labels {len(first)} clips, more than the first budget {self.budgets[0]}"
+                )
+        labelled = np.zeros(self.n, dtype=bool)
+        labelled[first] = True
+        rest = select(
+            self.strategy.name,
+            embeddings=self.space,
+            labeled=labelled,
+            k=self.budgets[0] - len(first),
+            rng=rng(seed, "select", 0),
+            init=True,
+        )
+        return np.concatenate([np.asarray(first, dtype=np.int64), rest])
+
+    def select_round(self, r: int, labelled: np.ndarray, model: MLPClassifier, threshold: float) -> np.ndarray:
+        k = self.budgets[r] - int(labelled.sum())
+        init = int(labelled.sum()) < self.budgets[0]
+        clip_pred = None
+        if self.strategy.needs_classifier and not init:
+            unl = np.flatnonzero(~labelled)
+            clip_pred = _pred_tags(
+                model, self.train.embeddings, unl, threshold, self.config.mismatch_comparison, self.device
+            )
+        return select(
+            self.strategy.name,
+            embeddings=self.space,
+            labeled=labelled,
+            k=k,
+            rng=rng(self.config.seed, "select", r),
+            clip_labels=self.tags,
+            clip_pred=clip_pred,
+            init=init,
+        )
+
+    def why(
+        self, picks: np.ndarray, labelled_before: np.ndarray, model: MLPClassifier | None, threshold: float
+    ) -> tuple[list, list]:
+        """(mismatch level, distance at pick time) per pick; nulls where undefined."""
+        if self.config.full_supervision:
+            return [None] * len(picks), [None] * len(picks)
+        distance = _none_if_nan(pick_distances(self.space, labelled_before, picks))
+        use = model is not None and labelled_before.any()
+        use = use and (self.strategy.needs_classifier or self.config.record_mismatch)
+        if not use:
+            return [None] * len(picks), distance
+        base = np.flatnonzero(labelled_before)
+        pred = _pred_tags(model, self.train.embeddings, picks, threshold, self.config.mismatch_comparison, self.device)
+        levels = mismatch_levels(self.space, base, self.tags[base], picks, pred)
+        return [int(v) for v in levels], distance
+
+    # ----------------------------------------------------------------- training
+    def train_round(self, r: int, labelled: np.ndarray):
+        index = np.flatnonzero(labelled)  # ascending, as the paper's mask
+        return train_classifier(
+            self.train.embeddings[index],
+            self.train.labels[index],
+            self.valid_x,
+            self.valid.labels,
+            self.classifier_config,
+            seed=self.config.seed,
+            device=self.device,
+            progress=self.progress,
+            keys=("round", r),
+        )
+
+    def save_state(self, r: int, model: MLPClassifier, threshold: float) -> None:
+        with atomic_path(self.folder / "state.pt") as tmp:
+            torch.save({"round": r, "threshold": threshold, "model": model.state_dict()}, tmp)
+
+    def load_state(self, r: int, labelled: np.ndarray) -> tuple[MLPClassifier, float]:
+        """The classifier of finished round ``r``: from ``state.pt`` or retrained (seeded)."""
+        path = self.folder / "state.pt"
+        if path.is_file():
+            state = torch.load(path, map_location=self.device, weights_only=True)
+            if int(state["round"]) == r:
+                model = MLPClassifier(
+                    self.train.n_classes, self.train.embeddings.shape[2], self.classifier_config.hidden
+                ).to(self.device)
+                model.load_state_dict(state["model"])
+                model.eval()
+                return model, float(state["threshold"])
+        trained = self.train_round(r, labelled)
+        probs = predict_probs(trained.model, self.valid_x, device=self.device)
+        threshold, _ = optimal_threshold(probs, self.valid.labels, self.config.threshold_levels)
+        return trained.model, threshold
+
+
+def run_experiment(
+    config: ExperimentConfig,
+    splits: tuple[EmbeddingSplit, EmbeddingSplit, EmbeddingSplit] | None = None,
+    progress: bool = True,
+    stop_after: int | None = None,
+) -> RunRecord:
+    """Run (or resume) one AL run and return its records.
+
+    ``splits``: in-memory ``(train, valid, test)`` embeddings; default: read
+    ``EMBEDDINGS_DIR/{train,valid,test}.h5``. ``stop_after``: stop once that many rounds are
+    finished (the run can be resumed later). Finished rounds are never redone.
+    """
+    folder = run_folder(config)
+    config_path = folder / "config.json"
+    if config_path.is_file():
+        old = read_json(config_path)
+        new = config.to_dict()
+        diff = sorted(k for k in set(old) | set(new) if k not in _NON_RESULT_FIELDS and old.get(k) != new.get(k))
+        if diff:
+            raise ValueError(
+                f"{folder} holds a run with a different configuration ({', '.join(diff)}); "
+                "use another RESULTS_DIR or delete the folder"
+            )
+    existing = load_run(folder) if config_path.is_file() else None
+    n_budgets = 1 if config.full_supervision else len(config.budgets)
+    if existing is not None and len(existing.rounds) >= n_budgets:
+        return existing  # finished
+    threads = torch.get_num_threads()
+    if config.threads > 0:
+        torch.set_num_threads(config.threads)
+    try:
+        return _run(config, folder, existing, splits, progress, stop_after)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _run(config, folder, existing, splits, progress, stop_after) -> RunRecord:
+    config_path = folder / "config.json"
+    run = _Run(config, splits if splits is not None else load_splits(config), progress)
+    folder.mkdir(parents=True, exist_ok=True)
+    write_json(config_path, config.to_dict())
+
+    labelled_round = np.full(run.n, -1, dtype=np.int64)
+    done = existing.rounds if existing is not None else []
+    for rec in done:
+        if rec.class_names != run.train.class_names or max(rec.selected, default=-1) >= run.n:
+            raise ValueError(f"{folder}: round {rec.round} does not match the train split in use")
+        labelled_round[rec.selected] = rec.round
+    model, threshold = None, 0.5
+    if done:
+        model, threshold = run.load_state(len(done) - 1, labelled_round >= 0)
+
+    rounds = tqdm(range(len(done), len(run.budgets)), desc=run_name(config), disable=not progress)
+    for r in rounds:
+        if stop_after is not None and r >= stop_after:
+            break
+        labelled = labelled_round >= 0
+        t0 = time.perf_counter()
+        picks = run.start_up() if r == 0 else run.select_round(r, labelled, model, threshold)
+        select_seconds = time.perf_counter() - t0
+        mismatch, distance = run.why(picks, labelled, model if r > 0 else None, threshold)
+        labelled_round[picks] = r
+        labelled = labelled_round >= 0
+
+        t0 = time.perf_counter()
+        trained = run.train_round(r, labelled)
+        ev = evaluate(
+            trained.model,
+            run.valid_x,
+            run.valid.labels,
+            run.test_x,
+            run.test.labels,
+            config.threshold_levels,
+            device=run.device,
+        )
+        train_seconds = time.perf_counter() - t0
+        model, threshold = trained.model, ev.threshold
+
+        record = RoundRecord(
+            round=r,
+            n_labelled=int(labelled.sum()),
+            selected=[int(i) for i in picks],
+            selected_mismatch=mismatch,
+            selected_distance=distance,
+            threshold=float(ev.threshold),
+            epochs=trained.epochs,
+            select_seconds=select_seconds,
+            train_seconds=train_seconds,
+            class_names=list(run.train.class_names),
+            class_counts=[int(v) for v in run.tags[labelled].sum(axis=0)],
+            valid_ap=[float(v) for v in ev.valid_ap],
+            valid_f1=[float(v) for v in ev.valid_f1],
+            test_ap=[float(v) for v in ev.test_ap],
+            test_f1=[float(v) for v in ev.test_f1],
+            history=trained.history,
+        )
+        # state and labels first, the round file last: it marks the round as finished
+        run.save_state(r, model, threshold)
+        with atomic_path(folder / "labelled_round.npy") as tmp, open(tmp, "wb") as handle:
+            np.save(handle, labelled_round)
+        write_json(folder / "rounds" / f"{record.n_labelled:05d}.json", record.to_dict())
+        rounds.set_postfix(n=record.n_labelled, test_cmap=f"{record.test_cmap:.3f}")
+    return load_run(folder)
