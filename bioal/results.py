@@ -39,7 +39,6 @@ __all__ = [
     "STRATEGY_LABELS",
     "ROUND_KEYS",
     "run_folders",
-    "run_folder",
     "read_run",
     "run_summary",
     "tidy_run",
@@ -96,14 +95,6 @@ def run_folders(results_dir: str | os.PathLike) -> list[Path]:
     if not runs.is_dir():
         return []
     return sorted(p for p in runs.iterdir() if (p / "config.json").is_file())
-
-
-def run_folder(config: Any) -> Path:
-    """The run folder of an ``ExperimentConfig``: ``RESULTS_DIR/runs/<run_name>``."""
-    from bioal.experiment import run_name
-
-    name = run_name(config.strategy, config.init_pos, config.seed, full_supervision=config.full_supervision)
-    return resolve_path(config.results_dir) / "runs" / name
 
 
 def read_run(folder: str | os.PathLike) -> tuple[dict, list[dict]]:

@@ -149,7 +149,7 @@ def sweep_tasks(
     ``seeds`` defaults to the preset's ``SEEDS``; ``overrides`` go to every run (names must
     be parameters of notebook 05), ``run_overrides[run_name]`` to one run only.
     """
-    from bioal.experiment import run_name
+    from bioal.experiment import ExperimentConfig, run_name
 
     strategies = tuple(strategies or STRATEGIES)
     overrides = dict(overrides or {})
@@ -171,7 +171,7 @@ def sweep_tasks(
         cells += [{"STRATEGY": "random", "INIT_POS": 0, "SEED": int(seed), "FULL_SUPERVISION": True} for seed in seeds]
     tasks = []
     for cell in cells:
-        name = run_name(cell["STRATEGY"], cell["INIT_POS"], cell["SEED"], full_supervision=cell["FULL_SUPERVISION"])
+        name = run_name(ExperimentConfig.from_namespace(cell))
         parameters = {**base, **cell, **dict((run_overrides or {}).get(name, {}))}
         tasks.append(
             SweepTask(

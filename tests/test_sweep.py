@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers_results import write_prepared_audio
 
 from bioal import sweep
 from bioal.embeddings import EmbeddingSplit, write_split
@@ -33,6 +34,7 @@ def write_tiny_embeddings(root: Path, seed: int = 0, sizes=(("train", 90), ("val
             root / "embeddings" / f"{split}.h5",
             EmbeddingSplit(emb, labels, list(PAPER_CLASSES), [f"rec{i % 3}.wav" for i in range(n)], np.arange(n) * 5.0),
         )
+    write_prepared_audio(root, [f"rec{i}.wav" for i in range(3)])  # for the selected-samples explorer
     return root
 
 
