@@ -64,7 +64,8 @@ class ToyPool:
 
 def toy_pool(n: int = 400, seed: int = 0, rare_size: int = 6) -> ToyPool:
     """A 2-D pool of ``n`` points: three common classes, a rare class of ``rare_size``
-    points in its own direction, and a negative background spread over all directions."""
+    points in its own direction, and a negative background spread over the common classes'
+    directions (-10 to 230 degrees); the rare cluster sits alone at 300 degrees."""
     g = rng(seed, "toy-pool")
     names = ["common A", "common B", "common C", "rare"]
     angles = np.deg2rad([20.0, 100.0, 200.0, 300.0])
@@ -73,7 +74,8 @@ def toy_pool(n: int = 400, seed: int = 0, rare_size: int = 6) -> ToyPool:
     n_bg = n - sum(n_class)
     if n_bg < 0:
         raise ValueError(f"n={n} is too small for the toy clusters")
-    theta, cluster = [g.uniform(0, 2 * np.pi, n_bg)], [np.full(n_bg, -1)]
+    # the background covers the common clusters' directions only: the rare cluster sits alone
+    theta, cluster = [g.uniform(np.deg2rad(-10.0), np.deg2rad(230.0), n_bg)], [np.full(n_bg, -1)]
     for c, (a, s, m) in enumerate(zip(angles, spread, n_class, strict=True)):
         theta.append(g.normal(a, s, m))
         cluster.append(np.full(m, c))
