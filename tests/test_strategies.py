@@ -319,3 +319,26 @@ class TestConformance:
             self._run(name, 0, True, x, labels, pred, np.array([3, 99]))
         with pytest.raises(ValueError, match="shape"):
             self._run(name, 0, True, x, labels, pred, np.zeros(49, bool))
+
+
+def test_nearest_cache_across_growing_labelled_sets_matches_brute_force():
+    """A CosineSpace reused over rounds caches nearest-labelled searches (ascending bases of
+    >= 32 clips) and updates them incrementally; results equal the brute force each round."""
+    x, labels, pred, _ = pool(12, n=220, duplicates=30)
+    D = full_distance(x)
+    space = CosineSpace(x)
+    g = rng(12, "grow")
+    labeled = np.zeros(len(x), bool)
+    labeled[g.choice(len(x), 40, replace=False)] = True
+    labeled[[0, len(x) - 1]] = True  # a duplicate pair inside the base: ties -> lower index
+    for _ in range(3):
+        cand, ref = ref_levels(D, labels, pred, labeled)
+        base = np.flatnonzero(labeled)
+        got = mismatch_levels(space, base, labels[base], cand, pred[cand])
+        assert got.tolist() == [ref[c] for c in cand]
+        np.testing.assert_allclose(distance_to_set(space, base, cand), [D[c, base].min() for c in cand], atol=1e-6)
+        picks = select("mfft", embeddings=space, labeled=labeled, k=15, rng=rng(0), clip_labels=labels, clip_pred=pred)
+        assert picks.tolist() == ref_mfft(D, labels, pred, labeled, 15)
+        assert farthest_first(space, base, 10).tolist() == ref_ft(D, base, 10, cand)
+        labeled[picks] = True
+    assert space._cache is not None

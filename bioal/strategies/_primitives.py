@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import heapq
 from typing import Any
 
 import numpy as np
 import torch
 
-from bioal.strategies._cosine import as_indices, as_space
+from bioal.strategies._cosine import CosineSpace, as_indices, as_space
 
 
 def farthest_first(embeddings: Any, base: Any, k: int, candidates: Any = None, *, device: Any = "cpu") -> np.ndarray:
@@ -40,6 +41,8 @@ def farthest_first(embeddings: Any, base: Any, k: int, candidates: Any = None, *
     if k == 0:
         return np.zeros(0, dtype=np.int64)
     d, _ = space.nearest(cand, base_idx)  # [|cand|], +inf where base is empty
+    if space.device.type == "cpu" and space.dtype == torch.float32:
+        return _lazy_traversal(space, cand, d.numpy().copy(), k)
     cand_t = torch.as_tensor(cand, device=space.device)
     # gather the candidate rows once when they are a small part of the pool
     rows = cand_t if len(cand) < space.n // 2 else None
@@ -55,6 +58,48 @@ def farthest_first(embeddings: Any, base: Any, k: int, candidates: Any = None, *
             dj = space.distances_to(int(cand[j]))[cand_t]
         d = torch.minimum(d, dj)
         d[j] = -torch.inf  # picked: never again
+    return out
+
+
+def _lazy_traversal(space: CosineSpace, cand: np.ndarray, d: np.ndarray, k: int) -> np.ndarray:
+    """Farthest-first with lazy updates (CPU): the same picks as the eager loop.
+
+    Min-distances only decrease as picks are added, so a stale value is an upper bound. A
+    heap ordered by (-stale distance, candidate position) is popped until its top is up to
+    date with every pick; that candidate is the first maximum. Only the candidates that
+    reach the top are refreshed (against the picks made since their last refresh), instead
+    of a matrix-vector product over the whole pool per pick.
+    """
+    unit = space.unit.numpy()
+    out = np.empty(k, dtype=np.int64)
+    fresh = np.zeros(len(cand), dtype=np.int64)  # number of picks each d[] accounts for
+    if np.isinf(d).all():  # empty base: the first candidate, then one full update
+        out[0] = cand[0]
+        if k == 1:
+            return out
+        d = 1.0 - np.clip(unit[cand] @ unit[cand[0]], -1.0, 1.0)
+        d[0] = -np.inf
+        fresh[:] = 1
+        n_picked = 1
+    else:
+        n_picked = 0
+    heap = [(-float(v), i) for i, v in enumerate(d) if v != -np.inf]
+    heapq.heapify(heap)
+    picked_vectors = np.empty((k, unit.shape[1]), dtype=np.float32)
+    if n_picked:
+        picked_vectors[0] = unit[cand[0]]
+    while n_picked < k:
+        neg, i = heap[0]
+        if fresh[i] == n_picked:
+            heapq.heappop(heap)
+            out[n_picked] = cand[i]
+            picked_vectors[n_picked] = unit[cand[i]]
+            n_picked += 1
+            continue
+        sims = picked_vectors[fresh[i] : n_picked] @ unit[cand[i]]
+        value = min(-neg, float((1.0 - np.clip(sims, -1.0, 1.0)).min()))
+        fresh[i] = n_picked
+        heapq.heapreplace(heap, (-value, i))
     return out
 
 
