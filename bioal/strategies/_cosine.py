@@ -24,7 +24,8 @@ from bioal.utils import pick_device
 
 EPS = float(np.finfo(np.float32).eps)
 _CACHE_MIN_BASE = 32  # cache nearest-labelled searches for bases at least this large
-_BLOCK_ELEMENTS = 1 << 22  # rows x set-size per block of the blocked products (16 MB in float32)
+_BLOCK_ELEMENTS = 1 << 22
+_BLOCK_ROWS = 2048  # rows per block (a gathered block of 2048 x 2048 float32 is 16 MB)  # rows x set-size per block of the blocked products (16 MB in float32)
 
 
 class CosineSpace:
@@ -88,9 +89,18 @@ class CosineSpace:
         pos = torch.full((len(rows_t),), -1, dtype=torch.long, device=self.device)
         if len(base_t) == 0 or len(rows_t) == 0:
             return dist, pos
-        block = max(1, _BLOCK_ELEMENTS // len(base_t))
+        block = max(1, min(_BLOCK_ROWS, _BLOCK_ELEMENTS // len(base_t)))
+        every = len(rows_t) == self.n and bool(
+            (rows_t[[0, -1]] == torch.tensor([0, self.n - 1], device=self.device)).all()
+        )
+        b = self.unit[base_t]
+        if self.dtype == torch.float16 and self.device.type == "cpu":
+            b = b.float()
         for s in range(0, len(rows_t), block):
-            d = 1.0 - self._products(rows_t[s : s + block], base_t).clamp_(-1.0, 1.0)  # [b, |base|]
+            a = self.unit[s : s + block] if every else self.unit[rows_t[s : s + block]]  # slice: no copy
+            if self.dtype == torch.float16 and self.device.type == "cpu":
+                a = a.float()
+            d = 1.0 - (a @ b.T).float().clamp_(-1.0, 1.0)  # [b, |base|]
             values, where = torch.min(d, dim=1)  # first minimum
             dist[s : s + block] = values
             pos[s : s + block] = where
