@@ -71,3 +71,26 @@ def test_paper_shaped_embeddings():
     np.testing.assert_array_equal(again.embeddings, train.embeddings)
     x, t = paper_shaped_clip_vectors(500, dim=16, seed=0)
     assert x.shape == (500, 16) and t.sum(axis=0).tolist() == class_counts(500).tolist() and (x >= 0).all()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("with_data", [False, True])
+def test_notebook_04_runs(tmp_path, with_data):
+    from bioal.embeddings import write_split
+    from bioal.notebooks import run_notebook
+
+    root = tmp_path / "data"
+    if with_data:
+        train = paper_shaped_splits(300, 60, 60, frames=4, dim=16, seed=0)[0]
+        write_split(root / "embeddings" / "train.h5", train)
+    out = run_notebook(
+        "04_strategies",
+        output=tmp_path / "04.ipynb",
+        preset="demo",
+        overrides={"DATA_ROOT": str(root), "TOY_ROUNDS": 3, "TOY_SIZE": 200, "DATASET_ROUNDS": 2},
+        progress=False,
+    )
+    text = out.read_text()
+    assert "rare found" in text
+    assert ("300 clips; rare classes" in text) == with_data
+    assert ("train.h5 not found" in text) != with_data
