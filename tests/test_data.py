@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import shutil
 
 import numpy as np
@@ -260,8 +261,12 @@ def test_browser_pure_functions(tiny):
     assert static.axes[0].get_title() == fig.axes[0].get_title()
     with pytest.raises(IndexError, match="position 100000 out of range"):
         browser.browser_figure(prepared, position=100000)
+    wav = browser.wav_bytes(wave)
+    back, sr = sf.read(io.BytesIO(wav))
+    assert sr == 32000 and len(back) == 320000 and abs(np.abs(back).max() - 0.9) < 1e-3
     widget = browser.data_browser(prepared)
     assert widget.children[0].children[1].value == "Mosquito"
+    assert widget.children[-1].value == wav  # the player holds the default clip
 
 
 @pytest.mark.slow

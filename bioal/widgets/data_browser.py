@@ -2,14 +2,20 @@
 labels over it and listen to the clip.
 
 The widget is a thin view: :func:`matching_clips` (which clips fit a choice),
-:func:`default_state`, :func:`clip_view` (figure + waveform of one clip) and
-:func:`browser_figure` (the static twin shown in the book) are pure functions, tested on
+:func:`default_state`, :func:`clip_view` (figure + waveform of one clip), :func:`wav_bytes`
+and :func:`browser_figure` (the static twin shown in the book) are pure functions, tested on
 their own.
+
+The player is an ``ipywidgets.Audio`` fed with WAV bytes rather than
+``IPython.display.Audio`` inside an ``Output`` widget: the latter inlines ~850 kB of base64
+per clip into the output-capture messages, which stalls papermill/nbclient for minutes; the
+widget sends the WAV as a binary buffer.
 """
 
 from __future__ import annotations
 
 import functools
+import io
 import os
 from pathlib import Path
 from typing import Any
@@ -27,6 +33,7 @@ __all__ = [
     "matching_clips",
     "default_state",
     "clip_view",
+    "wav_bytes",
     "browser_figure",
     "data_browser",
 ]
@@ -90,6 +97,17 @@ def clip_view(dataset: ClipDataset, index: int) -> tuple[Figure, np.ndarray]:
     return clip_figure(mel, labels.numpy(), dataset.class_names, title=title), wave.numpy()
 
 
+def wav_bytes(wave: np.ndarray, sample_rate: int = 32000) -> bytes:
+    """A 16-bit WAV file (bytes) of ``wave [samples]``, peak-normalised for listening."""
+    import soundfile as sf
+
+    wave = np.asarray(wave, dtype=np.float32)
+    peak = float(np.abs(wave).max()) if wave.size else 0.0
+    buffer = io.BytesIO()
+    sf.write(buffer, wave / peak * 0.9 if peak > 0 else wave, sample_rate, format="WAV", subtype="PCM_16")
+    return buffer.getvalue()
+
+
 def _resolve(prepared_root: str | os.PathLike, split: str, choice: str, position: int) -> tuple[ClipDataset, int]:
     ds = _dataset(str(Path(prepared_root)), split)
     matches = matching_clips(ds.labels, ds.class_names, choice)
@@ -112,7 +130,7 @@ def browser_figure(prepared_root: str | os.PathLike, split: str | None = None, c
 def data_browser(prepared_root: str | os.PathLike):  # -> ipywidgets.VBox
     """The live browser: split / class drop-downs, a clip slider, the figure and an audio player."""
     import ipywidgets as widgets
-    from IPython.display import Audio, display
+    from IPython.display import display
 
     state = default_state(prepared_root)
     split_w = widgets.Dropdown(options=split_options(), value=state["split"], description="split")
@@ -120,6 +138,7 @@ def data_browser(prepared_root: str | os.PathLike):  # -> ipywidgets.VBox
     class_w = widgets.Dropdown(options=class_options(ds.class_names), value=state["choice"], description="class")
     clip_w = widgets.IntSlider(value=0, min=0, max=0, description="clip #")
     info = widgets.HTML()
+    player = widgets.Audio(format="wav", autoplay=False, loop=False)
     out = widgets.Output()
 
     def refresh_classes(change=None) -> None:
@@ -148,10 +167,10 @@ def data_browser(prepared_root: str | os.PathLike):  # -> ipywidgets.VBox
                 return
             fig, wave = clip_view(d, index)
             display(fig)
-            display(Audio(wave, rate=32000, normalize=True))
+        player.value = wav_bytes(wave)
 
     split_w.observe(refresh_classes, names="value")
     class_w.observe(refresh_clips, names="value")
     clip_w.observe(show, names="value")
     refresh_clips()
-    return widgets.VBox([widgets.HBox([split_w, class_w]), widgets.HBox([clip_w, info]), out])
+    return widgets.VBox([widgets.HBox([split_w, class_w]), widgets.HBox([clip_w, info]), out, player])
