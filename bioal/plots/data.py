@@ -53,11 +53,13 @@ def class_balance(summary: pd.DataFrame, division: str = "AL", title: str | None
     fig = Figure(figsize=(8, 0.3 * n + 1.8) if n > 10 else (8, 4), layout="constrained")
     ax = fig.subplots()
     if n > 10:
-        sns.barplot(data=long, y="class", x="clips", hue="split", ax=ax, log_scale=True)
+        sns.barplot(data=long, y="class", x="clips", hue="split", ax=ax)
+        ax.set_xscale("log")
         ax.set_xlabel("clips with the class (log scale)")
         ax.set_ylabel("")
     else:
-        sns.barplot(data=long, x="class", y="clips", hue="split", ax=ax, log_scale=True)
+        sns.barplot(data=long, x="class", y="clips", hue="split", ax=ax)
+        ax.set_yscale("log")
         ax.set_ylabel("clips with the class (log scale)")
         ax.set_xlabel("")
         ax.tick_params(axis="x", rotation=30)
