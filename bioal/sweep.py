@@ -31,6 +31,7 @@ import dataclasses
 import os
 import queue
 import sys
+import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -213,6 +214,28 @@ def run_complete(task: SweepTask) -> bool:
 # --------------------------------------------------------------------------- one task
 
 
+def _in_fresh_thread(function: Any, *args: Any, **kwargs: Any) -> Any:
+    """Call ``function`` in a new thread and return its result or raise its exception.
+
+    papermill drives the kernel with an asyncio loop of the calling thread; a Dask worker
+    thread may carry the worker's own (running) loop, so each execution gets a clean thread.
+    """
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            box["result"] = function(*args, **kwargs)
+        except BaseException as err:  # handed to the caller below
+            box["error"] = err
+
+    thread = threading.Thread(target=target, name="bioal-papermill", daemon=True)
+    thread.start()
+    thread.join()
+    if "error" in box:
+        raise box["error"]
+    return box.get("result")
+
+
 def execute_task(task: SweepTask, device: str | None = None, progress: bool = False) -> TaskOutcome:
     """Execute notebook 05 for ``task`` (on ``device`` if given); never raises for a failing
     notebook but returns a ``failed`` outcome naming the cell."""
@@ -224,7 +247,9 @@ def execute_task(task: SweepTask, device: str | None = None, progress: bool = Fa
     start = time.perf_counter()
     failed_copy = Path(task.output).with_name(Path(task.output).stem + ".failed.ipynb")
     try:
-        run_notebook(RUN_NOTEBOOK, output=task.output, preset=task.preset, overrides=parameters, progress=progress)
+        _in_fresh_thread(
+            run_notebook, RUN_NOTEBOOK, output=task.output, preset=task.preset, overrides=parameters, progress=progress
+        )
     except papermill.PapermillExecutionError as err:
         return TaskOutcome(
             task.run_name,
