@@ -34,7 +34,7 @@ from bioal.embeddings import SPLITS, write_split
 from bioal.utils import resolve_path
 
 
-def demo_sweep(workers: int, work: Path) -> dict:
+def demo_sweep(workers: int, work: Path, max_epochs: int | None = None) -> dict:
     from bioal import sweep
     from bioal.synth.embeddings import paper_shaped_splits
 
@@ -46,6 +46,8 @@ def demo_sweep(workers: int, work: Path) -> dict:
         for name, split in zip(SPLITS, paper_shaped_splits(2500, 500, 500, dim=256, seed=0), strict=True):
             write_split(data_root / "embeddings" / f"{name}.h5", split)
     overrides = {"DATA_ROOT": str(data_root), "RESULTS_DIR": str(work / "results")}
+    if max_epochs is not None:
+        overrides["MAX_EPOCHS"] = max_epochs
     began = time.perf_counter()
     report = sweep.run_sweep("demo", workers=workers, overrides=overrides, executed=work / "_executed", figures=False)
     seconds = time.perf_counter() - began
@@ -54,6 +56,7 @@ def demo_sweep(workers: int, work: Path) -> dict:
         "benchmark": "demo sweep",
         "data": source,
         "workers": workers,
+        "max_epochs": max_epochs or load_preset("demo")["MAX_EPOCHS"],
         "runs": len(report.outcomes),
         "failed": len(report.by_status("failed")),
         "failures": [o.describe() for o in report.by_status("failed")],
@@ -116,13 +119,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("which", choices=("demo", "paper-round"))
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--epochs", type=int, default=3, help="paper-round: epoch cap per round")
+    parser.add_argument(
+        "--max-epochs", type=int, default=None, help="demo: override MAX_EPOCHS (default: the preset's)"
+    )
     parser.add_argument("--dtype", default="float16", choices=("float16", "float32"))
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench_sweep_"))
     try:
         if args.which == "demo":
-            result = demo_sweep(args.workers, work)
+            result = demo_sweep(args.workers, work, args.max_epochs)
         else:
             result = paper_round(args.epochs, args.dtype, work)
     finally:
