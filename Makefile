@@ -8,7 +8,6 @@ STAMP := $(VENV)/.installed
 PRESET ?= demo
 
 export NUMBA_CACHE_DIR := $(CURDIR)/.numba_cache
-export MPLBACKEND := Agg
 export PYTHONHASHSEED := 0
 
 .PHONY: help install test test-fast book book-assets pipeline reproduce lab chromium lint clean lock
