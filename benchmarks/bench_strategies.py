@@ -161,6 +161,7 @@ def case(kind: str, name: str, n: int, dim: int, threads: int, matrix_path: str)
             # steady state of an AL run: the same space served the previous round (400 labelled)
             steady = []
             for rep in range(2):
+                del space  # one normalised copy at a time
                 space = CosineSpace(x, device="cpu")
                 before = labelled.copy()
                 before[np.flatnonzero(labelled)[rng(rep, "bench-prev").choice(450, 50, replace=False)]] = False
