@@ -140,7 +140,7 @@ def ensure_prepared(config: DataConfig, progress: bool = True, api_base: str = "
     else:
         _ensure_raw_dcase(raw, progress, api_base)
     _check_source(prepared_marker, tag)
-    dcase.prepare(raw, prepared, progress=progress)
+    dcase.prepare(raw, prepared, progress=progress, workers=min(4, os.cpu_count() or 1))
     write_json(prepared_marker, tag)
     return prepared
 

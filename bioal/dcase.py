@@ -34,9 +34,11 @@ Named departures from the paper's release (the paper behaviour is kept otherwise
 
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
 import logging
 import math
+import multiprocessing
 import os
 import re
 import shutil
@@ -688,6 +690,7 @@ def prepare(
     sl_classes: Sequence[str] | Literal["paper", "from_csv"] = "paper",
     allow_unknown_classes: bool = False,
     on_recording: Callable[[str, str], None] | None = None,
+    workers: int = 1,
 ) -> Path:
     """Prepare ``raw_root`` (``Development_Set/`` + the two class CSVs) into ``prepared_root``.
 
@@ -695,8 +698,9 @@ def prepare(
     atomically) then ``{AL,SL}/{split}_label.csv``. Resumable: a recording whose chunks all exist
     is not redone; the label CSVs are written last, so a finished run is recognised by them
     (:func:`is_prepared`) and skipped. ``on_recording(division, name)`` is called after each
-    recording (progress hooks, tests). The raw data is not modified or deleted (a departure
-    from the release, which deletes it).
+    recording (progress hooks, tests). ``workers > 1`` cuts and resamples recordings in that
+    many processes (same output). The raw data is not modified or deleted (a departure from
+    the release, which deletes it).
     """
     raw_root, prepared_root = Path(raw_root), Path(prepared_root)
     if is_prepared(prepared_root):
@@ -721,14 +725,35 @@ def prepare(
         for division, recs, tables, order, ratios in plans
         for rec in recs
     }
-    total = sum(len(recs) for _, recs, *_ in plans)
-    with tqdm(total=total, desc="prepare", unit="rec", disable=not progress) as bar:
-        for division, recs, *_ in plans:
-            for rec in recs:
+    jobs = [(division, rec) for division, recs, *_ in plans for rec in recs]
+    with tqdm(total=len(jobs), desc="prepare", unit="rec", disable=not progress) as bar:
+
+        def done(division: str, name: str) -> None:
+            bar.update(1)
+            if on_recording is not None:
+                on_recording(division, name)
+
+        if workers <= 1:
+            for division, rec in jobs:
                 _write_chunks(rec, cuts[(division, rec.name)], prepared_root / division, SPLITS[division])
-                bar.update(1)
-                if on_recording is not None:
-                    on_recording(division, rec.name)
+                done(division, rec.name)
+        else:
+            jobs.sort(key=lambda job: -job[1].wav.stat().st_size)  # longest first balances the workers
+            context = multiprocessing.get_context("spawn")
+            pool = concurrent.futures.ProcessPoolExecutor(workers, mp_context=context)
+            try:
+                futures = {
+                    pool.submit(_write_chunks, rec, cuts[(division, rec.name)], prepared_root / division,
+                                SPLITS[division]): (division, rec.name)
+                    for division, rec in jobs
+                }
+                for future in concurrent.futures.as_completed(futures):
+                    future.result()
+                    done(*futures[future])
+            except BaseException:
+                pool.shutdown(wait=True, cancel_futures=True)
+                raise
+            pool.shutdown(wait=True)
     for division, recs, tables, *_ in plans:
         parts: dict[str, list[pd.DataFrame]] = {s: [] for s in SPLITS[division]}
         for rec in recs:
