@@ -1,0 +1,54 @@
+"""Every chapter notebook follows the house form: committed without outputs, one tagged
+``parameters`` cell of ``NAME: type = value  # help`` lines whose defaults equal the demo
+preset, and a next cell that freezes them into a Config and prints it."""
+
+from __future__ import annotations
+
+import ast
+import re
+
+import nbformat
+import pytest
+
+from bioal.config import load_preset
+from bioal.notebooks import CHAPTERS, notebook_parameters, notebook_path
+
+LINE = re.compile(r"^([A-Z][A-Z0-9_]*): ([A-Za-z_][\w\[\], |]*) = (.+?)  # \S.*$")
+
+
+@pytest.fixture(scope="module")
+def demo():
+    return load_preset("demo")
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_notebook_is_committed_without_outputs(chapter):
+    nb = nbformat.read(notebook_path(chapter), as_version=4)
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type == "code":
+            assert not cell.outputs and cell.execution_count is None, f"{chapter} cell {index} has outputs"
+    assert nb.metadata["kernelspec"]["name"] == "python3"
+    assert nb.cells[0].cell_type == "markdown" and nb.cells[0].source.startswith("# ")
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_parameters_cell_form_and_demo_defaults(chapter, demo):
+    nb = nbformat.read(notebook_path(chapter), as_version=4)
+    tagged = [i for i, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", [])]
+    assert len(tagged) == 1, f"{chapter}: exactly one cell must be tagged 'parameters'"
+    cell = nb.cells[tagged[0]]
+    for line in cell.source.splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        match = LINE.match(line)
+        assert match, f"{chapter}: parameter line not in 'NAME: type = value  # help' form: {line!r}"
+        name, value = match.group(1), ast.literal_eval(match.group(3))
+        if name in demo:
+            expected = demo[name]
+            assert value == expected, f"{chapter}: {name} defaults to {value!r}, configs/demo.yaml has {expected!r}"
+    following = nb.cells[tagged[0] + 1].source
+    assert "from_namespace(globals()" in following and "print(" in following, (
+        f"{chapter}: the cell after 'parameters' must freeze them into a Config and print it"
+    )
+    declared = notebook_parameters(notebook_path(chapter))
+    assert declared, f"{chapter}: papermill finds no parameters"
