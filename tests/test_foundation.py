@@ -97,6 +97,16 @@ def test_atomic_path_leaves_nothing_on_failure(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["out.bin"]
 
 
+def test_atomic_files_get_the_usual_permissions(tmp_path):
+    import os
+    import stat
+
+    write_json(tmp_path / "a.json", {})
+    mask = os.umask(0)
+    os.umask(mask)
+    assert stat.S_IMODE((tmp_path / "a.json").stat().st_mode) == 0o666 & ~mask
+
+
 def test_json_round_trip_with_numpy(tmp_path):
     write_json(tmp_path / "a.json", {"x": np.arange(3), "y": np.float32(1.5)})
     assert read_json(tmp_path / "a.json") == {"x": [0, 1, 2], "y": 1.5}
