@@ -13,6 +13,8 @@ from importlib import resources
 import numpy as np
 import pandas as pd
 
+from bioal.dcase import AL_CLASSES
+
 __all__ = [
     "PAPER_CLASSES",
     "RARE_CLASSES",
@@ -29,15 +31,7 @@ __all__ = [
 ]
 
 #: Class order of the AL h5 files and of the CSV's per-class columns (SPEC 4.3).
-PAPER_CLASSES: tuple[str, ...] = (
-    "Mosquito",
-    "Red_Deer",
-    "Meerkat_alarm_call",
-    "Meerkat_move_call",
-    "Song_thrush_call",
-    "Blackbird_call",
-    "Pilot_whale_foraging_buzzes",
-)
+PAPER_CLASSES: tuple[str, ...] = AL_CLASSES
 #: Classes summed into the "rare species count" of Figure 1 (SPEC 4.4).
 RARE_CLASSES: tuple[str, ...] = ("Meerkat_alarm_call", "Meerkat_move_call")
 #: bioal strategy name -> the paper's ``sampling_method`` value.

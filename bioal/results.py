@@ -29,6 +29,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from bioal.config import Config
+from bioal.experiment import ROUND_KEYS
 from bioal.paper import METHOD_ORDER, PAPER_METHODS, RARE_CLASSES, paper_columns, paper_tidy
 from bioal.utils import atomic_path, read_json, resolve_path
 
@@ -55,18 +56,6 @@ __all__ = [
 
 #: Per-class score lists in every round file (fractions 0..1).
 SCORES: tuple[str, ...] = ("valid_ap", "valid_f1", "test_ap", "test_f1")
-#: Keys every ``rounds/<n>.json`` must hold for the results side.
-ROUND_KEYS: tuple[str, ...] = (
-    "round",
-    "n_labelled",
-    "threshold",
-    "epochs",
-    "select_seconds",
-    "train_seconds",
-    "class_names",
-    "class_counts",
-    *SCORES,
-)
 #: Column labels of Table I and the figures.
 STRATEGY_LABELS: dict[str, str] = {"random": "RS", "mp": "MP", "ft": "FT", "mfft": "MFFT", "full": "Full"}
 #: Column order of Table I (SPEC 7.1).

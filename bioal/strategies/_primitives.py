@@ -182,3 +182,25 @@ def mismatch_groups(levels: np.ndarray, candidates: np.ndarray) -> list[tuple[in
     levels = np.asarray(levels)
     candidates = np.asarray(candidates)
     return [(int(v), candidates[levels == v]) for v in np.unique(levels)[::-1]]
+
+
+def take_by_mismatch(levels: np.ndarray, candidates: np.ndarray, k: int, fill: Any) -> np.ndarray:
+    """Walk the mismatch groups from the highest level: take whole groups while they fit,
+    then ``fill(group, remaining, taken)`` picks ``remaining`` clips inside the first group
+    that overflows (``taken``: the clips of the higher groups). Returns ``k`` indices.
+
+    MP fills with a random draw, MFFT with farthest-first traversal (SPEC 3.4).
+    """
+    taken: list[np.ndarray] = []
+    remaining = int(k)
+    for _, group in mismatch_groups(levels, candidates):
+        if remaining == 0:
+            break
+        if len(group) <= remaining:
+            taken.append(group)
+            remaining -= len(group)
+        else:
+            higher = np.concatenate(taken) if taken else np.zeros(0, dtype=np.int64)
+            taken.append(np.asarray(fill(group, remaining, higher)))
+            remaining = 0
+    return np.concatenate(taken).astype(np.int64) if taken else np.zeros(0, dtype=np.int64)

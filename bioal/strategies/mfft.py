@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from bioal.strategies._primitives import farthest_first, mismatch_groups
+from bioal.strategies._primitives import farthest_first, take_by_mismatch
 from bioal.strategies._registry import register
 
 
@@ -16,16 +16,12 @@ def select_mfft(space, labeled, k, rng, clip_labels=None, clip_pred=None, init=F
     from bioal.strategies import candidate_mismatch
 
     cand, levels = candidate_mismatch(space, labeled, clip_labels, clip_pred)
-    taken: list[np.ndarray] = []
-    remaining = k
-    for _, group in mismatch_groups(levels, cand):
-        if remaining == 0:
-            break
-        if len(group) <= remaining:
-            taken.append(group)
-            remaining -= len(group)
-        else:
-            base = np.concatenate([np.flatnonzero(labeled), *taken])
-            taken.append(farthest_first(space, base, remaining, candidates=group))
-            remaining = 0
-    return np.concatenate(taken).astype(np.int64) if taken else np.zeros(0, dtype=np.int64)
+    base = np.flatnonzero(labeled)
+    return take_by_mismatch(
+        levels,
+        cand,
+        k,
+        lambda group, remaining, higher: farthest_first(
+            space, np.concatenate([base, higher]), remaining, candidates=group
+        ),
+    )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from bioal.strategies._primitives import mismatch_groups
+from bioal.strategies._primitives import take_by_mismatch
 from bioal.strategies._registry import register
 from bioal.strategies.random import select_random
 
@@ -17,15 +17,6 @@ def select_mp(space, labeled, k, rng, clip_labels=None, clip_pred=None, init=Fal
     from bioal.strategies import candidate_mismatch
 
     cand, levels = candidate_mismatch(space, labeled, clip_labels, clip_pred)
-    taken: list[np.ndarray] = []
-    remaining = k
-    for _, group in mismatch_groups(levels, cand):
-        if remaining == 0:
-            break
-        if len(group) <= remaining:
-            taken.append(group)
-            remaining -= len(group)
-        else:
-            taken.append(rng.choice(group, size=remaining, replace=False))
-            remaining = 0
-    return np.concatenate(taken).astype(np.int64) if taken else np.zeros(0, dtype=np.int64)
+    return take_by_mismatch(
+        levels, cand, k, lambda group, remaining, higher: rng.choice(group, size=remaining, replace=False)
+    )

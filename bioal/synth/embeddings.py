@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from bioal.dcase import AL_CLASSES
 from bioal.embeddings import EmbeddingSplit
 from bioal.utils import rng
 
@@ -37,15 +38,7 @@ __all__ = [
     "paper_shaped_clip_vectors",
 ]
 
-PAPER_CLASSES = (
-    "Mosquito",
-    "Red_Deer",
-    "Meerkat_alarm_call",
-    "Meerkat_move_call",
-    "Song_thrush_call",
-    "Blackbird_call",
-    "Pilot_whale_foraging_buzzes",
-)
+PAPER_CLASSES = AL_CLASSES
 PAPER_TOTALS = (1207, 1024, 19, 6, 193, 196, 1089)  # positive clips among 21414 (SPEC 1.7)
 PAPER_N_TRAIN = 21414
 
