@@ -114,7 +114,7 @@ def clip_viewer_figure(data_root: str | os.PathLike, split: str = "train") -> Fi
 def clip_viewer(data_root: str | os.PathLike, split: str = "train") -> Any:
     """The live widget: split, class and clip pickers, the clip's spectrogram + labels, audio."""
     import ipywidgets as widgets
-    from IPython.display import Audio, display
+    from IPython.display import Audio
 
     from bioal.plots.explorer import clip_panel
 
@@ -127,16 +127,17 @@ def clip_viewer(data_root: str | os.PathLike, split: str = "train") -> Any:
     out = widgets.Output()
 
     def draw(*_: Any) -> None:
-        with out:
-            out.clear_output(wait=True)
-            if clip_box.value is None:
-                print("no clip of this class in this split")
-                return
-            data = clip_data(data_root, state["meta"], clip_box.value)
-            fig = clip_panel(data["mel"], data["labels"], data["class_names"], title=data["title"])
-            fig.set_size_inches(8, 4)
-            display(fig)
-            display(Audio(data["waveform"], rate=32000))
+        # the view is written into the Output widget's state (no kernel-side capture), so it also
+        # renders when the notebook is executed headless by papermill
+        out.outputs = ()
+        if clip_box.value is None:
+            out.append_stdout("no clip of this class in this split\n")
+            return
+        data = clip_data(data_root, state["meta"], clip_box.value)
+        fig = clip_panel(data["mel"], data["labels"], data["class_names"], title=data["title"])
+        fig.set_size_inches(8, 4)
+        out.append_display_data(fig)
+        out.append_display_data(Audio(data["waveform"], rate=32000))
 
     def on_split(change: dict) -> None:
         state["meta"] = read_clip_meta(data_root, change["new"])
