@@ -141,6 +141,8 @@ def test_default_figure_and_widget(tmp_path):
     view = ex.selected_samples_explorer(results, data_root, per_page=2)
     gallery = view.children[-1]
     assert len(gallery.children) == 2
+    picture = gallery.children[0].children[0].outputs[0]
+    assert picture["output_type"] == "display_data" and len(picture["data"]["image/png"]) > 1000
     strategy = view.children[0].children[0]
     strategy.value = "random"
     assert "<b>" in view.children[2].value and "random-cold-seed0" in view.children[2].value  # no such run: says so

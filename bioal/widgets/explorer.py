@@ -257,6 +257,16 @@ def _wav_bytes(wave: np.ndarray, sample_rate: int = SAMPLE_RATE) -> bytes:
     return buffer.getvalue()
 
 
+def _png_output(fig: Any) -> dict[str, Any]:
+    """A Jupyter ``display_data`` output holding ``fig`` as a PNG."""
+    import base64
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=90)
+    data = base64.b64encode(buffer.getvalue()).decode("ascii")
+    return {"output_type": "display_data", "data": {"image/png": data, "text/plain": "<Figure>"}, "metadata": {}}
+
+
 def selected_samples_explorer(
     results_dir: str | os.PathLike, data_root: str | os.PathLike, per_page: int = 4
 ) -> Any:
@@ -264,8 +274,6 @@ def selected_samples_explorer(
     gallery of ``per_page`` selected clips (spectrogram with frame labels, class, why it was
     picked, audio player)."""
     import ipywidgets as widgets
-    import matplotlib.pyplot as plt
-    from IPython.display import display
 
     from bioal.plots.explorer import clip_panel
 
@@ -299,11 +307,11 @@ def selected_samples_explorer(
         items = []
         for row in table.iloc[page.value * per_page : (page.value + 1) * per_page].itertuples():
             wave, mel = clip_spectrogram(prepared, row.recording, row.clip_start)
+            fig = clip_panel(mel, meta.labels[row.index], meta.class_names, title=f"#{row.pick}: {row.classes}")
+            # write the picture into the Output widget's state (no display capture: a kernel
+            # run by papermill/nbclient then saves it with the widget state, without waiting)
             out = widgets.Output()
-            with out:
-                fig = clip_panel(mel, meta.labels[row.index], meta.class_names, title=f"#{row.pick}: {row.classes}")
-                display(fig)
-                plt.close(fig)
+            out.outputs = (_png_output(fig),)
             info = widgets.HTML(
                 f"<b>pick {row.pick}</b>, clip {row.index}<br>{row.recording} @ {row.clip_start:.1f} s<br>"
                 f"class: {row.classes}<br>why: {row.why}"
