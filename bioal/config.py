@@ -60,7 +60,7 @@ def _coerce(name: str, value: Any, annotation: Any) -> Any:
         elif args:
             if len(args) != len(value):
                 raise ConfigError(f"{name}: expected {len(args)} items, got {len(value)}")
-            items = [_coerce(f"{name}[{i}]", v, a) for i, (v, a) in enumerate(zip(value, args))]
+            items = [_coerce(f"{name}[{i}]", v, a) for i, (v, a) in enumerate(zip(value, args, strict=True))]
         else:
             items = list(value)
         return tuple(items)

@@ -14,6 +14,7 @@ import torch
 
 from bioal import data, dcase
 from bioal.config import ConfigError
+from bioal.widgets import wav_bytes
 
 
 @pytest.fixture(scope="module")
@@ -261,7 +262,7 @@ def test_browser_pure_functions(tiny):
     assert static.axes[0].get_title() == fig.axes[0].get_title()
     with pytest.raises(IndexError, match="position 100000 out of range"):
         browser.browser_figure(prepared, position=100000)
-    wav = browser.wav_bytes(wave)
+    wav = wav_bytes(wave)
     back, sr = sf.read(io.BytesIO(wav))
     assert sr == 32000 and len(back) == 320000 and abs(np.abs(back).max() - 0.9) < 1e-3
     widget = browser.data_browser(prepared)

@@ -114,9 +114,9 @@ def clip_viewer_figure(data_root: str | os.PathLike, split: str = "train") -> Fi
 def clip_viewer(data_root: str | os.PathLike, split: str = "train") -> Any:
     """The live widget: split, class and clip pickers, the clip's spectrogram + labels, audio."""
     import ipywidgets as widgets
-    from IPython.display import Audio
 
     from bioal.plots.explorer import clip_panel
+    from bioal.widgets import figure_output, set_outputs, text_output, wav_bytes
 
     state = {"meta": read_clip_meta(data_root, split)}
     cls0, idx0 = default_clip(state["meta"])
@@ -125,19 +125,17 @@ def clip_viewer(data_root: str | os.PathLike, split: str = "train") -> Any:
     clip_box = widgets.Dropdown(options=clip_options(state["meta"], cls0), value=idx0, description="clip",
                                 layout=widgets.Layout(width="480px"))
     out = widgets.Output()
+    player = widgets.Audio(format="wav", autoplay=False, loop=False)
 
     def draw(*_: Any) -> None:
-        # the view is written into the Output widget's state (no kernel-side capture), so it also
-        # renders when the notebook is executed headless by papermill
-        out.outputs = ()
         if clip_box.value is None:
-            out.append_stdout("no clip of this class in this split\n")
+            set_outputs(out, text_output("no clip of this class in this split"))
             return
         data = clip_data(data_root, state["meta"], clip_box.value)
         fig = clip_panel(data["mel"], data["labels"], data["class_names"], title=data["title"])
         fig.set_size_inches(8, 4)
-        out.append_display_data(fig)
-        out.append_display_data(Audio(data["waveform"], rate=32000))
+        set_outputs(out, figure_output(fig))
+        player.value = wav_bytes(data["waveform"])
 
     def on_split(change: dict) -> None:
         state["meta"] = read_clip_meta(data_root, change["new"])
@@ -152,4 +150,4 @@ def clip_viewer(data_root: str | os.PathLike, split: str = "train") -> Any:
     class_box.observe(on_class, names="value")
     clip_box.observe(draw, names="value")
     draw()
-    return widgets.VBox([widgets.HBox([split_box, class_box]), clip_box, out])
+    return widgets.VBox([widgets.HBox([split_box, class_box]), clip_box, out, player])

@@ -2,7 +2,7 @@
 labels over it and listen to the clip.
 
 The widget is a thin view: :func:`matching_clips` (which clips fit a choice),
-:func:`default_state`, :func:`clip_view` (figure + waveform of one clip), :func:`wav_bytes`
+:func:`default_state`, :func:`clip_view` (figure + waveform of one clip)
 and :func:`browser_figure` (the static twin shown in the book) are pure functions, tested on
 their own.
 
@@ -15,7 +15,6 @@ widget sends the WAV as a binary buffer.
 from __future__ import annotations
 
 import functools
-import io
 import os
 from pathlib import Path
 from typing import Any
@@ -33,7 +32,7 @@ __all__ = [
     "matching_clips",
     "default_state",
     "clip_view",
-    "wav_bytes",
+
     "browser_figure",
     "data_browser",
 ]
@@ -97,17 +96,6 @@ def clip_view(dataset: ClipDataset, index: int) -> tuple[Figure, np.ndarray]:
     return clip_figure(mel, labels.numpy(), dataset.class_names, title=title), wave.numpy()
 
 
-def wav_bytes(wave: np.ndarray, sample_rate: int = 32000) -> bytes:
-    """A 16-bit WAV file (bytes) of ``wave [samples]``, peak-normalised for listening."""
-    import soundfile as sf
-
-    wave = np.asarray(wave, dtype=np.float32)
-    peak = float(np.abs(wave).max()) if wave.size else 0.0
-    buffer = io.BytesIO()
-    sf.write(buffer, wave / peak * 0.9 if peak > 0 else wave, sample_rate, format="WAV", subtype="PCM_16")
-    return buffer.getvalue()
-
-
 def _resolve(prepared_root: str | os.PathLike, split: str, choice: str, position: int) -> tuple[ClipDataset, int]:
     ds = _dataset(str(Path(prepared_root)), split)
     matches = matching_clips(ds.labels, ds.class_names, choice)
@@ -130,7 +118,8 @@ def browser_figure(prepared_root: str | os.PathLike, split: str | None = None, c
 def data_browser(prepared_root: str | os.PathLike):  # -> ipywidgets.VBox
     """The live browser: split / class drop-downs, a clip slider, the figure and an audio player."""
     import ipywidgets as widgets
-    from IPython.display import display
+
+    from bioal.widgets import figure_output, set_outputs, text_output, wav_bytes
 
     state = default_state(prepared_root)
     split_w = widgets.Dropdown(options=split_options(), value=state["split"], description="split")
@@ -158,15 +147,13 @@ def data_browser(prepared_root: str | os.PathLike):  # -> ipywidgets.VBox
         show()
 
     def show(change=None) -> None:
-        out.clear_output(wait=True)
-        with out:
-            try:
-                d, index = _resolve(prepared_root, split_w.value, class_w.value, clip_w.value)
-            except ValueError as err:
-                print(err)
-                return
-            fig, wave = clip_view(d, index)
-            display(fig)
+        try:
+            d, index = _resolve(prepared_root, split_w.value, class_w.value, clip_w.value)
+        except ValueError as err:
+            set_outputs(out, text_output(str(err)))
+            return
+        fig, wave = clip_view(d, index)
+        set_outputs(out, figure_output(fig))
         player.value = wav_bytes(wave)
 
     split_w.observe(refresh_classes, names="value")

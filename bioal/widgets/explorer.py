@@ -16,7 +16,6 @@ themselves are not loaded) and the prepared audio ``DATA_ROOT/prepared/AL/train/
 from __future__ import annotations
 
 import dataclasses
-import io
 import math
 import os
 import re
@@ -249,24 +248,6 @@ def clip_spectrogram(prepared_dir: str | os.PathLike, recording: str, clip_start
     return wave, np.asarray(log_mel(wave))
 
 
-def _wav_bytes(wave: np.ndarray, sample_rate: int = SAMPLE_RATE) -> bytes:
-    import soundfile as sf
-
-    buffer = io.BytesIO()
-    sf.write(buffer, wave, sample_rate, format="WAV", subtype="PCM_16")
-    return buffer.getvalue()
-
-
-def _png_output(fig: Any) -> dict[str, Any]:
-    """A Jupyter ``display_data`` output holding ``fig`` as a PNG."""
-    import base64
-
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=90)
-    data = base64.b64encode(buffer.getvalue()).decode("ascii")
-    return {"output_type": "display_data", "data": {"image/png": data, "text/plain": "<Figure>"}, "metadata": {}}
-
-
 def selected_samples_explorer(
     results_dir: str | os.PathLike, data_root: str | os.PathLike, per_page: int = 4
 ) -> Any:
@@ -276,6 +257,7 @@ def selected_samples_explorer(
     import ipywidgets as widgets
 
     from bioal.plots.explorer import clip_panel
+    from bioal.widgets import figure_output, set_outputs, wav_bytes
 
     data_root = resolve_path(data_root)
     meta = read_split_meta(data_root / "embeddings" / "train.h5")
@@ -311,12 +293,12 @@ def selected_samples_explorer(
             # write the picture into the Output widget's state (no display capture: a kernel
             # run by papermill/nbclient then saves it with the widget state, without waiting)
             out = widgets.Output()
-            out.outputs = (_png_output(fig),)
+            set_outputs(out, figure_output(fig))
             info = widgets.HTML(
                 f"<b>pick {row.pick}</b>, clip {row.index}<br>{row.recording} @ {row.clip_start:.1f} s<br>"
                 f"class: {row.classes}<br>why: {row.why}"
             )
-            audio = widgets.Audio(value=_wav_bytes(wave), format="wav", autoplay=False, loop=False)
+            audio = widgets.Audio(value=wav_bytes(wave), format="wav", autoplay=False, loop=False)
             items.append(widgets.HBox([out, widgets.VBox([info, audio])]))
         gallery.children = tuple(items)
 

@@ -66,8 +66,8 @@ def default_figure(tidy: pd.DataFrame) -> Figure:
 def results_view(tidy: pd.DataFrame):  # -> ipywidgets.VBox
     """The live widget: three dropdowns and the figure of the chosen state."""
     import ipywidgets as widgets
-    import matplotlib.pyplot as plt
-    from IPython.display import display
+
+    from bioal.widgets import figure_output, set_outputs, text_output
 
     options = view_options(tidy)
     state = default_state(tidy)
@@ -79,16 +79,12 @@ def results_view(tidy: pd.DataFrame):  # -> ipywidgets.VBox
     out = widgets.Output()
 
     def redraw(*_):
-        with out:
-            out.clear_output(wait=True)
-            try:
-                rows = view_rows(tidy, metric.value, cls.value, start.value)
-            except (KeyError, ValueError) as err:
-                print(err)
-                return
-            fig = metric_view_figure(rows, metric.value, cls.value, start.value)
-            display(fig)
-            plt.close(fig)
+        try:
+            rows = view_rows(tidy, metric.value, cls.value, start.value)
+        except (KeyError, ValueError) as err:
+            set_outputs(out, text_output(str(err)))
+            return
+        set_outputs(out, figure_output(metric_view_figure(rows, metric.value, cls.value, start.value)))
 
     for control in (metric, cls, start):
         control.observe(redraw, names="value")

@@ -150,21 +150,17 @@ def round_table(runs: dict[str, list[ToyRound]], r: int) -> pd.DataFrame:
 def strategy_stepper(xy: np.ndarray, runs: dict[str, list[ToyRound]], rare_mask: np.ndarray | None = None) -> Any:
     """ipywidgets view: a round slider redrawing the four strategies' panels and the table."""
     import ipywidgets as widgets
-    import matplotlib.pyplot as plt
-    from IPython.display import display
 
     from bioal.plots.strategies import plot_round_grid
+    from bioal.widgets import figure_output, rich_output, set_outputs
 
     n_rounds = len(next(iter(runs.values())))
     slider = widgets.IntSlider(value=0, min=0, max=n_rounds - 1, description="round", continuous_update=False)
     out = widgets.Output()
 
     def draw(change: Any = None) -> None:
-        with out:
-            out.clear_output(wait=True)
-            fig = plot_round_grid(xy, runs, slider.value, rare_mask=rare_mask)
-            plt.show(fig)
-            display(round_table(runs, slider.value))
+        fig = plot_round_grid(xy, runs, slider.value, rare_mask=rare_mask)
+        set_outputs(out, figure_output(fig), rich_output(round_table(runs, slider.value)))
 
     slider.observe(draw, names="value")
     draw()
