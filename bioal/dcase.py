@@ -142,6 +142,13 @@ def _read_csv_text(path: Path) -> pd.DataFrame:
     return frame.apply(lambda col: col.str.strip())
 
 
+def _require_columns(path: Path, frame: pd.DataFrame, columns: Sequence[str]) -> None:
+    """Raise :class:`DatasetError` naming the file and the missing columns, if any."""
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise DatasetError(f"{path}: missing column(s) {missing}; header is {list(frame.columns)}")
+
+
 def read_annotations(path: str | os.PathLike) -> pd.DataFrame:
     """Read one DCASE annotation CSV (training class-code columns or validation ``Q``).
 
@@ -151,9 +158,7 @@ def read_annotations(path: str | os.PathLike) -> pd.DataFrame:
     """
     path = Path(path)
     frame = _read_csv_text(path)
-    missing = [c for c in KEYS if c not in frame.columns]
-    if missing:
-        raise DatasetError(f"{path}: missing column(s) {missing}; header is {list(frame.columns)}")
+    _require_columns(path, frame, KEYS)
     codes = [c for c in frame.columns if c not in KEYS]
     if not codes:
         raise DatasetError(f"{path}: no class column after {KEYS}")
@@ -197,9 +202,7 @@ def read_training_classes(path: str | os.PathLike) -> dict[tuple[str, str], str]
     path = Path(path)
     frame = _read_csv_text(path)
     need = ["dataset", "class_code", "class_name"]
-    missing = [c for c in need if c not in frame.columns]
-    if missing:
-        raise DatasetError(f"{path}: missing column(s) {missing}; header is {list(frame.columns)}")
+    _require_columns(path, frame, need)
     table: dict[tuple[str, str], str] = {}
     for i, row in enumerate(frame[need].itertuples(index=False)):
         if not all(row):
@@ -220,9 +223,7 @@ def read_validation_classes(path: str | os.PathLike) -> dict[str, str]:
     path = Path(path)
     frame = _read_csv_text(path)
     need = ["dataset", "recording", "class_name"]
-    missing = [c for c in need if c not in frame.columns]
-    if missing:
-        raise DatasetError(f"{path}: missing column(s) {missing}; header is {list(frame.columns)}")
+    _require_columns(path, frame, need)
     table: dict[str, str] = {}
     for i, (rec, name) in enumerate(zip(frame["recording"], frame["class_name"], strict=True)):
         if not rec or not name:
@@ -242,9 +243,7 @@ def read_label_table(path: str | os.PathLike) -> tuple[pd.DataFrame, list[str]]:
         frame = pd.read_csv(path)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, FileNotFoundError) as err:
         raise DatasetError(f"{path}: cannot read label table ({err})") from err
-    missing = [c for c in KEYS if c not in frame.columns]
-    if missing:
-        raise DatasetError(f"{path}: missing column(s) {missing}")
+    _require_columns(path, frame, KEYS)
     classes = [c for c in frame.columns if c not in KEYS]
     for c in classes:
         values = pd.to_numeric(frame[c], errors="coerce")
