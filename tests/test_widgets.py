@@ -57,3 +57,17 @@ def test_strategy_stepper_draws_into_its_output_without_capture():
     assert any("image/png" in k for k in kinds) and any("text/html" in k for k in kinds)
     view.children[0].value = 1  # moving the slider redraws
     assert len(out.outputs) == 2
+
+
+def test_dataset_tour_tracks_the_two_rarest_classes():
+    from bioal.synth.embeddings import paper_shaped_splits
+    from bioal.widgets.strategy_stepper import dataset_tour
+
+    train, _, _ = paper_shaped_splits(n_train=300, n_valid=20, n_test=20, frames=4, dim=16, seed=0)
+    tour = dataset_tour(train, rounds=2, k=10, seed=0)
+    counts = train.clip_labels().sum(axis=0)
+    rarest = sorted(np.argsort(counts, kind="stable")[:2])
+    assert sorted(train.class_names.index(c) for c in tour.rare_classes) == rarest
+    assert np.array_equal(tour.rare, train.clip_labels()[:, rarest].any(axis=1))
+    assert tour.xy.shape == (300, 2) and set(tour.runs) == {"random", "ft", "mp", "mfft"}
+    assert "rare classes" in tour.describe()

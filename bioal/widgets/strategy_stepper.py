@@ -165,3 +165,31 @@ def strategy_stepper(xy: np.ndarray, runs: dict[str, list[ToyRound]], rare_mask:
     slider.observe(draw, names="value")
     draw()
     return widgets.VBox([slider, out])
+
+
+@dataclasses.dataclass
+class DatasetTour:
+    """The strategies replayed on a dataset's clip embeddings: 2-D projection ``xy [N, 2]``,
+    ``runs`` per strategy, ``rare [N]`` bool (clips of the two rarest classes), their names."""
+
+    xy: np.ndarray
+    runs: dict[str, list[ToyRound]]
+    rare: np.ndarray
+    rare_classes: list[str]
+
+    def describe(self) -> str:
+        return f"{len(self.xy)} clips; rare classes: {self.rare_classes} ({int(self.rare.sum())} clips)"
+
+
+def dataset_tour(train: Any, rounds: int, k: int, seed: int) -> DatasetTour:
+    """Replay the four strategies on an ``EmbeddingSplit`` (clip vectors = max over frames),
+    tracking the two rarest classes together as the "rare" column."""
+    from bioal.plots.strategies import project_2d
+
+    vectors, tags = train.clip_vectors().astype(np.float32), train.clip_labels()
+    rarest = np.argsort(tags.sum(axis=0), kind="stable")[:2]
+    rare = tags[:, rarest].any(axis=1)
+    runs = simulate_all(
+        vectors, np.concatenate([tags, rare[:, None]], axis=1), rounds=rounds, k=k, seed=seed, rare=tags.shape[1]
+    )
+    return DatasetTour(project_2d(vectors), runs, rare, [train.class_names[c] for c in rarest])
