@@ -342,3 +342,22 @@ def test_nearest_cache_across_growing_labelled_sets_matches_brute_force():
         assert farthest_first(space, base, 10).tolist() == ref_ft(D, base, 10, cand)
         labeled[picks] = True
     assert space._cache is not None
+
+
+def test_min_distance_reuses_the_labelled_cache_for_a_larger_base():
+    """MFFT's traversal base (labelled + higher-group clips) contains the cached labelled set:
+    only the extra clips are searched, and the distances equal the brute force. A base that
+    does not contain the cached set, and an empty base, take the plain search."""
+    x, *_ = pool(13, n=200, duplicates=20)
+    D = full_distance(x)
+    space = CosineSpace(x)
+    labelled = np.sort(rng(13, "base").choice(len(x), 40, replace=False))
+    space.nearest(np.arange(len(x)), labelled)  # fills the cache, as mismatch_levels does
+    rest = np.setdiff1d(np.arange(len(x)), labelled)
+    extra, rows = rest[:7], rest[7:]
+    for base in (np.concatenate([labelled, extra]), labelled, labelled[5:], extra):
+        got = space.min_distance(rows, base).numpy()
+        np.testing.assert_allclose(got, D[np.ix_(rows, base)].min(axis=1), atol=1e-6)
+        if len(base) > len(labelled):  # the superset search leaves the labelled cache in place
+            assert np.array_equal(space._cache[0], labelled)
+    assert np.isinf(space.min_distance(rows, np.zeros(0, np.int64)).numpy()).all()

@@ -144,6 +144,26 @@ class CosineSpace:
         pos = torch.searchsorted(torch.as_tensor(base, device=self.device), idx)
         return cache[1][rows_t].clone(), pos
 
+    def min_distance(self, rows: np.ndarray, base: np.ndarray) -> torch.Tensor:
+        """Distance ``[len(rows)]`` of each row to its nearest ``base`` clip (``+inf`` if ``base`` is empty).
+
+        When ``base`` contains the cached labelled set (MFFT's base: labelled + the clips of
+        the higher mismatch groups), the cached distances are reused and only the extra
+        members are searched: ``len(rows) x |extra|`` products instead of ``x |base|``.
+        """
+        rows = np.asarray(rows, dtype=np.int64)
+        base = np.asarray(base, dtype=np.int64)
+        cache = self._cache
+        if cache is None or len(base) < len(cache[0]) or not np.isin(cache[0], base).all():
+            return self.nearest(rows, base)[0]
+        rows_t = torch.as_tensor(rows, dtype=torch.long, device=self.device)
+        dist = cache[1][rows_t].clone()
+        extra = np.setdiff1d(base, cache[0])
+        if len(extra):
+            d_extra, _ = self._block_nearest(rows_t, torch.as_tensor(extra, device=self.device))
+            dist = torch.minimum(dist, d_extra)
+        return dist
+
 
 def as_space(embeddings: Any, device: Any = "cpu", dtype: torch.dtype = torch.float32) -> CosineSpace:
     """``embeddings`` itself if it already is a :class:`CosineSpace`, else a new one."""

@@ -40,7 +40,7 @@ def farthest_first(embeddings: Any, base: Any, k: int, candidates: Any = None, *
         raise ValueError(f"cannot pick k={k} clips from {len(cand)} candidates")
     if k == 0:
         return np.zeros(0, dtype=np.int64)
-    d, _ = space.nearest(cand, base_idx)  # [|cand|], +inf where base is empty
+    d = space.min_distance(cand, base_idx)  # [|cand|], +inf where base is empty
     if space.device.type == "cpu" and space.dtype == torch.float32:
         return _lazy_traversal(space, cand, d.numpy().copy(), k)
     cand_t = torch.as_tensor(cand, device=space.device)
