@@ -56,6 +56,7 @@ __all__ = [
     "evaluate",
     "Evaluation",
     "build_classifier",
+    "FeatureScaler",
 ]
 
 PANNS_FC_KEYS = {
@@ -191,6 +192,45 @@ class ClassifierConfig(Config):
             raise ConfigError(f"LR_FACTOR must be in (0, 1), got {self.lr_factor}")
         if self.lr <= 0 or self.min_lr < 0:
             raise ConfigError(f"LR must be > 0 and MIN_LR >= 0, got {self.lr}, {self.min_lr}")
+
+
+@dataclasses.dataclass(frozen=True)
+class FeatureScaler:
+    """Per-dimension z-scoring of frame embeddings, ``(x - mean) / std`` (``mean``/``std`` ``[D]``).
+
+    Not in the paper: an option (``ExperimentConfig.standardize_features``) for encoders whose
+    features barely vary around a large offset, such as the CPU demo's briefly trained one.
+    Statistics come from the unlabelled pool (features only, no labels); a constant
+    dimension (std 0) is only centred.
+    """
+
+    mean: np.ndarray
+    std: np.ndarray
+
+    @classmethod
+    def fit(cls, embeddings: Any, chunk: int = 4096) -> FeatureScaler:
+        """Mean and (population) std per dimension over all frames of ``embeddings [N, T, D]``, in float64 chunks."""
+        x = embeddings
+        if x.ndim != 3 or len(x) == 0:
+            raise ValueError(f"FeatureScaler.fit needs non-empty [N, T, D] embeddings, got shape {tuple(x.shape)}")
+        total = np.zeros(x.shape[2])
+        squares = np.zeros(x.shape[2])
+        for s in range(0, len(x), chunk):
+            block = np.asarray(x[s : s + chunk], dtype=np.float64).reshape(-1, x.shape[2])
+            total += block.sum(axis=0)
+            squares += np.square(block).sum(axis=0)
+        count = x.shape[0] * x.shape[1]
+        mean = total / count
+        std = np.sqrt(np.maximum(squares / count - mean**2, 0.0))
+        std[std < 1e-12] = 1.0
+        return cls(mean=mean.astype(np.float32), std=std.astype(np.float32))
+
+    def transform(self, embeddings: Any, chunk: int = 4096) -> np.ndarray:
+        """``[N, T, D]`` float32, standardised (a new array; the input is not changed)."""
+        out = np.empty(embeddings.shape, dtype=np.float32)
+        for s in range(0, len(embeddings), chunk):
+            out[s : s + chunk] = (np.asarray(embeddings[s : s + chunk], dtype=np.float32) - self.mean) / self.std
+        return out
 
 
 @dataclasses.dataclass

@@ -44,7 +44,14 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from bioal.classifier import ClassifierConfig, MLPClassifier, evaluate, predict_probs, train_classifier
+from bioal.classifier import (
+    ClassifierConfig,
+    FeatureScaler,
+    MLPClassifier,
+    evaluate,
+    predict_probs,
+    train_classifier,
+)
 from bioal.config import Config, ConfigError
 from bioal.embeddings import SPLITS, EmbeddingSplit, read_split
 from bioal.metrics import optimal_threshold
@@ -111,6 +118,9 @@ class ExperimentConfig(Config):
     select_dtype: Literal["float32", "float16"] = "float32"
     mismatch_comparison: Literal[">=", ">"] = ">="  # SPEC Q7: the paper uses >= for mismatch tags
     record_mismatch: bool = True  # also record mismatch levels of random/FT picks (for the explorer)
+    standardize_features: bool = (
+        False  # not the paper's: z-score each embedding dimension (pool statistics) before the classifier
+    )
     threads: int = 0  # torch CPU threads during the run (0 = leave torch's setting); 1 is fastest for small MLPs
 
     def check(self) -> None:
@@ -322,8 +332,12 @@ class _Run:
             dtype=torch.float16 if config.select_dtype == "float16" else torch.float32,
         )
         self.tags = self.train.clip_labels()
-        self.valid_x = torch.from_numpy(np.ascontiguousarray(self.valid.embeddings, dtype=np.float32)).to(self.device)
-        self.test_x = torch.from_numpy(np.ascontiguousarray(self.test.embeddings, dtype=np.float32)).to(self.device)
+        # classifier inputs; strategies always see the raw clip vectors above
+        scaler = FeatureScaler.fit(self.train.embeddings) if config.standardize_features else None
+        self.pool_x = scaler.transform(self.train.embeddings) if scaler else self.train.embeddings
+        valid_x, test_x = (scaler.transform(s.embeddings) if scaler else s.embeddings for s in (self.valid, self.test))
+        self.valid_x = torch.from_numpy(np.ascontiguousarray(valid_x, dtype=np.float32)).to(self.device)
+        self.test_x = torch.from_numpy(np.ascontiguousarray(test_x, dtype=np.float32)).to(self.device)
         self.classifier_config = config.classifier_config()
 
     # ----------------------------------------------------------------- selection
@@ -368,9 +382,7 @@ class _Run:
         clip_pred = None
         if self.strategy.needs_classifier and not init:
             unl = np.flatnonzero(~labelled)
-            clip_pred = _pred_tags(
-                model, self.train.embeddings, unl, threshold, self.config.mismatch_comparison, self.device
-            )
+            clip_pred = _pred_tags(model, self.pool_x, unl, threshold, self.config.mismatch_comparison, self.device)
         return select(
             self.strategy.name,
             embeddings=self.space,
@@ -394,7 +406,7 @@ class _Run:
         if not use:
             return [None] * len(picks), distance
         base = np.flatnonzero(labelled_before)
-        pred = _pred_tags(model, self.train.embeddings, picks, threshold, self.config.mismatch_comparison, self.device)
+        pred = _pred_tags(model, self.pool_x, picks, threshold, self.config.mismatch_comparison, self.device)
         levels = mismatch_levels(self.space, base, self.tags[base], picks, pred)
         return [int(v) for v in levels], distance
 
@@ -402,7 +414,7 @@ class _Run:
     def train_round(self, r: int, labelled: np.ndarray):
         index = np.flatnonzero(labelled)  # ascending, as the paper's mask
         return train_classifier(
-            self.train.embeddings[index],
+            self.pool_x[index],
             self.train.labels[index],
             self.valid_x,
             self.valid.labels,

@@ -186,3 +186,23 @@ def test_predict_probs_reduce_max():
     p = predict_probs(model, x, batch_size=3)
     assert p.shape == (10, 4, 3)
     assert torch.equal(predict_probs(model, x, batch_size=4, reduce="max"), p.amax(dim=1))
+
+
+def test_feature_scaler_matches_numpy_and_keeps_constant_dimensions():
+    from bioal.classifier import FeatureScaler
+
+    g = np.random.default_rng(4)
+    x = (5.0 + 0.01 * g.standard_normal((37, 6, 5))).astype(np.float32)
+    x[:, :, 2] = 3.0  # a constant dimension: centred, not divided by zero
+    scaler = FeatureScaler.fit(x, chunk=4)
+    flat = x.reshape(-1, 5).astype(np.float64)
+    np.testing.assert_allclose(scaler.mean, flat.mean(0), rtol=1e-6)
+    np.testing.assert_allclose(scaler.std[[0, 1, 3, 4]], flat.std(0)[[0, 1, 3, 4]], rtol=1e-3)
+    assert scaler.std[2] == 1.0
+    z = scaler.transform(x, chunk=5)
+    assert z.dtype == np.float32 and z.shape == x.shape
+    np.testing.assert_allclose(z.reshape(-1, 5).mean(0), 0, atol=1e-3)
+    np.testing.assert_allclose(z.reshape(-1, 5).std(0)[[0, 1, 3, 4]], 1, atol=1e-3)
+    assert (z[:, :, 2] == 0).all()
+    with pytest.raises(ValueError, match=r"\[N, T, D\]"):
+        FeatureScaler.fit(np.zeros((0, 6, 5), np.float32))

@@ -179,3 +179,17 @@ def test_budget_larger_than_pool_is_an_error(tmp_path, splits):
 def test_load_run_reports_missing_folder(tmp_path):
     with pytest.raises(FileNotFoundError, match="config.json"):
         load_run(tmp_path)
+
+
+def test_standardized_features_change_the_classifier_not_the_strategies(tmp_path, splits):
+    """STANDARDIZE_FEATURES z-scores the classifier's inputs only: the init-phase picks (no
+    classifier involved) are the same, the scores differ, and a cut run resumes identically."""
+    plain = run_experiment(_config(tmp_path / "plain", budgets=(10, 20, 30)), splits=splits, progress=False)
+    cfg = _config(tmp_path / "z", budgets=(10, 20, 30), standardize_features=True)
+    whole = run_experiment(cfg, splits=splits, progress=False)
+    assert whole.rounds[0].selected == plain.rounds[0].selected
+    assert whole.rounds[0].test_ap != plain.rounds[0].test_ap
+    cut = _config(tmp_path / "cut", budgets=(10, 20, 30), standardize_features=True)
+    run_experiment(cut, splits=splits, progress=False, stop_after=1)
+    resumed = run_experiment(cut, splits=splits, progress=False)
+    assert _rounds(resumed.folder) == _rounds(whole.folder)
