@@ -118,9 +118,8 @@ class ExperimentConfig(Config):
     select_dtype: Literal["float32", "float16"] = "float32"
     mismatch_comparison: Literal[">=", ">"] = ">="  # SPEC Q7: the paper uses >= for mismatch tags
     record_mismatch: bool = True  # also record mismatch levels of random/FT picks (for the explorer)
-    standardize_features: bool = (
-        False  # not the paper's: z-score each embedding dimension (pool statistics) before the classifier
-    )
+    # not the paper's: z-score each embedding dimension (pool statistics) before the classifier
+    standardize_features: bool = False
     threads: int = 0  # torch CPU threads during the run (0 = leave torch's setting); 1 is fastest for small MLPs
 
     def check(self) -> None:

@@ -361,3 +361,6 @@ def test_min_distance_reuses_the_labelled_cache_for_a_larger_base():
         if len(base) > len(labelled):  # the superset search leaves the labelled cache in place
             assert np.array_equal(space._cache[0], labelled)
     assert np.isinf(space.min_distance(rows, np.zeros(0, np.int64)).numpy()).all()
+    grown = np.union1d(labelled, extra)  # FT's base is the next labelled set: the cache follows it
+    np.testing.assert_allclose(space.min_distance(rows, grown).numpy(), D[np.ix_(rows, grown)].min(axis=1), atol=1e-6)
+    assert np.array_equal(space._cache[0], grown)

@@ -25,7 +25,12 @@ from bioal.utils import pick_device
 EPS = float(np.finfo(np.float32).eps)
 _CACHE_MIN_BASE = 32  # cache nearest-labelled searches for bases at least this large
 _BLOCK_ELEMENTS = 1 << 22
-_BLOCK_ROWS = 2048  # rows per block (a gathered block of 2048 x 2048 float32 is 16 MB)  # rows x set-size per block of the blocked products (16 MB in float32)
+_BLOCK_ROWS = 2048  # rows per block of the blocked products (a 2048 x 2048 float32 block is 16 MB)
+
+
+def _cacheable(base: np.ndarray) -> bool:
+    """Whether nearest-neighbour searches against ``base`` are cached: ascending (a labelled set) and large."""
+    return len(base) >= _CACHE_MIN_BASE and bool(np.all(np.diff(base) > 0))
 
 
 class CosineSpace:
@@ -119,8 +124,7 @@ class CosineSpace:
         """
         rows = np.asarray(rows, dtype=np.int64)
         base = np.asarray(base, dtype=np.int64)
-        ascending = len(base) >= _CACHE_MIN_BASE and bool(np.all(np.diff(base) > 0))
-        if not ascending:
+        if not _cacheable(base):
             rows_t = torch.as_tensor(rows, dtype=torch.long, device=self.device)
             base_t = torch.as_tensor(base, dtype=torch.long, device=self.device)
             return self._block_nearest(rows_t, base_t)
@@ -154,7 +158,8 @@ class CosineSpace:
         rows = np.asarray(rows, dtype=np.int64)
         base = np.asarray(base, dtype=np.int64)
         cache = self._cache
-        if cache is None or len(base) < len(cache[0]) or not np.isin(cache[0], base).all():
+        # a labelled set itself goes through nearest(), which moves the cache along with it
+        if _cacheable(base) or cache is None or len(base) < len(cache[0]) or not np.isin(cache[0], base).all():
             return self.nearest(rows, base)[0]
         rows_t = torch.as_tensor(rows, dtype=torch.long, device=self.device)
         dist = cache[1][rows_t].clone()
