@@ -55,14 +55,14 @@ class DataConfig(Config):
     data_source: Literal["synthetic", "dcase2024"] = "synthetic"
     data_root: str = "data/demo"
     synth_size: Literal["tiny", "demo", "large"] = "demo"
-    seed: int = 0
+    synth_seed: int = 0  # the synthetic set's own seed, separate from the experiment seeds (SEED, SEEDS)
     preset: str = "demo"
 
     def check(self) -> None:
         if not self.data_root:
             raise ConfigError("DATA_ROOT: must not be empty")
-        if self.seed < 0:
-            raise ConfigError(f"SEED: must be >= 0, got {self.seed}")
+        if self.synth_seed < 0:
+            raise ConfigError(f"SYNTH_SEED: must be >= 0, got {self.synth_seed}")
 
     @property
     def root(self) -> Path:
@@ -72,7 +72,7 @@ class DataConfig(Config):
 
 def _source_tag(config: DataConfig) -> dict:
     if config.data_source == "synthetic":
-        return {"data_source": "synthetic", "synth_size": config.synth_size, "seed": config.seed}
+        return {"data_source": "synthetic", "synth_size": config.synth_size, "seed": config.synth_seed}
     from bioal.download import DCASE2024_RECORD
 
     return {"data_source": "dcase2024", "record": DCASE2024_RECORD}
@@ -98,7 +98,7 @@ def _ensure_raw_synthetic(config: DataConfig, raw: Path, progress: bool) -> None
         return
     from bioal.synth.audio import generate_development_set
 
-    generate_development_set(raw, size=config.synth_size, seed=config.seed, progress=progress)
+    generate_development_set(raw, size=config.synth_size, seed=config.synth_seed, progress=progress)
     write_json(marker, tag)
 
 

@@ -10,7 +10,7 @@ The encoder (:class:`bioal.encoder.Cnn14Encoder`) plus a per-frame MLP head
   Clips get Gaussian noise (p 0.5, SPEC 1.6 step 1), the log-mel front end and the SL-train
   mean/std. Frequency masking is off as in the paper (SPEC Q1) unless ``FREQ_MASK``.
 * **Loss.** The per-batch ``pos_weight`` BCE (:func:`bioal.classifier.pos_weight_bce`).
-* **Optimiser.** Adam lr 5e-4; ReduceLROnPlateau(max, 0.5, patience 5, rel threshold 1e-4)
+* **Optimiser.** Adam, lr ``ENCODER_LR`` (the paper's 5e-4); ReduceLROnPlateau(max, 0.5, patience 5, rel threshold 1e-4)
   on the valid mAP; stop when lr < 5e-6 or at the ``EPOCHS`` cap; the best encoder by valid
   mAP (strict improvement) is kept.
 * **Epoch.** The paper's epoch is as many draws as SL-train has sequential clips;
@@ -78,7 +78,7 @@ class EncoderTrainingConfig(Config):
     device: str = "auto"
     bf16: bool = False
     freq_mask: bool = False
-    lr: float = 5e-4
+    encoder_lr: float = 5e-4  # Adam's starting learning rate (the paper's 5e-4)
     min_lr: float = 5e-6
     num_workers: int = 0
 
@@ -92,8 +92,8 @@ class EncoderTrainingConfig(Config):
                 raise ConfigError(f"{name.upper()}: must be >= 1, got {getattr(self, name)}")
         if self.encoder_steps_per_epoch < 0 or self.num_workers < 0 or self.seed < 0:
             raise ConfigError("ENCODER_STEPS_PER_EPOCH, NUM_WORKERS and SEED must be >= 0")
-        if not 0 < self.min_lr < self.lr:
-            raise ConfigError(f"LR/MIN_LR: need 0 < min_lr < lr, got {self.min_lr}, {self.lr}")
+        if not 0 < self.min_lr < self.encoder_lr:
+            raise ConfigError(f"ENCODER_LR/MIN_LR: need 0 < MIN_LR < ENCODER_LR, got {self.min_lr}, {self.encoder_lr}")
 
     @property
     def root(self) -> Path:
@@ -313,7 +313,7 @@ def train_encoder(config: EncoderTrainingConfig, progress: bool = True) -> Train
                              init_seed=config.seed)
     encoder, head = encoder.to(device), head.to(device)
     params = [*encoder.parameters(), *head.parameters()]
-    optimizer = torch.optim.Adam(params, lr=config.lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0)
+    optimizer = torch.optim.Adam(params, lr=config.encoder_lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0)
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
         optimizer, mode="max", factor=0.5, patience=5, threshold=1e-4, threshold_mode="rel", cooldown=0
     )

@@ -21,7 +21,7 @@ from bioal.widgets import wav_bytes
 def tiny(tmp_path_factory):
     """``ensure_prepared`` on the synthetic tiny set (generated once per module)."""
     root = tmp_path_factory.mktemp("tiny")
-    config = data.DataConfig(data_source="synthetic", data_root=str(root), synth_size="tiny", seed=0)
+    config = data.DataConfig(data_source="synthetic", data_root=str(root), synth_size="tiny", synth_seed=0)
     prepared = data.ensure_prepared(config, progress=False)
     return config, prepared
 
@@ -34,10 +34,11 @@ def digest_tree(folder):
 def test_config_checks():
     with pytest.raises(ConfigError, match="DATA_SOURCE"):
         data.DataConfig(data_source="nope")
-    with pytest.raises(ConfigError, match="SEED"):
-        data.DataConfig(seed=-1)
-    c = data.DataConfig.from_namespace({"DATA_SOURCE": "synthetic", "DATA_ROOT": "x", "SYNTH_SIZE": "tiny", "SEED": 3})
-    assert c.synth_size == "tiny" and c.seed == 3 and c.root.is_absolute()
+    with pytest.raises(ConfigError, match="SYNTH_SEED"):
+        data.DataConfig(synth_seed=-1)
+    c = data.DataConfig.from_namespace(
+        {"DATA_SOURCE": "synthetic", "DATA_ROOT": "x", "SYNTH_SIZE": "tiny", "SYNTH_SEED": 3, "SEED": 7})
+    assert c.synth_size == "tiny" and c.synth_seed == 3 and c.root.is_absolute()
 
 
 def test_layout_and_audio_format(tiny):
@@ -183,7 +184,7 @@ def test_ensure_prepared_skips_when_done_and_refuses_other_seed(tiny):
     assert data.ensure_prepared(config, progress=False) == prepared
     assert (prepared / "AL" / "test_label.csv").stat().st_mtime_ns == stamp
     with pytest.raises(ValueError, match="made from"):
-        data.ensure_prepared(config.replace(seed=1), progress=False)
+        data.ensure_prepared(config.replace(synth_seed=1), progress=False)
 
 
 def test_ensure_prepared_finishes_an_interrupted_preparation(tiny, tmp_path):

@@ -163,7 +163,12 @@ def test_split_positives_and_rarity(size, seed):
         negative = 1 - table.loc["total", "train_pos_clips"] / table.loc["total", "train_clips"]
         assert 0.7 < negative < 0.9, negative
     if size == "demo":
-        assert 2000 <= table.loc["total", "train_clips"] <= 3000
+        # the largest budget (500) is at most 10 % of the pool, as the paper's 500 of 21414 is 2.3 %
+        assert 5000 <= table.loc["total", "train_clips"] <= 6000
+        # most of the pool is the long, sparsely annotated bird recordings (random picks land there)
+        pool = al_pool_summary(plans).groupby("subset")[["train_clips", "train_pos_clips"]].sum()
+        birds = pool.loc[["PB", "PB24"]].sum()
+        assert birds.train_clips > 0.6 * pool.train_clips.sum() and birds.train_pos_clips < 0.05 * birds.train_clips
 
 
 def test_single_event_split_path_is_never_needed(caplog):
@@ -362,3 +367,37 @@ def test_real_preparation_runs_on_it(tiny, tmp_path):
         assert len(classes) == 7 and ((table[classes] == 1).sum() > 0).all(), split
     assert not (prepared / "AL" / "train" / "R4_cleaned recording_13-10-17.wav").exists()
     assert (prepared / "AL" / "train" / "R4_cleaned_recording_13_10_17.wav").is_file()
+
+
+def _band_profile(x: np.ndarray, sr: int) -> np.ndarray:
+    """Log energy in 24 bands up to 7.5 kHz, level-normalised (the shape of the spectrum)."""
+    spec = np.abs(np.fft.rfft(x.reshape(-1, 1024) * np.hanning(1024), axis=1)) ** 2
+    freqs = np.fft.rfftfreq(1024, 1 / sr)
+    edges = np.linspace(50, 7500, 25)
+    bands = np.array([spec[:, (freqs >= a) & (freqs < b)].mean() for a, b in zip(edges, edges[1:])])
+    profile = np.log10(bands + 1e-20)
+    return profile - profile.mean()
+
+
+def test_each_subset_has_its_own_background():
+    """The AL pool's sub-datasets sound like different sites: each recording's background is
+    nearest in spectral shape to another recording of its own sub-dataset."""
+    from bioal.utils import rng
+
+    subsets = ["HB", "ME", "PB", "PW", "RD"]
+    sr, n = 16000, 16000 * 8
+    names, profiles = [], []
+    for sub in subsets:
+        for rec in range(4):
+            x = synth.ENVIRONMENTS[sub].background(rng(SEED, "test-bg", sub, rec), n, sr)
+            assert x.shape == (n,) and x.dtype == np.float32
+            assert abs(float(np.sqrt(np.mean(x.astype(np.float64) ** 2))) - 1) < 0.05  # unit RMS
+            names.append(sub)
+            profiles.append(_band_profile(x[: n // 1024 * 1024], sr))
+    profiles = np.array(profiles)
+    dist = np.linalg.norm(profiles[:, None] - profiles[None], axis=2)
+    np.fill_diagonal(dist, np.inf)
+    nearest = [names[j] for j in dist.argmin(axis=1)]
+    assert nearest == names
+    assert set(synth.ENVIRONMENTS) == {s for subs in synth.AL_CLASS_NAMES.values() for s in subs} | set(
+        synth.TRAINING_CLASSES)

@@ -46,7 +46,7 @@ def test_balanced_sampler_inverse_duration():
 
 def _config(root, **kw):
     base = dict(data_root=str(root), width=0.0625, epochs=3, encoder_batch_size=4, encoder_steps_per_epoch=3,
-                classifier_hidden=16, device="cpu", seed=0, lr=2e-3)
+                classifier_hidden=16, device="cpu", seed=0, encoder_lr=2e-3)
     base.update(kw)
     return training.EncoderTrainingConfig(**base)
 

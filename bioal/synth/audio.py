@@ -45,7 +45,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from scipy.signal import lfilter
+from scipy.signal import butter, lfilter, sosfilt
 from tqdm.auto import tqdm
 
 from bioal.utils import atomic_path, atomic_write, read_json, rng, write_json
@@ -66,7 +66,7 @@ __all__ = [
     "main",
 ]
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 MANIFEST_NAME = "synth_manifest.json"
 _PENDING_NAME = ".synth_pending.json"
 ZENODO_RECORD_ID = 10829604
@@ -92,9 +92,9 @@ SYNTH_SIZES: dict[str, SynthSize] = {
         "tiny", 0, "unit tests: every sub-dataset and class present, ~20 short recordings, seconds to generate"
     ),
     "demo": SynthSize(
-        "demo", 1, "CPU demo: ~5 h of AL audio (~2400 pool clips of 10 s after preparation), under a minute"
+        "demo", 1, "CPU demo: ~10.4 h of AL audio (~5200 pool clips of 10 s after preparation, 85 % negative)"
     ),
-    "large": SynthSize("large", 2, "about 4.5x demo (~22 h of AL audio, ~11000 pool clips)"),
+    "large": SynthSize("large", 2, "3x demo (~31 h of AL audio, ~15700 pool clips)"),
 }
 
 
@@ -181,26 +181,31 @@ TRAINING_CLASSES: dict[str, tuple[tuple[str, str], ...]] = {
 _S = tuple[float | None, float | None, float | None]
 _N = tuple[int | None, int | None, int | None]
 _AL_LAYOUT: tuple[tuple[str, str, str, int, int, _S, _N], ...] = (
-    ("HB", "R4_cleaned recording_13-10-17", "Mosquito", 16000, 1, (130, 950, 4300), (7, 16, 72)),
-    ("HB", "R4_cleaned recording_16-10-17", "Mosquito", 16000, 1, (None, 950, 4300), (None, 16, 72)),
-    ("HB", "R4_cleaned recording_17-10-17", "Mosquito", 16000, 1, (None, 950, 4300), (None, 16, 72)),
-    ("HB", "R5_cleaned recording_TEL_19-10-17", "Mosquito", 16000, 1, (None, 950, 4300), (None, 16, 72)),
-    ("HB", "R5_cleaned recording_TEL_20-10-17", "Mosquito", 16000, 1, (None, 950, 4300), (None, 16, 72)),
-    ("RD", "RD_20191003_SRG3", "Red Deer", 16000, 1, (130, 1050, 4700), (7, 18, 80)),
-    ("RD", "RD_20191006_SRG3", "Red Deer", 16000, 1, (None, 1050, 4700), (None, 18, 80)),
-    ("RD", "RD_20191009_SRG1", "Red Deer", 16000, 1, (None, 1050, 4700), (None, 18, 80)),
-    ("RD", "RD_20191012_SRG1", "Red Deer", 16000, 1, (None, 1050, 4700), (None, 18, 80)),
-    ("ME", "ME1", "Meerkat alarm call", 22050, 1, (130, 800, 3600), (7, 10, 20)),
-    ("ME", "ME2", "Meerkat move call", 22050, 1, (130, 700, 3100), (7, 8, 12)),
-    ("PB", "BUK1_20181011_001004", "Blackbird call", 16000, 1, (125, 1000, 4500), (7, 12, 54)),
-    ("PB", "BUK1_20181013_023504", "Song thrush call", 16000, 1, (125, 1000, 4500), (7, 12, 54)),
-    ("PB", "BUK4_20161011_000804", "Song thrush call", 16000, 1, (None, 1000, 4500), (None, 12, 54)),
-    ("PB", "BUK4_20171022_004304", "Blackbird call", 16000, 1, (None, 1000, 4500), (None, 12, 54)),
-    ("PB24", DUPLICATE_NAME, "Blackbird call", 44100, 2, (100, 220, 1000), (6, 8, 36)),
-    ("PB24", "BUK3_20190531_021701", "Song thrush call", 48000, 1, (100, 220, 1000), (6, 8, 36)),
-    ("PW", "PW1_20180708_1230", "Pilot whale foraging buzzes", 22050, 1, (130, 1100, 4900), (7, 28, 120)),
-    ("PW", "PW2_20180712_0915", "Pilot whale foraging buzzes", 22050, 1, (None, 1100, 4900), (None, 28, 120)),
-    ("PW", "PW3_20180715_0300", "Pilot whale foraging buzzes", 48000, 1, (None, 300, 1350), (None, 10, 45)),
+    # HB: short smartphone recordings held up to mosquitoes, nearly every clip holds the hum
+    ("HB", "R4_cleaned recording_13-10-17", "Mosquito", 16000, 1, (130, 420, 1260), (7, 28, 84)),
+    ("HB", "R4_cleaned recording_16-10-17", "Mosquito", 16000, 1, (None, 420, 1260), (None, 28, 84)),
+    ("HB", "R4_cleaned recording_17-10-17", "Mosquito", 16000, 1, (None, 420, 1260), (None, 28, 84)),
+    ("HB", "R5_cleaned recording_TEL_19-10-17", "Mosquito", 16000, 1, (None, 420, 1260), (None, 28, 84)),
+    ("HB", "R5_cleaned recording_TEL_20-10-17", "Mosquito", 16000, 1, (None, None, 1260), (None, None, 84)),
+    # RD: field recorders in the rut, a roar every 20 s or so
+    ("RD", "RD_20191003_SRG3", "Red Deer", 16000, 1, (130, 900, 2700), (7, 36, 108)),
+    ("RD", "RD_20191006_SRG3", "Red Deer", 16000, 1, (None, 900, 2700), (None, 36, 108)),
+    ("RD", "RD_20191009_SRG1", "Red Deer", 16000, 1, (None, 900, 2700), (None, 36, 108)),
+    ("RD", "RD_20191012_SRG1", "Red Deer", 16000, 1, (None, 900, 2700), (None, 36, 108)),
+    # ME: animal-borne collars, two short recordings, few calls: the two rare classes
+    ("ME", "ME1", "Meerkat alarm call", 22050, 1, (130, 500, 1500), (7, 12, 22)),
+    ("ME", "ME2", "Meerkat move call", 22050, 1, (130, 400, 1200), (7, 10, 18)),
+    # PB, PB24: long night recordings at a field site, sparse song
+    ("PB", "BUK1_20181011_001004", "Blackbird call", 16000, 1, (125, 8100, 24300), (7, 15, 45)),
+    ("PB", "BUK1_20181013_023504", "Song thrush call", 16000, 1, (125, 8100, 24300), (7, 15, 45)),
+    ("PB", "BUK4_20161011_000804", "Song thrush call", 16000, 1, (None, 5400, 16200), (None, 12, 36)),
+    ("PB", "BUK4_20171022_004304", "Blackbird call", 16000, 1, (None, 5400, 16200), (None, 12, 36)),
+    ("PB24", DUPLICATE_NAME, "Blackbird call", 44100, 2, (100, 3600, 10800), (6, 12, 36)),
+    ("PB24", "BUK3_20190531_021701", "Song thrush call", 48000, 1, (100, 3600, 10800), (6, 12, 36)),
+    # PW: hydrophones, foraging buzzes every 20 s or so
+    ("PW", "PW1_20180708_1230", "Pilot whale foraging buzzes", 22050, 1, (130, 800, 2400), (7, 34, 102)),
+    ("PW", "PW2_20180712_0915", "Pilot whale foraging buzzes", 22050, 1, (None, 800, 2400), (None, 34, 102)),
+    ("PW", "PW3_20180715_0300", "Pilot whale foraging buzzes", 48000, 1, (None, 800, 2400), (None, 34, 102)),
 )
 # The real PB folder also holds a copy of PB24's BUK5 recording; preparation deletes it (SPEC 1.1).
 _DUPLICATE = ("PB", DUPLICATE_NAME, "PB24")
@@ -290,7 +295,6 @@ _AL_DURATION = {
     "Blackbird call": (1.5, 3.5),
     "Pilot whale foraging buzzes": (0.5, 2.5),
 }
-_POS_SNR = (-5.0, 20.0)
 _UNK_SNR = (-10.0, 0.0)
 
 
@@ -346,7 +350,7 @@ def _al_plan(seed: int, size: SynthSize, row: tuple, subset: str | None = None) 
     lengths = np.empty(m)
     lengths[~is_unk], lengths[is_unk] = pos_len, unk_len
     starts = np.round(_place(g, duration, lengths, margin=6.0, what=f"{sub}/{name}"), 3)
-    snr = np.where(is_unk, g.uniform(*_UNK_SNR, m), g.uniform(*_POS_SNR, m))
+    snr = np.where(is_unk, g.uniform(*_UNK_SNR, m), g.uniform(*ENVIRONMENTS[sub].snr_db, m))
     evs = tuple(
         Event(float(s), float(np.round(s + d, 3)), ("UNK" if u else "POS",), cls, float(np.round(x, 2)))
         for s, d, u, x in zip(starts, lengths, is_unk, snr, strict=True)
@@ -366,28 +370,50 @@ def _al_plan(seed: int, size: SynthSize, row: tuple, subset: str | None = None) 
     )
 
 
-# SL call families and their parameter ranges; a class's parameters are drawn once per seed.
+# SL call families. As in the real set, the SL sub-datasets hold other species of the same kinds
+# of animal as the AL ones (warblers, thrushes and sparrows; hyenas; jackdaws; meerkats; wetland
+# birds), so each sub-dataset draws its classes from the families and ranges of its taxon. A
+# class's parameters are drawn once per seed.
 _SL_FAMILIES = ("harmonic", "sweep", "trill", "clicks", "noiseband")
+_SL_TAXA: dict[str, dict[str, dict[str, tuple[float, float]]]] = {
+    # songbirds: whistled FM notes, trills and pure tones, 2-7 kHz
+    "BV": {"sweep": {"f": (2000, 7000)}, "trill": {"f": (2500, 7000)}, "harmonic": {"f0": (2000, 4500), "n_harm": (1, 2)}},
+    # hyenas: low, rich harmonic groans, whoops and giggles, and rumbles
+    "HT": {"harmonic": {"f0": (120, 700), "n_harm": (5, 12)}, "noiseband": {"fc": (150, 800)},
+           "trill": {"f": (400, 1200)}},
+    # jackdaw: short harsh harmonic "chak"
+    "JD": {"harmonic": {"f0": (700, 1600), "n_harm": (4, 7)}},
+    # meerkats: short harmonic notes and calls, noisy aggression
+    "MT": {"harmonic": {"f0": (500, 2200), "n_harm": (2, 6)}, "noiseband": {"fc": (1500, 4000)}},
+    # wetland birds: every family, wide ranges (songs, calls, drumming, clapping, booming)
+    "WMW": {"harmonic": {"f0": (150, 3000), "n_harm": (1, 7)}, "sweep": {"f": (800, 7000)},
+            "trill": {"f": (1500, 7000)}, "clicks": {"f": (500, 6000)}, "noiseband": {"fc": (300, 5000)}},
+}
 
 
 def _sl_class_params(seed: int, code: str, dataset: str) -> dict[str, Any]:
     g = rng(seed, "synth-sl-class", dataset, code)
-    family = _SL_FAMILIES[int(g.integers(len(_SL_FAMILIES)))]
+    taxon = _SL_TAXA[dataset]
+    family = list(taxon)[int(g.integers(len(taxon)))]
+    ranges = taxon[family]
     params: dict[str, Any] = {"family": family}
     if family == "harmonic":
-        params.update(f0=float(g.uniform(150, 2000)), n_harm=int(g.integers(1, 7)), fm=float(g.uniform(0, 0.2)),
-                      dur=(float(g.uniform(0.3, 0.8)), float(g.uniform(0.9, 2.0))))
+        short = dataset in ("JD", "MT")
+        params.update(f0=float(g.uniform(*ranges["f0"])), n_harm=int(g.integers(ranges["n_harm"][0], ranges["n_harm"][1] + 1)),
+                      fm=float(g.uniform(0, 0.2)),
+                      dur=(float(g.uniform(0.08, 0.2)), float(g.uniform(0.25, 0.6))) if short
+                      else (float(g.uniform(0.3, 0.8)), float(g.uniform(0.9, 2.0))))
     elif family == "sweep":
-        params.update(f_a=float(g.uniform(800, 7000)), f_b=float(g.uniform(800, 7000)),
+        params.update(f_a=float(g.uniform(*ranges["f"])), f_b=float(g.uniform(*ranges["f"])),
                       notes=int(g.integers(1, 4)), dur=(float(g.uniform(0.1, 0.3)), float(g.uniform(0.35, 0.7))))
     elif family == "trill":
-        params.update(f=float(g.uniform(1500, 7000)), rate=float(g.uniform(6, 20)), width=float(g.uniform(0.05, 0.3)),
+        params.update(f=float(g.uniform(*ranges["f"])), rate=float(g.uniform(6, 20)), width=float(g.uniform(0.05, 0.3)),
                       dur=(float(g.uniform(0.4, 0.8)), float(g.uniform(1.0, 2.0))))
     elif family == "clicks":
-        params.update(rate=float(g.uniform(5, 40)), f=float(g.uniform(500, 6000)),
+        params.update(rate=float(g.uniform(5, 40)), f=float(g.uniform(*ranges["f"])),
                       dur=(float(g.uniform(0.3, 0.6)), float(g.uniform(0.8, 1.6))))
     else:
-        params.update(fc=float(g.uniform(300, 5000)), bw=float(g.uniform(0.2, 1.0)), am=float(g.uniform(0, 25)),
+        params.update(fc=float(g.uniform(*ranges["fc"])), bw=float(g.uniform(0.2, 1.0)), am=float(g.uniform(0, 25)),
                       dur=(float(g.uniform(0.2, 0.5)), float(g.uniform(0.6, 1.5))))
     return params
 
@@ -434,7 +460,7 @@ def _sl_plans(seed: int, size: SynthSize, dataset: str) -> list[RecordingPlan]:
                     cells.append("UNK")  # an uncertain second class on a POS row
                 else:
                     cells.append("NEG")
-            snr = g.uniform(*_UNK_SNR) if unk else g.uniform(0.0, 20.0)
+            snr = g.uniform(*_UNK_SNR) if unk else g.uniform(*ENVIRONMENTS[dataset].snr_db)
             evs.append(Event(float(s), float(np.round(s + d, 3)), tuple(cells), code, float(np.round(snr, 2))))
         plans.append(
             RecordingPlan(
@@ -699,36 +725,175 @@ def _distractor(kind: str, n: int, sr: int, g: np.random.Generator) -> np.ndarra
     return _tone(f, sr, [1.0], g) * _fade(n, sr, 0.02, 0.05)
 
 
-_DISTRACTORS = ("chirp", "clicks", "tone", "warble")
 # Pink-noise IIR (a standard 3-pole approximation of a 1/f spectrum).
 _PINK_B = np.array([0.049922035, -0.095993537, 0.050612699, -0.004408786], np.float32)
 _PINK_A = np.array([1, -2.494956002, 2.017265875, -0.522189400], np.float32)
 
 
-def _filter_gain(b: np.ndarray, a: np.ndarray, length: int = 1 << 15) -> float:
-    """RMS of ``lfilter(b, a, white)`` for unit white noise (from the impulse response)."""
-    impulse = np.zeros(length)
-    impulse[0] = 1.0
-    return float(np.sqrt(np.sum(lfilter(b.astype(np.float64), a.astype(np.float64), impulse) ** 2)))
+def _lowpass(x: np.ndarray, sr: int, cutoff: float, order: int = 2) -> np.ndarray:
+    sos = butter(order, min(cutoff, 0.45 * sr), "lowpass", fs=sr, output="sos").astype(np.float32)
+    return sosfilt(sos, x).astype(np.float32)
 
 
-def _background(g: np.random.Generator, n: int, sr: int) -> np.ndarray:
-    """Background ``[n]`` of about unit RMS: a per-recording mix of pink noise, brown noise and
-    gusty wind (low-passed noise whose loudness swells over a few seconds)."""
-    white = g.standard_normal(n, dtype=np.float32)
-    pole = 1 - 2 * np.pi * g.uniform(20, 80) / sr
-    brown_b, brown_a = np.array([1], np.float32), np.array([1, -pole], np.float32)
+def _bandpass(x: np.ndarray, sr: int, lo: float, hi: float, order: int = 2) -> np.ndarray:
+    hi = min(hi, 0.45 * sr)
+    sos = butter(order, (min(lo, 0.8 * hi), hi), "bandpass", fs=sr, output="sos").astype(np.float32)
+    return sosfilt(sos, x).astype(np.float32)
+
+
+def _pink(g: np.random.Generator, n: int) -> np.ndarray:
+    return _unit(lfilter(_PINK_B, _PINK_A, g.standard_normal(n, dtype=np.float32)))
+
+
+def _brown(g: np.random.Generator, n: int, sr: int, corner: float) -> np.ndarray:
+    pole = np.float32(1 - 2 * np.pi * corner / sr)
+    return _unit(lfilter(np.array([1], np.float32), np.array([1, -pole], np.float32),
+                         g.standard_normal(n, dtype=np.float32)))
+
+
+def _envelope(g: np.random.Generator, n: int, sr: int, rate: float, depth: float) -> np.ndarray:
+    """Slow log-normal loudness curve ``[n]`` of unit RMS (``rate`` changes per second)."""
     blocks = n // 256 + 1
-    gust = np.exp(0.8 * _smooth_noise(g, blocks, max(1, sr // 256), g.uniform(0.2, 0.6)))
-    gust = (gust / np.sqrt(np.mean(gust**2))).astype(np.float32)
-    w_pink, w_brown, w_wind = (float(np.sqrt(w)) for w in g.dirichlet([1.0, 1.0, 1.0]))
-    # brown and wind share one low-passed noise: brown * (w_brown + w_wind * gust)
-    envelope = np.repeat(np.float32(w_brown) + np.float32(w_wind) * gust, 256)[:n]
-    envelope *= np.float32(1 / _filter_gain(brown_b, brown_a))
-    x = lfilter(brown_b, brown_a, white)
-    x *= envelope
-    x += lfilter(_PINK_B * np.float32(w_pink / _filter_gain(_PINK_B, _PINK_A)), _PINK_A, white)
-    return x
+    curve = np.exp(depth * _smooth_noise(g, blocks, max(1, sr // 256), rate))
+    curve = (curve / np.sqrt(np.mean(curve**2))).astype(np.float32)
+    return np.repeat(curve, 256)[:n]
+
+
+def _bursts(g: np.random.Generator, n: int, sr: int, per_minute: float, length: tuple[float, float]) -> np.ndarray:
+    """Gate ``[n]`` in [0, 1]: Poisson bursts of ``length`` s with soft edges (rustling, scratching)."""
+    gate = np.zeros(n, np.float32)
+    for _ in range(int(g.poisson(n / sr / 60 * per_minute))):
+        m = max(16, int(g.uniform(*length) * sr))
+        i0 = int(g.integers(0, max(1, n - m)))
+        gate[i0:i0 + m] = np.maximum(gate[i0:i0 + m], np.float32(g.uniform(0.3, 1.0)) * np.hanning(m)[: n - i0])
+    return gate
+
+
+def _clicks(g: np.random.Generator, n: int, sr: int, per_second: float) -> np.ndarray:
+    """Sparse broadband clicks ``[n]`` (snapping shrimp): Poisson impulses, high-passed."""
+    train = np.zeros(n, np.float32)
+    count = int(g.poisson(n / sr * per_second))
+    train[g.integers(0, n, count)] = g.uniform(0.2, 1.0, count).astype(np.float32) * g.choice([-1, 1], count)
+    sos = butter(2, 2000, "highpass", fs=sr, output="sos").astype(np.float32)
+    return sosfilt(sos, train).astype(np.float32)
+
+
+def _tonals(g: np.random.Generator, n: int, sr: int, f_range: tuple[float, float], count: int) -> np.ndarray:
+    """A few steady, slowly drifting low tones with harmonics ``[n]`` (engines, ships, mains hum)."""
+    out = np.zeros(n, np.float32)
+    for _ in range(count):
+        f = g.uniform(*f_range) * (1 + 0.01 * _smooth_noise(g, n, sr, 0.05))
+        out += _tone(f, sr, [1.0, 0.5, 0.3, 0.2], g) * np.float32(g.uniform(0.3, 1.0))
+    return _unit(out)
+
+
+# Each sub-dataset is its own project with its own recorders and site, so each has its own
+# background (book: method, the synthetic stand-in). ``mix(g, n, sr)`` returns ``[n]`` of
+# about unit RMS; the recording draws its weights and corners around the sub-dataset's own.
+
+
+def _jit(g: np.random.Generator, value: float, spread: float = 0.25) -> float:
+    return float(value * g.uniform(1 - spread, 1 + spread))
+
+
+def _bg_smartphone(g: np.random.Generator, n: int, sr: int) -> np.ndarray:
+    """Phone microphone: bright, flat hiss (high-passed), a faint electrical whine."""
+    hiss = _bandpass(g.standard_normal(n, dtype=np.float32), sr, _jit(g, 300), _jit(g, 6500, 0.1))
+    whine = _tonals(g, n, sr, (900, 1400), 1)
+    return _unit(_unit(hiss) + np.float32(_jit(g, 0.15)) * whine)
+
+
+def _bg_collar(g: np.random.Generator, n: int, sr: int) -> np.ndarray:
+    """Animal-borne collar: body and footstep thumps (brown), frequent rustle and scratch bursts."""
+    body = _brown(g, n, sr, _jit(g, 60)) * _envelope(g, n, sr, 1.5, 0.6)
+    rustle = _bandpass(g.standard_normal(n, dtype=np.float32), sr, _jit(g, 1500), _jit(g, 9000, 0.1))
+    rustle = _unit(rustle) * _bursts(g, n, sr, _jit(g, 25), (0.1, 0.8)) * np.float32(_jit(g, 3.0))
+    return _unit(body + rustle + np.float32(0.1) * _pink(g, n))
+
+
+def _bg_night_field(g: np.random.Generator, n: int, sr: int) -> np.ndarray:
+    """Quiet night at a field site: faint pink noise, distant road rumble, pulsing crickets."""
+    rumble = _lowpass(g.standard_normal(n, dtype=np.float32), sr, _jit(g, 150)) 
+    rumble = _unit(rumble) * _envelope(g, n, sr, 0.05, 0.8) * np.float32(_jit(g, 1.2))
+    crickets = _unit(_bandpass(g.standard_normal(n, dtype=np.float32), sr, _jit(g, 4500, 0.1), _jit(g, 5500, 0.1)))
+    t = np.arange(n, dtype=np.float32) / np.float32(sr)
+    chirp = np.float32(0.5) + np.float32(0.5) * np.sign(np.sin(np.float32(2 * np.pi * _jit(g, 25)) * t))
+    crickets *= chirp * _envelope(g, n, sr, 0.02, 0.5) * np.float32(_jit(g, 0.6))
+    return _unit(_pink(g, n) + rumble + crickets)
+
+
+def _bg_underwater(g: np.random.Generator, n: int, sr: int) -> np.ndarray:
+    """Hydrophone: brown sea noise, ship tonals below 300 Hz, snapping-shrimp clicks."""
+    sea = _brown(g, n, sr, _jit(g, 40))
+    ships = _tonals(g, n, sr, (40, 300), 3) * _envelope(g, n, sr, 0.02, 0.6)
+    shrimp = _unit(_clicks(g, n, sr, _jit(g, 15)))
+    return _unit(sea + np.float32(_jit(g, 0.7)) * ships + np.float32(_jit(g, 0.4)) * shrimp)
+
+
+def _bg_windy_field(g: np.random.Generator, n: int, sr: int) -> np.ndarray:
+    """Open field: gusty wind (low-passed noise with swelling loudness) over light pink noise."""
+    wind = _lowpass(g.standard_normal(n, dtype=np.float32), sr, _jit(g, 400), order=1)
+    wind = _unit(wind) * _envelope(g, n, sr, _jit(g, 0.4), 0.9)
+    return _unit(wind + np.float32(_jit(g, 0.4)) * _pink(g, n))
+
+
+def _bg_wetland(g: np.random.Generator, n: int, sr: int) -> np.ndarray:
+    """Reed bed by day: pink noise, water and reed rustle in the mid band, a little wind."""
+    water = _unit(_bandpass(g.standard_normal(n, dtype=np.float32), sr, _jit(g, 600), _jit(g, 3000)))
+    water *= _envelope(g, n, sr, 2.0, 0.5)
+    return _unit(_pink(g, n) + np.float32(_jit(g, 0.6)) * water + np.float32(0.3) * _brown(g, n, sr, 80))
+
+
+def _bg_forest_dawn(g: np.random.Generator, n: int, sr: int) -> np.ndarray:
+    """Forest at dawn: pink noise with a soft broadband canopy wash and some wind."""
+    wash = _unit(_bandpass(g.standard_normal(n, dtype=np.float32), sr, _jit(g, 2000), _jit(g, 8000, 0.1)))
+    return _unit(_pink(g, n) + np.float32(_jit(g, 0.5)) * wash * _envelope(g, n, sr, 0.3, 0.5)
+                 + np.float32(0.4) * _brown(g, n, sr, 100))
+
+
+def _bg_savanna_night(g: np.random.Generator, n: int, sr: int) -> np.ndarray:
+    """Savanna night: brown wind, insect drone around 3 kHz, pink floor."""
+    drone = _unit(_bandpass(g.standard_normal(n, dtype=np.float32), sr, _jit(g, 2800, 0.1), _jit(g, 3600, 0.1)))
+    return _unit(_brown(g, n, sr, 70) * _envelope(g, n, sr, 0.3, 0.7) + np.float32(_jit(g, 0.5)) * drone
+                 + np.float32(0.5) * _pink(g, n))
+
+
+def _bg_nest_box(g: np.random.Generator, n: int, sr: int) -> np.ndarray:
+    """Inside a nest box: boomy low rumble, scratching bursts, a little hiss."""
+    boom = _lowpass(g.standard_normal(n, dtype=np.float32), sr, _jit(g, 250))
+    scratch = _unit(_bandpass(g.standard_normal(n, dtype=np.float32), sr, 2000, 10000))
+    scratch *= _bursts(g, n, sr, _jit(g, 10), (0.05, 0.4)) * np.float32(2.0)
+    return _unit(_unit(boom) + scratch + np.float32(0.2) * g.standard_normal(n, dtype=np.float32))
+
+
+@dataclasses.dataclass(frozen=True)
+class Environment:
+    """The acoustic setting of one sub-dataset: background, its level (dBFS), annotated calls'
+    SNR range (dB), unannotated distractor sounds and their rate per minute."""
+
+    description: str
+    background: Callable[[np.random.Generator, int, int], np.ndarray]
+    level_db: tuple[float, float]
+    snr_db: tuple[float, float]
+    distractors: tuple[str, ...]
+    distractors_per_minute: tuple[float, float]
+
+
+ENVIRONMENTS: dict[str, Environment] = {
+    # AL (Validation_Set)
+    "HB": Environment("smartphone held to a mosquito", _bg_smartphone, (-42, -34), (0, 20), ("tone", "chirp"), (0.5, 2)),
+    "ME": Environment("collar on a meerkat", _bg_collar, (-36, -28), (8, 24), ("clicks", "chirp"), (1, 3)),
+    "PB": Environment("night field site", _bg_night_field, (-48, -40), (0, 18), ("warble", "chirp"), (0.1, 0.5)),
+    "PB24": Environment("night field site", _bg_night_field, (-48, -40), (0, 18), ("warble", "chirp"), (0.1, 0.5)),
+    "PW": Environment("hydrophone", _bg_underwater, (-32, -24), (0, 18), ("clicks", "tone"), (0.5, 2)),
+    "RD": Environment("open field, rut", _bg_windy_field, (-40, -30), (-2, 16), ("chirp", "warble"), (0.5, 2)),
+    # SL (Training_Set)
+    "BV": Environment("forest at dawn", _bg_forest_dawn, (-44, -36), (0, 20), ("chirp", "warble"), (1, 4)),
+    "HT": Environment("savanna night", _bg_savanna_night, (-40, -32), (0, 20), ("clicks", "tone"), (1, 3)),
+    "JD": Environment("nest box", _bg_nest_box, (-38, -30), (0, 20), ("clicks", "chirp"), (1, 3)),
+    "MT": Environment("collar on a meerkat", _bg_collar, (-36, -28), (0, 20), ("clicks", "chirp"), (1, 4)),
+    "WMW": Environment("reed bed by day", _bg_wetland, (-42, -34), (0, 20), ("chirp", "warble", "tone"), (1, 4)),
+}
 
 
 def render_recording(plan: RecordingPlan, seed: int) -> np.ndarray:
@@ -738,17 +903,19 @@ def render_recording(plan: RecordingPlan, seed: int) -> np.ndarray:
     the background level.
     """
     n, sr = plan.n_samples, plan.sr
+    env = ENVIRONMENTS[plan.subset]
     g = rng(seed, *plan.key, "audio")
-    level = 10 ** (g.uniform(-36, -26) / 20)
-    x = _background(g, n, sr)
+    level = 10 ** (g.uniform(*env.level_db) / 20)
+    x = env.background(g, n, sr)
     x *= np.float32(level)
-    # distractors: 1-5 per minute, not annotated
-    n_dist = int(g.poisson(plan.duration / 60 * g.uniform(1, 5)))
+    # distractors: not annotated, of the kinds heard in this setting
+    n_dist = int(g.poisson(plan.duration / 60 * g.uniform(*env.distractors_per_minute)))
     gd = rng(seed, *plan.key, "distractors")
     for _ in range(n_dist):
         length = int(gd.uniform(0.05, 1.2) * sr)
         i0 = int(gd.integers(0, max(1, n - length)))
-        sig = _unit(_distractor(_DISTRACTORS[int(gd.integers(4))], length, sr, gd))
+        kind = env.distractors[int(gd.integers(len(env.distractors)))]
+        sig = _unit(_distractor(kind, length, sr, gd))
         x[i0:i0 + length] += sig[: n - i0] * np.float32(level * 10 ** (gd.uniform(-5, 15) / 20))
     sl_params = {c: _sl_class_params(seed, c, plan.subset) for c in plan.columns} if plan.columns != ("Q",) else {}
     for i, ev in enumerate(plan.events):
