@@ -30,7 +30,16 @@ from tqdm.auto import tqdm
 
 from bioal.config import Config
 from bioal.experiment import ROUND_KEYS
-from bioal.paper import METHOD_ORDER, PAPER_METHODS, RARE_CLASSES, paper_columns, paper_tidy
+from bioal.paper import (
+    METHOD_ORDER,
+    PAPER_CLASSES,
+    PAPER_METHODS,
+    RARE_CLASSES,
+    paper_columns,
+    paper_full_supervision,
+    paper_results,
+    paper_tidy,
+)
 from bioal.utils import atomic_path, read_json, resolve_path
 
 __all__ = [
@@ -51,6 +60,8 @@ __all__ = [
     "curve_summary",
     "compare_with_paper",
     "describe_differences",
+    "FINDINGS_COLUMNS",
+    "paper_findings",
     "write_results",
 ]
 
@@ -458,6 +469,135 @@ def describe_differences(tidy: pd.DataFrame, metric: str = "test_ap") -> list[st
         f"(mean absolute {comparison.difference.abs().mean():.2f})."
     )
     return lines
+
+
+# --------------------------------------------------------------------------- the paper's findings
+
+#: Columns of :func:`paper_findings`.
+FINDINGS_COLUMNS: tuple[str, ...] = ("finding", "criterion", "paper", "this run", "reproduced")
+
+
+def _judge_findings(
+    score: Mapping[tuple[str, str, int], float],
+    found: Mapping[tuple[str, str, int], float],
+    full: float,
+    budgets: Sequence[int],
+    pool_size: int,
+    rare: Sequence[str],
+    rare_total: int,
+) -> list[tuple[str, str, str, bool]]:
+    """The paper's findings checked on one set of numbers.
+
+    ``score[(strategy, start, n)]``: mean test cmAP in percent; ``found[...]``: mean labelled
+    clips of the ``rare`` classes; ``full``: the fully annotated test cmAP. Returns
+    ``(finding, criterion, value, bool)`` rows.
+    """
+    label = STRATEGY_LABELS
+    second, last = budgets[1], budgets[-1]
+
+    def at(start: str, n: int, names: Sequence[str], table: Mapping = score, fmt: str = ".0f") -> str:
+        present = sorted((s for s in names if (s, start, n) in table), key=lambda s: -table[(s, start, n)])
+        return ", ".join(f"{label[s]} {table[(s, start, n)]:{fmt}}" for s in present)
+
+    def get(table: Mapping, s: str, start: str, n: int) -> float:
+        return table.get((s, start, n), np.nan)
+
+    rows = []
+    ft, mfft = get(score, "ft", "cold", second), get(score, "mfft", "cold", second)
+    rs, mp = get(score, "random", "cold", second), get(score, "mp", "cold", second)
+    rows.append((
+        f"Cold start, {second} labels: diversity (FT, MFFT) far above RS and MP",
+        "FT and MFFT each >= RS + 10 and >= MP + 10 points",
+        f"{at('cold', second, ['ft', 'mfft'])} vs {at('cold', second, ['random', 'mp'])}",
+        bool(min(ft, mfft) >= max(rs, mp) + 10),
+    ))
+    cold = {s: get(score, s, "cold", last) for s in TABLE_ORDER}
+    rows.append((
+        f"Cold start, {last} labels: MFFT best, far above RS",
+        "MFFT >= RS + 10, and the best cold strategy or within 2 points of it",
+        at("cold", last, TABLE_ORDER),
+        bool(cold["mfft"] >= cold["random"] + 10 and cold["mfft"] >= max(cold.values()) - 2),
+    ))
+    rows.append((
+        f"Warm start, {last} labels: MFFT above RS",
+        "MFFT >= RS + 2 points",
+        at("warm", last, TABLE_ORDER),
+        bool(get(score, "mfft", "warm", last) >= get(score, "random", "warm", last) + 2),
+    ))
+    n_found = {s: get(found, s, "cold", last) for s in TABLE_ORDER}
+    others = max(n_found["random"], n_found["mp"])
+    rows.append((
+        f"Cold start, {last} labels: the rare classes are found",
+        f"FT and MFFT each find >= 2x and >= 3 more clips of the two rarest classes ({' and '.join(rare)}) "
+        "than RS and than MP",
+        f"{at('cold', last, ['ft', 'mfft'], found, '.1f')} vs {at('cold', last, ['random', 'mp'], found, '.1f')} "
+        f"(of {rare_total})",
+        bool(all(n_found[s] >= max(2 * others, others + 3) for s in ("ft", "mfft"))),
+    ))
+    mfft_cold, mfft_warm = get(score, "mfft", "cold", last), get(score, "mfft", "warm", last)
+    rows.append((
+        "Fully annotated pool, and MFFT close to it",
+        f"full >= 65 %; MFFT at {last} labels, cold and warm, within 10 points of full",
+        f"full {full:.0f}; MFFT cold {mfft_cold:.0f}, warm {mfft_warm:.0f}",
+        bool(full >= 65 and min(mfft_cold, mfft_warm) >= full - 10),
+    ))
+    steps = np.diff([0, *budgets])
+    rows.append((
+        "Label efficiency",
+        "the largest budget <= 10 % of the AL pool, in ten equal steps",
+        f"{last} of {pool_size:,} clips ({100 * last / pool_size:.1f} %), {len(budgets)} steps of {steps[0]}",
+        bool(last <= 0.1 * pool_size and len(budgets) == 10 and (steps == steps[0]).all()),
+    ))
+    return rows
+
+
+def _rarest(totals: pd.Series, k: int = 2) -> list[str]:
+    return list(totals.sort_values(kind="stable").index[:k])
+
+
+def paper_findings(tidy: pd.DataFrame, totals: pd.Series, pool_size: int) -> pd.DataFrame:
+    """The paper's qualitative findings, each checked on the paper's numbers and on this run's.
+
+    ``tidy``: :func:`tidy_table` with AL runs of the four strategies, cold and warm, and a
+    full-supervision run; ``totals``/``pool_size``: :func:`pool_totals`. Each row holds the
+    finding, its criterion, the paper's values, this run's (means over seeds, test cmAP in
+    percent, rare clips over the two rarest AL classes of each pool) and whether this run
+    meets the criterion. Columns :data:`FINDINGS_COLUMNS`.
+    """
+    summary = curve_summary(tidy, "test_ap")
+    full_rows = summary[summary.strategy == "full"]
+    if full_rows.empty:
+        raise ValueError("paper_findings needs a full-supervision run (FULL_SUPERVISION) in the records")
+    al = summary[summary.strategy != "full"]
+    missing = {(s, start) for s in TABLE_ORDER for start in ("cold", "warm")} - set(zip(al.strategy, al.start))
+    if missing:
+        raise ValueError(f"paper_findings needs runs of every strategy and start; missing {sorted(missing)}")
+    budgets = sorted(int(n) for n in al.n_labelled.unique())
+    if len(budgets) < 2:
+        raise ValueError(f"paper_findings needs at least two budgets, got {budgets}")
+    score = {(r.strategy, r.start, int(r.n_labelled)): float(r.mean) for r in al.itertuples()}
+    rare = _rarest(totals)
+    counts = tidy[(tidy.metric == "count") & tidy["class"].isin(rare) & (tidy.strategy != "full")]
+    per_run = counts.groupby(["strategy", "start", "seed", "n_labelled"])["value"].sum()
+    found = {(s, start, int(n)): float(v) for (s, start, n), v in per_run.groupby(
+        ["strategy", "start", "n_labelled"]).mean().items()}
+    ours = _judge_findings(score, found, float(full_rows["mean"].iloc[-1]), budgets, pool_size, rare,
+                           int(totals[rare].sum()))
+
+    paper = paper_tidy()
+    p_score = {(r.strategy, r.start, r.n_labelled): r.mean for r in paper[paper.metric == "test_cmap"].itertuples()}
+    table = paper_results()
+    p_totals = pd.Series({c: int(table[f"Total_{c}"].iloc[0]) for c in PAPER_CLASSES})
+    p_rare = _rarest(p_totals)
+    p_found_rows = paper[paper.metric.isin([f"count_{c}" for c in p_rare])]
+    p_found = p_found_rows.groupby(["strategy", "start", "n_labelled"])["mean"].sum().to_dict()
+    p_full = float(paper_full_supervision().set_index("metric").loc["test_cmap", "mean"])
+    p_budgets = sorted(int(n) for n in paper.n_labelled.unique())
+    p_pool = int(p_totals.sum() + table["Total_Negative"].iloc[0])
+    theirs = _judge_findings(p_score, p_found, p_full, p_budgets, p_pool, p_rare, int(p_totals[p_rare].sum()))
+
+    rows = [(o[0], o[1], t[2], o[2], o[3]) for o, t in zip(ours, theirs, strict=True)]
+    return pd.DataFrame(rows, columns=list(FINDINGS_COLUMNS))
 
 
 # --------------------------------------------------------------------------- files

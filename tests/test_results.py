@@ -287,3 +287,47 @@ def test_figures_notebook_runs_on_records(sweep_dir, tmp_path):
     assert (sweep_dir / "al_results.csv").is_file() and (sweep_dir / "tidy.parquet").is_file()
     text = "".join(str(out) for cell in book.cells if cell.cell_type == "code" for out in cell.outputs)
     assert "68(±3)" in text  # the paper's Table I, recomputed from the shipped CSV
+
+
+def _tidy_from_paper(change: dict | None = None) -> pd.DataFrame:
+    """The paper's published means as one seed's tidy rows (``change``: {(strategy, start, n): cmAP %})."""
+    paper_rows = paper.paper_tidy()
+    rows = []
+    for r in paper_rows.itertuples():
+        base = {"run": f"{r.strategy}-{r.start}", "strategy": r.strategy, "start": r.start, "init_pos": r.init_pos,
+                "seed": 1, "round": 0, "n_labelled": r.n_labelled}
+        if r.metric == "test_cmap":
+            value = (change or {}).get((r.strategy, r.start, r.n_labelled), r.mean)
+            rows.append({**base, "class": "all", "metric": "test_ap", "value": value / 100})
+        elif r.metric.startswith("count_"):
+            rows.append({**base, "class": r.metric[len("count_"):], "metric": "count", "value": r.mean})
+    full = {"run": "full", "strategy": "full", "start": "full", "init_pos": 0, "seed": 1, "round": 0,
+            "n_labelled": 21414}
+    rows.append({**full, "class": "all", "metric": "test_ap", "value": 0.7548})
+    return pd.DataFrame(rows)
+
+
+def test_paper_findings_hold_on_the_papers_numbers_and_fail_when_broken():
+    table = paper.paper_results()
+    totals = pd.Series({c: int(table[f"Total_{c}"].iloc[0]) for c in paper.PAPER_CLASSES})
+    findings = results.paper_findings(_tidy_from_paper(), totals, 21414)
+    assert list(findings.columns) == list(results.FINDINGS_COLUMNS) and len(findings) == 6
+    assert findings.reproduced.all(), findings
+    assert (findings["paper"] == findings["this run"]).all()  # the same numbers, judged the same way
+    assert "Meerkat_move_call and Meerkat_alarm_call" in findings.criterion.iloc[3]
+    assert "MFFT 9.8, FT 9.6 vs MP 3.0, RS 1.2 (of 25)" == findings["paper"].iloc[3]
+    # MFFT at the largest cold budget no better than RS: findings 2 breaks; the rest still hold
+    broken = results.paper_findings(_tidy_from_paper({("mfft", "cold", 500): 50.0}), totals, 21414)
+    assert broken.reproduced.tolist() == [True, False, True, True, False, True]
+    # a pool so small that 500 labels are a quarter of it
+    assert not results.paper_findings(_tidy_from_paper(), totals, 2000).reproduced.iloc[5]
+
+
+def test_paper_findings_needs_every_strategy_start_and_a_full_run():
+    tidy = _tidy_from_paper()
+    table = paper.paper_results()
+    totals = pd.Series({c: int(table[f"Total_{c}"].iloc[0]) for c in paper.PAPER_CLASSES})
+    with pytest.raises(ValueError, match="full-supervision"):
+        results.paper_findings(tidy[tidy.strategy != "full"], totals, 21414)
+    with pytest.raises(ValueError, match="missing"):
+        results.paper_findings(tidy[~((tidy.strategy == "mp") & (tidy.start == "warm"))], totals, 21414)
