@@ -33,7 +33,7 @@ def toy_pool(seed: int = SEED) -> tuple[np.ndarray, np.ndarray]:
     sizes = (90, 80, 90, 8)
     angles, tags = [], []
     for c, (centre, size) in enumerate(zip(centres, sizes, strict=False)):
-        spread = 0.03 if c == 3 else 0.08
+        spread = 0.05 if c == 3 else 0.08
         angles.append(gen.normal(centre, spread, size))
         tag = np.zeros((size, len(sizes)), dtype=bool)
         tag[:, c] = True
@@ -53,11 +53,11 @@ def toy_round(seed: int = SEED, k: int = 12):
     labelled = np.zeros(len(points), dtype=bool)
     for c in range(3):  # a few labelled clips of the common call types, none of the rare one
         labelled[gen.choice(np.flatnonzero(tags[:, c]), size=2, replace=False)] = True
-    # A stand-in classifier that knows the common calls (wrong on 6 % of clips) and tags
+    # A stand-in classifier that knows the common calls (wrong on 3 % of clips) and tags
     # the rare call, which it has never seen, as call A.
     pred = tags.copy()
     pred[tags[:, 3]] = np.array([True, False, False, False])
-    flip = gen.random(len(points)) < 0.06
+    flip = gen.random(len(points)) < 0.03
     pred[flip] = np.roll(pred[flip], 1, axis=1)
     candidates = np.flatnonzero(~labelled)
     mismatch = strategies.mismatch_levels(
