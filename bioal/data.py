@@ -26,6 +26,7 @@ import torch
 
 from bioal import dcase
 from bioal.config import Config, ConfigError
+from bioal.grid import CLIP_SECONDS, LABEL_FRAMES, SAMPLE_RATE
 from bioal.utils import read_json, resolve_path, write_json
 
 __all__ = [
@@ -181,7 +182,7 @@ def clip_table(prepared_root: str | os.PathLike, division: str, split: str) -> p
     return pd.DataFrame(rows, columns=["recording", "start_s", "duration_s"])
 
 
-def load_clip(wav_path: str | os.PathLike, start_s: float, clip_s: float = 10.0, sr: int = 32000) -> np.ndarray:
+def load_clip(wav_path: str | os.PathLike, start_s: float, clip_s: float = CLIP_SECONDS, sr: int = SAMPLE_RATE) -> np.ndarray:
     """Samples ``[clip_s*sr]`` float32 from ``start_s`` (channel 0), zero-padded past the end."""
     import soundfile as sf
 
@@ -202,7 +203,7 @@ def load_clip(wav_path: str | os.PathLike, start_s: float, clip_s: float = 10.0,
 
 
 def _frame_labels_for(labels: pd.DataFrame, class_names: list[str], clips: pd.DataFrame) -> np.ndarray:
-    out = np.zeros((len(clips), dcase.N_FRAMES, len(class_names)), dtype=np.float32)
+    out = np.zeros((len(clips), LABEL_FRAMES, len(class_names)), dtype=np.float32)
     groups = {rec: g for rec, g in labels.groupby("Audiofilename", sort=False)}
     for rec, idx in clips.groupby("recording", sort=False).indices.items():
         events = groups[rec]

@@ -52,13 +52,10 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
+from bioal.grid import CLIP_HOP_SECONDS, CLIP_SECONDS, HOP_LENGTH, LABEL_FRAMES, SAMPLE_RATE
 from bioal.utils import atomic_path, atomic_write
 
 __all__ = [
-    "SR",
-    "CLIP_S",
-    "HOP_S",
-    "N_FRAMES",
     "SL_CLASSES",
     "AL_CLASSES",
     "AL_RATIOS",
@@ -87,11 +84,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-SR = 32000
-CLIP_S = 10.0
-HOP_S = 5.0
-N_FRAMES = 32
-HOP_LENGTH = 320
 
 SL_CLASSES: tuple[str, ...] = (
     "Meerkat_short_note", "Meerkat_close_call", "Meerkat_aggression_call", "Meerkat_social_call",
@@ -310,7 +302,7 @@ def _read_audio(path: Path) -> tuple[np.ndarray, int]:
 # --------------------------------------------------------------------------- clips and labels
 
 
-def clip_starts(duration_s: float, clip_s: float = CLIP_S, hop_s: float = HOP_S) -> np.ndarray:
+def clip_starts(duration_s: float, clip_s: float = CLIP_SECONDS, hop_s: float = CLIP_HOP_SECONDS) -> np.ndarray:
     """Clip start times (s) for a recording: ``n = 1 + max(0, ceil((D - clip)/hop))``, starts ``hop*k``."""
     if duration_s < 0:
         raise ValueError(f"duration must be >= 0, got {duration_s}")
@@ -318,8 +310,8 @@ def clip_starts(duration_s: float, clip_s: float = CLIP_S, hop_s: float = HOP_S)
     return hop_s * np.arange(n, dtype=np.float64)
 
 
-def frame_boundaries(n_frames: int = N_FRAMES, sr: int = SR, hop_length: int = HOP_LENGTH,
-                     clip_s: float = CLIP_S) -> np.ndarray:
+def frame_boundaries(n_frames: int = LABEL_FRAMES, sr: int = SAMPLE_RATE, hop_length: int = HOP_LENGTH,
+                     clip_s: float = CLIP_SECONDS) -> np.ndarray:
     """The ``n_frames + 1`` label-segment boundaries (s, relative to the clip start).
 
     Frame indices ``0, 32, ..., 992`` -> ``clip(idx*320 - 160, 0, 320000) / 32000``, then 10.0:
@@ -344,12 +336,12 @@ def clip_frame_labels(
     clip_start_s = np.asarray(clip_start_s, dtype=np.float64)
     positive = np.asarray(positive, dtype=bool)
     n_classes = positive.shape[1]
-    out = np.zeros((len(clip_start_s), N_FRAMES, n_classes), dtype=np.float32)
+    out = np.zeros((len(clip_start_s), LABEL_FRAMES, n_classes), dtype=np.float32)
     keep = positive.any(axis=1)
     starts, ends, positive = np.asarray(starts)[keep], np.asarray(ends)[keep], positive[keep].astype(np.float32)
     if len(starts) == 0 or len(clip_start_s) == 0:
         return out
-    chunk = max(1, 4_000_000 // (N_FRAMES * len(starts)))
+    chunk = max(1, 4_000_000 // (LABEL_FRAMES * len(starts)))
     for lo in range(0, len(clip_start_s), chunk):
         cs = clip_start_s[lo : lo + chunk, None]
         seg_lo = (cs + bounds[None, :-1])[:, :, None]  # [k, 32, 1]
@@ -669,11 +661,11 @@ def _write_chunks(rec: Recording, cuts: Sequence[float], out_dir: Path, splits: 
         if target.is_file():
             continue
         chunk = audio[idx[i] : max(idx[i], idx[i + 1])]
-        if sr != SR and len(chunk):
-            chunk = librosa.resample(chunk, orig_sr=sr, target_sr=SR, res_type="soxr_hq")
+        if sr != SAMPLE_RATE and len(chunk):
+            chunk = librosa.resample(chunk, orig_sr=sr, target_sr=SAMPLE_RATE, res_type="soxr_hq")
         chunk = np.clip(chunk, -1.0, 32767 / 32768)
         with atomic_path(target, suffix=".wav.part") as tmp:
-            sf.write(str(tmp), chunk, SR, subtype="PCM_16", format="WAV")
+            sf.write(str(tmp), chunk, SAMPLE_RATE, subtype="PCM_16", format="WAV")
 
 
 def is_prepared(prepared_root: str | os.PathLike) -> bool:

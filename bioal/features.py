@@ -26,6 +26,7 @@ import torch
 import torchaudio
 from torch import nn
 
+from bioal.grid import CLIP_SAMPLES, CLIP_SECONDS, HOP_LENGTH, N_FFT, N_MELS, SAMPLE_RATE, SPEC_FRAMES
 from bioal.utils import read_json, write_json
 
 __all__ = [
@@ -38,7 +39,7 @@ __all__ = [
     "AMIN",
     "CLIP_SECONDS",
     "CLIP_SAMPLES",
-    "N_FRAMES",
+    "SPEC_FRAMES",
     "LogMelExtractor",
     "log_mel",
     "mel_filterbank",
@@ -52,16 +53,9 @@ __all__ = [
     "mean_std_path",
 ]
 
-SAMPLE_RATE = 32000
-N_FFT = 1024
-HOP_LENGTH = 320
-N_MELS = 64
 FMIN = 50.0
 FMAX = 14000.0
 AMIN = 1e-10
-CLIP_SECONDS = 10.0
-CLIP_SAMPLES = 320000
-N_FRAMES = CLIP_SAMPLES // HOP_LENGTH + 1  # 1001 STFT frames per 10-s clip
 
 
 def mel_filterbank(sample_rate: int = SAMPLE_RATE) -> torch.Tensor:
@@ -272,7 +266,7 @@ def compute_mean_std(
                 yield extractor(wave.to(device)).cpu()  # [b, 1001, 64]
 
     stats = mean_std_from_batches(batches())
-    write_json(path, {"mean": stats.mean, "std": stats.std, "n_clips": n, "n_values": n * N_FRAMES * N_MELS})
+    write_json(path, {"mean": stats.mean, "std": stats.std, "n_clips": n, "n_values": n * SPEC_FRAMES * N_MELS})
     return stats
 
 

@@ -42,6 +42,7 @@ import pandas as pd
 import torch
 
 from bioal.config import Config, ConfigError
+from bioal.grid import CLIP_SECONDS
 from bioal.utils import atomic_path, read_json, resolve_path, rng, torch_generator, write_json
 
 __all__ = [
@@ -58,7 +59,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-CLIP_S = 10.0
 EPS = 1e-10
 
 
@@ -157,7 +157,7 @@ class BalancedSampler:
                 if rows is None:
                     continue
                 hit = rows[rows[name] == 1]
-                spans = [(max(0.0, s - CLIP_S), e) for s, e in zip(hit["Starttime"], hit["Endtime"], strict=True)]
+                spans = [(max(0.0, s - CLIP_SECONDS), e) for s, e in zip(hit["Starttime"], hit["Endtime"], strict=True)]
                 clipped = [(max(0.0, a), min(d, b)) for a, b in merge_intervals(spans)]
                 pos[c][f] = [(a, b) for a, b in clipped if b > a]
                 union += pos[c][f]

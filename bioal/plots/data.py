@@ -12,9 +12,10 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from bioal.grid import CLIP_SECONDS
+
 __all__ = ["event_durations", "class_balance", "clip_figure"]
 
-CLIP_SECONDS = 10.0
 
 
 def event_durations(events: pd.DataFrame, title: str = "POS event durations per class") -> Figure:

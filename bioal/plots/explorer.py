@@ -13,11 +13,11 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from bioal.grid import CLIP_SECONDS
 from bioal.utils import resolve_path
 
 __all__ = ["clip_panel", "explorer_figure", "default_figure"]
 
-CLIP_SECONDS = 10.0
 
 
 def _draw_clip(ax_mel, ax_lab, mel: np.ndarray, frame_labels: np.ndarray, class_names: list[str]) -> None:

@@ -13,6 +13,8 @@ import base64
 import io
 from typing import Any
 
+from bioal.grid import SAMPLE_RATE
+
 __all__ = ["figure_output", "rich_output", "text_output", "set_outputs", "wav_bytes"]
 
 
@@ -45,7 +47,7 @@ def set_outputs(out: Any, *outputs: dict[str, Any]) -> None:
     out.outputs = tuple(outputs)
 
 
-def wav_bytes(wave: Any, sample_rate: int = 32000) -> bytes:
+def wav_bytes(wave: Any, sample_rate: int = SAMPLE_RATE) -> bytes:
     """A 16-bit WAV file (bytes) of ``wave [samples]``, peak-normalised for listening
     (for ``ipywidgets.Audio``, which is saved with the widget state)."""
     import numpy as np

@@ -23,6 +23,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from bioal.data import DIVISIONS, ClipDataset, clip_positive
+from bioal.grid import SAMPLE_RATE
 
 __all__ = [
     "ALL",
@@ -89,7 +90,7 @@ def clip_view(dataset: ClipDataset, index: int) -> tuple[Figure, np.ndarray]:
 
     wave, labels = dataset[index]
     row = dataset.clips.iloc[index]
-    mel = log_mel(wave.numpy(), sample_rate=32000)
+    mel = log_mel(wave.numpy(), sample_rate=SAMPLE_RATE)
     positive = [c for c, on in zip(dataset.class_names, labels.numpy().max(axis=0) > 0.5, strict=True) if on]
     title = (f"{dataset.division}/{dataset.split} clip {index}: {row['recording']} "
              f"@ {row['start_s']:.0f} s  [{', '.join(positive) or 'negative'}]")

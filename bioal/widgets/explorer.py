@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from bioal.grid import CLIP_SECONDS, SAMPLE_RATE
 from bioal.utils import read_json, resolve_path
 
 __all__ = [
@@ -47,8 +48,6 @@ __all__ = [
 
 RUN_NAME = re.compile(r"^(?P<strategy>[a-z0-9_]+)-(?P<start>cold|warm)-seed(?P<seed>\d+)$")
 STRATEGY_ORDER = ("mfft", "mp", "ft", "random")
-CLIP_SECONDS = 10.0
-SAMPLE_RATE = 32000
 
 
 @dataclasses.dataclass(frozen=True)
