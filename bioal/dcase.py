@@ -58,6 +58,7 @@ from bioal.utils import atomic_path, atomic_write
 __all__ = [
     "SL_CLASSES",
     "AL_CLASSES",
+    "RARE_CLASSES",
     "AL_RATIOS",
     "SL_RATIOS",
     "DatasetError",
@@ -105,6 +106,9 @@ AL_CLASSES: tuple[str, ...] = (
     "Mosquito", "Red_Deer", "Meerkat_alarm_call", "Meerkat_move_call", "Song_thrush_call",
     "Blackbird_call", "Pilot_whale_foraging_buzzes",
 )
+#: The AL classes whose clips are rare in the pool: their labelled count is Figure 1's
+#: "rare species count" and the clip viewer opens on one of them.
+RARE_CLASSES: tuple[str, ...] = ("Meerkat_alarm_call", "Meerkat_move_call")
 SL_RATIOS = (0.8,)
 AL_RATIOS = (0.7, 0.15)
 SPLITS = {"SL": ("train", "valid"), "AL": ("train", "valid", "test")}

@@ -55,7 +55,7 @@ from bioal.classifier import (
 from bioal.config import Config, ConfigError
 from bioal.embeddings import SPLITS, EmbeddingSplit, read_split
 from bioal.metrics import optimal_threshold
-from bioal.strategies import STRATEGIES, CosineSpace, get_strategy, mismatch_levels, pick_distances, select
+from bioal.strategies import STRATEGIES, CosineSpace, Selection, get_strategy, pick_distances, select
 from bioal.utils import atomic_path, pick_device, read_json, resolve_path, rng, write_json
 
 __all__ = [
@@ -311,6 +311,35 @@ def _pred_tags(
     return np.concatenate(out) if out else np.zeros((0, model.n_classes), dtype=bool)
 
 
+def start_clips(start: str, tags: np.ndarray, class_names: Any, init_pos: int, seed: int) -> np.ndarray:
+    """The clips labelled before the init rule runs (method §4.5), in order, int64.
+
+    ``cold`` and ``full``: one clip drawn uniformly from the pool. ``warm``: for each class
+    in turn, ``init_pos`` of its positive clips (``tags [N, C]`` bool) drawn without
+    replacement, a clip positive for several classes counted once; a class with fewer
+    positives gives them all, with a warning.
+    """
+    n = len(tags)
+    if start in ("cold", "full"):
+        return np.asarray([int(rng(seed, "cold-start").integers(n))], dtype=np.int64)
+    if start != "warm":
+        raise ValueError(f"start must be 'cold', 'warm' or 'full', got {start!r}")
+    g = rng(seed, "warm-start")
+    first: list[int] = []
+    for c, name in enumerate(class_names):
+        positives = np.flatnonzero(tags[:, c])
+        if len(positives) < init_pos:
+            warnings.warn(
+                f"class {name!r} has only {len(positives)} positive clips for a warm start of "
+                f"{init_pos}; taking all of them",
+                stacklevel=3,
+            )
+        for i in g.choice(positives, size=min(init_pos, len(positives)), replace=False):
+            if int(i) not in first:
+                first.append(int(i))
+    return np.asarray(first, dtype=np.int64)
+
+
 class _Run:
     """State of one run while it executes (private)."""
 
@@ -340,29 +369,15 @@ class _Run:
         self.classifier_config = config.classifier_config()
 
     # ----------------------------------------------------------------- selection
-    def start_up(self) -> np.ndarray:
-        """Round 0's picks in order: cold (1 random + init rule), warm (positives + init rule), full."""
+    def start_up(self) -> Selection:
+        """Round 0's picks in order: cold (1 random + init rule), warm (positives + init rule), full.
+
+        Distances are those of the whole round (the first pick has none); no mismatch yet.
+        """
         cfg, seed = self.config, self.config.seed
-        if cfg.full_supervision or cfg.init_pos == 0:
-            first = [int(rng(seed, "cold-start").integers(self.n))]
-        else:
-            g = rng(seed, "warm-start")
-            first = []
-            for c, name in enumerate(self.train.class_names):
-                positives = np.flatnonzero(self.tags[:, c])
-                if len(positives) < cfg.init_pos:
-                    warnings.warn(
-                        f"class {name!r} has only {len(positives)} positive clips for a warm start of "
-                        f"{cfg.init_pos}; taking all of them",
-                        stacklevel=3,
-                    )
-                for i in g.choice(positives, size=min(cfg.init_pos, len(positives)), replace=False):
-                    if int(i) not in first:
-                        first.append(int(i))
-            if len(first) > self.budgets[0]:
-                raise ConfigError(
-                    f"the warm start labels {len(first)} clips, more than the first budget {self.budgets[0]}"
-                )
+        first = start_clips(cfg.start, self.tags, self.train.class_names, cfg.init_pos, seed)
+        if len(first) > self.budgets[0]:
+            raise ConfigError(f"the warm start labels {len(first)} clips, more than the first budget {self.budgets[0]}")
         labelled = np.zeros(self.n, dtype=bool)
         labelled[first] = True
         rest = select(
@@ -372,16 +387,23 @@ class _Run:
             k=self.budgets[0] - len(first),
             rng=rng(seed, "select", 0),
             init=True,
+            explain=False,
         )
-        return np.concatenate([np.asarray(first, dtype=np.int64), rest])
+        picks = np.concatenate([first, rest.indices])
+        if cfg.full_supervision:
+            return Selection.of(picks)
+        return Selection.of(picks, distance=pick_distances(self.space, np.zeros(0, dtype=np.int64), picks))
 
-    def select_round(self, r: int, labelled: np.ndarray, model: MLPClassifier, threshold: float) -> np.ndarray:
+    def select_round(self, r: int, labelled: np.ndarray, model: MLPClassifier, threshold: float) -> Selection:
+        """Round ``r``'s picks with their reasons (mismatch against ``model``, distance)."""
         k = self.budgets[r] - int(labelled.sum())
         init = int(labelled.sum()) < self.budgets[0]
-        clip_pred = None
-        if self.strategy.needs_classifier and not init:
-            unl = np.flatnonzero(~labelled)
-            clip_pred = _pred_tags(model, self.pool_x, unl, threshold, self.config.mismatch_comparison, self.device)
+        predict = None
+        if self.strategy.needs_classifier or self.config.record_mismatch:
+
+            def predict(index: np.ndarray) -> np.ndarray:
+                return _pred_tags(model, self.pool_x, index, threshold, self.config.mismatch_comparison, self.device)
+
         return select(
             self.strategy.name,
             embeddings=self.space,
@@ -389,25 +411,9 @@ class _Run:
             k=k,
             rng=rng(self.config.seed, "select", r),
             clip_labels=self.tags,
-            clip_pred=clip_pred,
+            clip_pred=predict,
             init=init,
         )
-
-    def why(
-        self, picks: np.ndarray, labelled_before: np.ndarray, model: MLPClassifier | None, threshold: float
-    ) -> tuple[list, list]:
-        """(mismatch level, distance at pick time) per pick; nulls where undefined."""
-        if self.config.full_supervision:
-            return [None] * len(picks), [None] * len(picks)
-        distance = _none_if_nan(pick_distances(self.space, labelled_before, picks))
-        use = model is not None and labelled_before.any()
-        use = use and (self.strategy.needs_classifier or self.config.record_mismatch)
-        if not use:
-            return [None] * len(picks), distance
-        base = np.flatnonzero(labelled_before)
-        pred = _pred_tags(model, self.pool_x, picks, threshold, self.config.mismatch_comparison, self.device)
-        levels = mismatch_levels(self.space, base, self.tags[base], picks, pred)
-        return [int(v) for v in levels], distance
 
     # ----------------------------------------------------------------- training
     def train_round(self, r: int, labelled: np.ndarray):
@@ -504,9 +510,9 @@ def _run(config, folder, existing, splits, progress, stop_after) -> RunRecord:
             break
         labelled = labelled_round >= 0
         t0 = time.perf_counter()
-        picks = run.start_up() if r == 0 else run.select_round(r, labelled, model, threshold)
+        selection = run.start_up() if r == 0 else run.select_round(r, labelled, model, threshold)
         select_seconds = time.perf_counter() - t0
-        mismatch, distance = run.why(picks, labelled, model if r > 0 else None, threshold)
+        picks = selection.indices
         labelled_round[picks] = r
         labelled = labelled_round >= 0
 
@@ -528,8 +534,8 @@ def _run(config, folder, existing, splits, progress, stop_after) -> RunRecord:
             round=r,
             n_labelled=int(labelled.sum()),
             selected=[int(i) for i in picks],
-            selected_mismatch=mismatch,
-            selected_distance=distance,
+            selected_mismatch=[None if math.isnan(v) else int(v) for v in selection.mismatch],
+            selected_distance=_none_if_nan(selection.distance),
             threshold=float(ev.threshold),
             epochs=trained.epochs,
             select_seconds=select_seconds,

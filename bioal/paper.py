@@ -13,7 +13,8 @@ from importlib import resources
 import numpy as np
 import pandas as pd
 
-from bioal.dcase import AL_CLASSES
+from bioal.dcase import AL_CLASSES, RARE_CLASSES
+from bioal.strategies import from_paper_name, paper_name, strategy_names
 
 __all__ = [
     "PAPER_CLASSES",
@@ -32,12 +33,10 @@ __all__ = [
 
 #: Class order of the AL h5 files and of the CSV's per-class columns (SPEC 4.3).
 PAPER_CLASSES: tuple[str, ...] = AL_CLASSES
-#: Classes summed into the "rare species count" of Figure 1 (SPEC 4.4).
-RARE_CLASSES: tuple[str, ...] = ("Meerkat_alarm_call", "Meerkat_move_call")
-#: bioal strategy name -> the paper's ``sampling_method`` value.
-PAPER_METHODS: dict[str, str] = {"random": "rand", "ft": "ft", "mp": "mp", "mfft": "mfft"}
-#: Row order of ``sampling_method`` within one ``pos_init_num`` block (descending names).
-METHOD_ORDER: tuple[str, ...] = ("rand", "mp", "mfft", "ft")
+#: bioal strategy name -> the paper's ``sampling_method`` value (from the strategy registry).
+PAPER_METHODS: dict[str, str] = {s: paper_name(s) for s in strategy_names()}
+#: Row order of ``sampling_method`` within one ``pos_init_num`` block: names descending.
+METHOD_ORDER: tuple[str, ...] = tuple(sorted(PAPER_METHODS.values(), reverse=True))
 #: Repetitions behind every AL row of the paper's CSV (exp_1..exp_5).
 PAPER_RUNS = 5
 
@@ -46,19 +45,12 @@ _RESOURCE = "paper_al_results.csv"
 
 def to_paper_method(strategy: str) -> str:
     """``"random"`` -> ``"rand"``; the other strategy names are the same."""
-    try:
-        return PAPER_METHODS[strategy]
-    except KeyError:
-        raise KeyError(f"strategy {strategy!r} has no paper name (known: {sorted(PAPER_METHODS)})") from None
+    return paper_name(strategy)
 
 
 def from_paper_method(method: str) -> str:
     """``"rand"`` -> ``"random"``; the inverse of :func:`to_paper_method`."""
-    inverse = {v: k for k, v in PAPER_METHODS.items()}
-    try:
-        return inverse[method]
-    except KeyError:
-        raise KeyError(f"sampling_method {method!r} is not one of {sorted(inverse)}") from None
+    return from_paper_name(method)
 
 
 def paper_csv_text() -> str:

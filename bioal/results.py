@@ -31,6 +31,7 @@ from tqdm.auto import tqdm
 from bioal.config import Config
 from bioal.experiment import ROUND_KEYS
 from bioal.paper import METHOD_ORDER, PAPER_METHODS, RARE_CLASSES, paper_columns, paper_tidy
+from bioal.strategies import FULL, strategy_label, strategy_names
 from bioal.utils import atomic_path, read_json, resolve_path
 
 __all__ = [
@@ -56,10 +57,10 @@ __all__ = [
 
 #: Per-class score lists in every round file (fractions 0..1).
 SCORES: tuple[str, ...] = ("valid_ap", "valid_f1", "test_ap", "test_f1")
-#: Column labels of Table I and the figures.
-STRATEGY_LABELS: dict[str, str] = {"random": "RS", "mp": "MP", "ft": "FT", "mfft": "MFFT", "full": "Full"}
-#: Column order of Table I (SPEC 7.1).
-TABLE_ORDER: tuple[str, ...] = ("random", "mp", "ft", "mfft")
+#: Column labels of Table I and the figures (the strategy registry's labels).
+STRATEGY_LABELS: dict[str, str] = {s: strategy_label(s) for s in (*strategy_names(), FULL)}
+#: Column order of Table I (the registry's display order).
+TABLE_ORDER: tuple[str, ...] = strategy_names()
 #: The paper's column name for each run-level score.
 _PAPER_SCORE = {"valid_f1": "valid_f1", "valid_ap": "valid_cmap", "test_f1": "test_f1", "test_ap": "test_cmap"}
 _ID = ["run", "strategy", "start", "init_pos", "seed", "round", "n_labelled"]

@@ -44,6 +44,7 @@ from tqdm.auto import tqdm
 
 from bioal.config import load_preset
 from bioal.notebooks import executed_dir, notebook_parameters, notebook_path, preset_parameters, run_notebook
+from bioal.strategies import strategy_names
 from bioal.utils import read_json, resolve_path, write_json
 
 __all__ = [
@@ -60,7 +61,8 @@ __all__ = [
     "main",
 ]
 
-STRATEGIES: tuple[str, ...] = ("random", "ft", "mp", "mfft")
+#: The grid's strategies: every registered one, in the registry's display order.
+STRATEGIES: tuple[str, ...] = strategy_names()
 STARTS: tuple[int, ...] = (0, 5)
 RUN_NOTEBOOK = "05_experiments"
 FIGURES_NOTEBOOK = "06_figures"

@@ -104,6 +104,25 @@ def test_mfft_mismatch_groups_come_first(tmp_path, splits):
         assert levels == sorted(levels, reverse=True)
 
 
+@pytest.mark.parametrize("strategy", ["mfft", "ft"])
+def test_reasons_come_from_one_prediction_per_round(tmp_path, splits, monkeypatch, strategy):
+    import bioal.experiment as experiment
+
+    calls = []
+    original = experiment._pred_tags
+
+    def counting(model, x, index, *args):
+        calls.append(len(index))
+        return original(model, x, index, *args)
+
+    monkeypatch.setattr(experiment, "_pred_tags", counting)
+    rec = run_experiment(_config(tmp_path, strategy=strategy, budgets=(10, 20, 30)), splits=splits, progress=False)
+    n = len(splits[0])
+    # one classifier pass per later round: the unlabelled pool for MFFT, the picks for FT
+    assert calls == ([n - 10, n - 20] if strategy == "mfft" else [10, 10])
+    assert all(isinstance(v, int) for r in rec.rounds[1:] for v in r.selected_mismatch)
+
+
 def test_same_seed_same_records_other_seed_differs(tmp_path, splits):
     a = run_experiment(_config(tmp_path / "a", strategy="mp", budgets=(10, 20)), splits=splits, progress=False)
     b = run_experiment(_config(tmp_path / "b", strategy="mp", budgets=(10, 20)), splits=splits, progress=False)

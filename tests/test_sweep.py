@@ -63,7 +63,7 @@ def test_grid_of_the_demo_preset(tmp_path):
     tasks = sweep.sweep_tasks("demo", executed=tmp_path / "_executed")
     names = [t.run_name for t in tasks]
     assert len(tasks) == 4 * 2 * 3 + 3
-    assert names[:4] == ["random-cold-seed0", "ft-cold-seed0", "mp-cold-seed0", "mfft-cold-seed0"]
+    assert names[:4] == ["random-cold-seed0", "mp-cold-seed0", "ft-cold-seed0", "mfft-cold-seed0"]
     assert names[4] == "random-warm-seed0"
     assert names[-3:] == ["full-seed0", "full-seed1", "full-seed2"]
     task = tasks[names.index("mfft-warm-seed2")]

@@ -15,6 +15,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from bioal.dcase import RARE_CLASSES
+
 __all__ = [
     "RARE_CLASSES",
     "training_curves",
@@ -24,7 +26,6 @@ __all__ = [
     "projection_figure",
 ]
 
-RARE_CLASSES = ("Meerkat_alarm_call", "Meerkat_move_call")
 
 
 def training_curves(history: dict[str, Any]) -> Figure:

@@ -204,3 +204,45 @@ def take_by_mismatch(levels: np.ndarray, candidates: np.ndarray, k: int, fill: A
             taken.append(np.asarray(fill(group, remaining, higher)))
             remaining = 0
     return np.concatenate(taken).astype(np.int64) if taken else np.zeros(0, dtype=np.int64)
+
+
+def labeled_mask(labeled: Any, n: int) -> np.ndarray:
+    """Boolean mask ``[n]`` from indices or a mask."""
+    mask = np.zeros(n, dtype=bool)
+    mask[as_indices(labeled, n, "labeled")] = True
+    return mask
+
+
+def candidate_mismatch(
+    space: Any, labeled: Any, clip_labels: Any, clip_pred: Any, *, device: Any = "cpu"
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(candidates, levels)``: the unlabelled clips (ascending) and their mismatch levels.
+
+    ``clip_labels [N, C]``: true clip tags (only the labelled rows are read).
+    ``clip_pred``: predicted binary tags, ``[N, C]`` or ``[n_unlabelled, C]``.
+    """
+    space = as_space(space, device=device)
+    mask = labeled_mask(labeled, space.n)
+    if clip_labels is None or clip_pred is None:
+        missing = [n for n, v in (("clip_labels", clip_labels), ("clip_pred", clip_pred)) if v is None]
+        raise ValueError(f"mismatch-based selection after the init phase needs {missing}")
+    clip_labels = np.asarray(clip_labels)
+    clip_pred = np.asarray(clip_pred)
+    if clip_labels.shape[0] != space.n:
+        raise ValueError(f"clip_labels must have {space.n} rows (one per clip), got {clip_labels.shape}")
+    cand = np.flatnonzero(~mask)
+    base = np.flatnonzero(mask)
+    if len(clip_pred) == space.n:
+        pred = clip_pred[cand]
+    elif len(clip_pred) == len(cand):
+        pred = clip_pred
+    else:
+        raise ValueError(
+            f"clip_pred must have {space.n} rows (all clips) or {len(cand)} (unlabelled), got {clip_pred.shape}"
+        )
+    return cand, mismatch_levels(space, base, clip_labels[base], cand, pred)
+
+
+def levels_of(picks: np.ndarray, candidates: np.ndarray, levels: np.ndarray) -> np.ndarray:
+    """The mismatch level ``[len(picks)]`` of each pick, looked up in ``(candidates ascending, levels)``."""
+    return np.asarray(levels)[np.searchsorted(candidates, picks)]

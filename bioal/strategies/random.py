@@ -7,7 +7,8 @@ import numpy as np
 from bioal.strategies._registry import register
 
 
-@register("random", random_init=True, random_later=True)
+@register("random", random_init=True, random_later=True, label="RS", title="Random", paper_name="rand", order=0,
+          colour="#7f7f7f")
 def select_random(space, labeled, k, rng, clip_labels=None, clip_pred=None, init=False) -> np.ndarray:
     """Uniformly random k unlabelled clips, without replacement (every round)."""
     pool = np.flatnonzero(~labeled)

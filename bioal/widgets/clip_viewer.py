@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
-from bioal.plots.encoder import RARE_CLASSES
+from bioal.dcase import RARE_CLASSES
 from bioal.utils import resolve_path
 
 __all__ = ["ClipMeta", "read_clip_meta", "clip_options", "default_clip", "clip_data", "clip_viewer_figure", "clip_viewer"]

@@ -95,7 +95,7 @@ def simulate(
             tmp = labelled.copy()
             tmp[first] = True
             rest = select(strategy, embeddings=space, labeled=tmp, k=k - 1, rng=rng(seed, "toy-select", 0), init=True)
-            picks = np.concatenate([first, rest])
+            picks = np.concatenate([first, rest.indices])
         else:
             pred = _predict_tags(unit, tags, labelled)
             cand, lev = candidate_mismatch(space, labelled, tags, pred)
@@ -108,7 +108,7 @@ def simulate(
                 rng=rng(seed, "toy-select", r),
                 clip_labels=tags,
                 clip_pred=pred if needs else None,
-            )
+            ).indices
         labelled[picks] = True
         rare_found = int(tags[labelled, rare].sum()) if rare is not None else 0
         out.append(ToyRound(r, before, picks, levels, rare_found, r == 0))

@@ -19,9 +19,10 @@ from docutils import nodes
 from sphinx.application import Sphinx
 from sphinx.errors import ConfigError
 
+from bioal.strategies import strategy_label
+
 RUN_DOC = re.compile(r"^_executed/runs/(?P<notebook>\d\d_[a-z]+)-(?P<run>.+)$")
 RUN_NAME = re.compile(r"^(?:(?P<strategy>[a-z0-9_]+)-(?P<start>cold|warm)|(?P<full>full))-seed(?P<seed>\d+)$")
-STRATEGY_LABELS = {"random": "Random", "rand": "Random", "ft": "FT", "mp": "MP", "mfft": "MFFT"}
 OFFLINE_ENTRY_POINTS = ("mathjax/tex-mml-chtml.js", "html-manager/embed.js")
 
 
@@ -32,7 +33,7 @@ def run_label(run: str) -> str:
         return run
     if match["full"]:
         return f"Full supervision, seed {int(match['seed'])}"
-    strategy = STRATEGY_LABELS.get(match["strategy"], match["strategy"].upper())
+    strategy = strategy_label(match["strategy"])
     return f"{strategy}, {match['start']} start, seed {int(match['seed'])}"
 
 
