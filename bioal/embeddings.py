@@ -56,11 +56,11 @@ SPLITS = ("train", "valid", "test")
 class EmbeddingSplit:
     """Embeddings and labels of one split, in memory.
 
-    ``embeddings`` [N, T, D], ``labels`` [N, T, C] float32, ``class_names`` C names,
-    ``recording`` [N] str, ``clip_start`` [N] float64 seconds.
+    ``embeddings`` [N, T, D] (None when read with ``meta_only``), ``labels`` [N, T, C]
+    float32, ``class_names`` C names, ``recording`` [N] str, ``clip_start`` [N] float64 seconds.
     """
 
-    embeddings: np.ndarray
+    embeddings: np.ndarray | None
     labels: np.ndarray
     class_names: list[str]
     recording: np.ndarray
@@ -71,20 +71,28 @@ class EmbeddingSplit:
         self.recording = np.asarray(self.recording, dtype=object)
         self.clip_start = np.asarray(self.clip_start, dtype=np.float64)
         self.class_names = [str(c) for c in self.class_names]
-        n = len(self.embeddings)
-        if self.embeddings.ndim != 3:
-            raise ValueError(f"embeddings must be [N, T, D], got shape {self.embeddings.shape}")
-        if self.labels.shape[:2] != self.embeddings.shape[:2] or self.labels.ndim != 3:
-            raise ValueError(
-                f"labels {self.labels.shape} do not match embeddings {self.embeddings.shape} in [N, T]"
-            )
+        if self.labels.ndim != 3:
+            raise ValueError(f"labels must be [N, T, C], got shape {self.labels.shape}")
+        n = len(self.labels)
+        if self.embeddings is not None:
+            if self.embeddings.ndim != 3:
+                raise ValueError(f"embeddings must be [N, T, D], got shape {self.embeddings.shape}")
+            if self.labels.shape[:2] != self.embeddings.shape[:2]:
+                raise ValueError(
+                    f"labels {self.labels.shape} do not match embeddings {self.embeddings.shape} in [N, T]"
+                )
         if self.labels.shape[2] != len(self.class_names):
             raise ValueError(f"labels have {self.labels.shape[2]} classes but class_names has {len(self.class_names)}")
         if len(self.recording) != n or len(self.clip_start) != n:
             raise ValueError(f"recording/clip_start must have {n} entries")
 
     def __len__(self) -> int:
-        return len(self.embeddings)
+        return len(self.labels)
+
+    @property
+    def meta_only(self) -> bool:
+        """True when the split was read without its embeddings."""
+        return self.embeddings is None
 
     @property
     def n_classes(self) -> int:
@@ -92,6 +100,8 @@ class EmbeddingSplit:
 
     def clip_vectors(self) -> np.ndarray:
         """Clip vectors ``[N, D]``: max over the T frames (the paper's distance space)."""
+        if self.embeddings is None:
+            raise ValueError("this split was read with meta_only=True: it has no embeddings")
         return self.embeddings.max(axis=1)
 
     def clip_labels(self) -> np.ndarray:
@@ -101,7 +111,7 @@ class EmbeddingSplit:
     def subset(self, index: np.ndarray) -> EmbeddingSplit:
         """The clips at ``index`` (ints or bool mask), as a new split."""
         return EmbeddingSplit(
-            embeddings=self.embeddings[index],
+            embeddings=None if self.embeddings is None else self.embeddings[index],
             labels=self.labels[index],
             class_names=list(self.class_names),
             recording=self.recording[index],
@@ -126,8 +136,11 @@ def write_split(path: str | os.PathLike, split: EmbeddingSplit) -> Path:
     return path
 
 
-def read_split(path: str | os.PathLike, dtype: Any = None) -> EmbeddingSplit:
+def read_split(path: str | os.PathLike, dtype: Any = None, meta_only: bool = False) -> EmbeddingSplit:
     """Read a split file into memory; ``dtype`` converts the embeddings (e.g. float32).
+
+    ``meta_only``: read the labels, class names, recordings and clip starts but not the
+    embeddings (``split.embeddings`` is None); what the viewers and explorers need.
 
     Raises ``FileNotFoundError`` / ``KeyError`` naming the file and the missing dataset,
     and ``ValueError`` naming the first clip with a non-finite embedding.
@@ -146,15 +159,17 @@ def read_split(path: str | os.PathLike, dtype: Any = None) -> EmbeddingSplit:
                 f"{path}: extraction is unfinished ({int(handle.attrs['n_done'])} of "
                 f"{len(handle['embeddings'])} clips); run the extraction again to resume"
             )
-        embeddings = handle["embeddings"][()]
+        embeddings = None if meta_only else handle["embeddings"][()]
         split = EmbeddingSplit(
-            embeddings=embeddings if dtype is None else embeddings.astype(dtype),
+            embeddings=embeddings if dtype is None or embeddings is None else embeddings.astype(dtype),
             labels=handle["labels"][()].astype(np.float32),
             class_names=[c.decode().strip() for c in handle["class_list"][()]],
             recording=np.array([r.decode() if isinstance(r, bytes) else r for r in handle["recording"][()]], dtype=object),
             clip_start=handle["clip_start"][()],
             attrs={k: (v.item() if isinstance(v, np.generic) else v) for k, v in handle.attrs.items()},
         )
+    if meta_only:
+        return split
     finite = np.isfinite(split.embeddings).reshape(len(split), -1).all(axis=1)
     if not finite.all():
         bad = int(np.flatnonzero(~finite)[0])

@@ -8,13 +8,10 @@ previous round's best classifier and its valid threshold. Every random choice co
 ``bioal.utils.rng(seed, component, round)`` / ``torch_generator(seed, component, round)``,
 so the same seed on the same device gives identical selections and metrics.
 
-Run records (DESIGN.md "Run records"), in ``RESULTS_DIR/runs/<run_name>/``:
-
-* ``config.json`` - the frozen :class:`ExperimentConfig`;
-* ``rounds/<n_labelled:05d>.json`` - one per budget, written atomically when the round ends,
-  with the keys of :data:`ROUND_KEYS`;
-* ``labelled_round.npy`` - int ``[N_train]``, the round each clip was labelled in, -1 never;
-* ``state.pt`` - the last round's classifier (state dict, threshold, round) for resuming.
+Run records in ``RESULTS_DIR/runs/<run_name>/`` are written and read through
+:mod:`bioal.records` (layout there): ``config.json`` (the frozen :class:`ExperimentConfig`),
+one ``rounds/<n_labelled:05d>.json`` per finished round, ``labelled_round.npy``, and
+``state.pt`` (the last round's classifier, written here, for resuming).
 
 Resume: a run started again continues at the next unfinished round and ends with the same
 records as an uninterrupted run (wall times aside). The round files are the source of truth:
@@ -44,6 +41,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from bioal import records
 from bioal.classifier import (
     ClassifierConfig,
     FeatureScaler,
@@ -55,8 +53,9 @@ from bioal.classifier import (
 from bioal.config import Config, ConfigError
 from bioal.embeddings import SPLITS, EmbeddingSplit, read_split
 from bioal.metrics import optimal_threshold
+from bioal.records import ROUND_KEYS, RoundRecord, RunRecord, load_run, start_name
 from bioal.strategies import STRATEGIES, CosineSpace, Selection, get_strategy, pick_distances, select
-from bioal.utils import atomic_path, pick_device, read_json, resolve_path, rng, write_json
+from bioal.utils import atomic_path, pick_device, read_json, resolve_path, rng
 
 __all__ = [
     "ExperimentConfig",
@@ -69,25 +68,6 @@ __all__ = [
     "load_run",
     "load_splits",
 ]
-
-ROUND_KEYS = (
-    "round",
-    "n_labelled",
-    "selected",
-    "selected_mismatch",
-    "selected_distance",
-    "threshold",
-    "epochs",
-    "select_seconds",
-    "train_seconds",
-    "class_names",
-    "class_counts",
-    "valid_ap",
-    "valid_f1",
-    "test_ap",
-    "test_f1",
-    "history",
-)
 
 # fields that do not change a run's results (may differ when a run is resumed)
 _NON_RESULT_FIELDS = ("preset", "device", "data_root", "embeddings_dir", "results_dir", "threads")
@@ -140,8 +120,8 @@ class ExperimentConfig(Config):
 
     @property
     def start(self) -> str:
-        """``"full"``, ``"warm"`` (init_pos > 0) or ``"cold"``."""
-        return "full" if self.full_supervision else ("warm" if self.init_pos > 0 else "cold")
+        """``"full"``, ``"warm"`` (init_pos > 0) or ``"cold"`` (:func:`bioal.records.start_name`)."""
+        return start_name(self.full_supervision, self.init_pos)
 
     def classifier_config(self) -> ClassifierConfig:
         return ClassifierConfig(
@@ -158,114 +138,12 @@ class ExperimentConfig(Config):
 
 def run_name(config: ExperimentConfig) -> str:
     """``<strategy>-<cold|warm>-seed<seed>``, or ``full-seed<seed>`` for full supervision."""
-    if config.full_supervision:
-        return f"full-seed{config.seed}"
-    return f"{config.strategy}-{config.start}-seed{config.seed}"
+    return records.run_name(config.strategy, config.start, config.seed)
 
 
 def run_folder(config: ExperimentConfig) -> Path:
     """``RESULTS_DIR/runs/<run_name>``."""
-    return resolve_path(config.results_dir) / "runs" / run_name(config)
-
-
-# --------------------------------------------------------------------------- records
-
-
-@dataclasses.dataclass
-class RoundRecord:
-    """One ``rounds/<n>.json`` file (per-class lists are fractions 0..1, in class order)."""
-
-    round: int
-    n_labelled: int
-    selected: list[int]
-    selected_mismatch: list[int | None]
-    selected_distance: list[float | None]
-    threshold: float
-    epochs: int
-    select_seconds: float
-    train_seconds: float
-    class_names: list[str]
-    class_counts: list[int]
-    valid_ap: list[float]
-    valid_f1: list[float]
-    test_ap: list[float]
-    test_f1: list[float]
-    history: list[dict[str, float]]
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any], source: Any = "") -> RoundRecord:
-        missing = [k for k in ROUND_KEYS if k not in data]
-        if missing:
-            raise KeyError(f"{source}: round record lacks keys {missing}")
-        return cls(**{k: data[k] for k in ROUND_KEYS})
-
-    def to_dict(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in ROUND_KEYS}
-
-    @property
-    def valid_cmap(self) -> float:
-        return float(np.mean(self.valid_ap))
-
-    @property
-    def test_cmap(self) -> float:
-        return float(np.mean(self.test_ap))
-
-    @property
-    def test_macro_f1(self) -> float:
-        return float(np.mean(self.test_f1))
-
-
-@dataclasses.dataclass
-class RunRecord:
-    """A run folder read back: config (dict), rounds in order, labelled-in-round array."""
-
-    folder: Path
-    config: dict[str, Any]
-    rounds: list[RoundRecord]
-    labelled_round: np.ndarray
-
-    @property
-    def name(self) -> str:
-        return self.folder.name
-
-    @property
-    def strategy(self) -> str:
-        return "full" if self.config.get("full_supervision") else str(self.config["strategy"])
-
-    @property
-    def start(self) -> str:
-        if self.config.get("full_supervision"):
-            return "full"
-        return "warm" if int(self.config.get("init_pos", 0)) > 0 else "cold"
-
-    @property
-    def seed(self) -> int:
-        return int(self.config["seed"])
-
-    @property
-    def class_names(self) -> list[str]:
-        return list(self.rounds[0].class_names) if self.rounds else []
-
-    @property
-    def complete(self) -> bool:
-        n_expected = 1 if self.config.get("full_supervision") else len(self.config["budgets"])
-        return len(self.rounds) == n_expected
-
-
-def load_run(folder: str | Path) -> RunRecord:
-    """Read a run folder (``config.json``, ``rounds/*.json``, ``labelled_round.npy``)."""
-    folder = Path(folder)
-    if not (folder / "config.json").is_file():
-        raise FileNotFoundError(f"{folder}: not a run folder (no config.json)")
-    config = read_json(folder / "config.json")
-    rounds = [RoundRecord.from_dict(read_json(p), p) for p in sorted((folder / "rounds").glob("*.json"))]
-    rounds.sort(key=lambda r: r.round)
-    for i, r in enumerate(rounds):
-        if r.round != i:
-            raise ValueError(f"{folder}: round files are not consecutive (found round {r.round} at position {i})")
-    path = folder / "labelled_round.npy"
-    labelled_round = np.load(path) if path.is_file() else np.zeros(0, dtype=np.int64)
-    return RunRecord(folder=folder, config=config, rounds=rounds, labelled_round=labelled_round)
+    return records.run_folder(config.results_dir, run_name(config))
 
 
 # --------------------------------------------------------------------------- data
@@ -476,8 +354,7 @@ def run_experiment(
                 "use another RESULTS_DIR or delete the folder"
             )
     existing = load_run(folder) if config_path.is_file() else None
-    n_budgets = 1 if config.full_supervision else len(config.budgets)
-    if existing is not None and len(existing.rounds) >= n_budgets:
+    if existing is not None and len(existing.rounds) >= existing.n_budgets:
         return existing  # finished
     threads = torch.get_num_threads()
     if config.threads > 0:
@@ -489,10 +366,8 @@ def run_experiment(
 
 
 def _run(config, folder, existing, splits, progress, stop_after) -> RunRecord:
-    config_path = folder / "config.json"
     run = _Run(config, splits if splits is not None else load_splits(config), progress)
-    folder.mkdir(parents=True, exist_ok=True)
-    write_json(config_path, config.to_dict())
+    records.write_config(folder, config.to_dict())
 
     labelled_round = np.full(run.n, -1, dtype=np.int64)
     done = existing.rounds if existing is not None else []
@@ -550,8 +425,7 @@ def _run(config, folder, existing, splits, progress, stop_after) -> RunRecord:
         )
         # state and labels first, the round file last: it marks the round as finished
         run.save_state(r, model, threshold)
-        with atomic_path(folder / "labelled_round.npy") as tmp, open(tmp, "wb") as handle:
-            np.save(handle, labelled_round)
-        write_json(folder / "rounds" / f"{record.n_labelled:05d}.json", record.to_dict())
+        records.write_labelled_round(folder, labelled_round)
+        records.write_round(folder, record)
         rounds.set_postfix(n=record.n_labelled, test_cmap=f"{record.test_cmap:.3f}")
     return load_run(folder)

@@ -21,18 +21,20 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
+from bioal import records
 from bioal.config import Config
-from bioal.experiment import ROUND_KEYS
+from bioal.embeddings import embeddings_dir, read_split
 from bioal.paper import METHOD_ORDER, PAPER_METHODS, RARE_CLASSES, paper_columns, paper_tidy
+from bioal.records import ROUND_KEYS
 from bioal.strategies import FULL, strategy_label, strategy_names
-from bioal.utils import atomic_path, read_json, resolve_path
+from bioal.utils import atomic_path, resolve_path
 
 __all__ = [
     "ResultsConfig",
@@ -80,53 +82,28 @@ class ResultsConfig(Config):
 
 def run_folders(results_dir: str | os.PathLike) -> list[Path]:
     """Run folders (``RESULTS_DIR/runs/<run_name>/`` holding ``config.json``), sorted by name."""
-    runs = resolve_path(results_dir) / "runs"
-    if not runs.is_dir():
-        return []
-    return sorted(p for p in runs.iterdir() if (p / "config.json").is_file())
+    return records.run_folders(results_dir)
 
 
 def read_run(folder: str | os.PathLike) -> tuple[dict, list[dict]]:
-    """``(config, rounds)`` of one run folder; rounds sorted by ``n_labelled``.
+    """``(config, rounds)`` of one run folder (read by :func:`bioal.records.load_run`);
+    rounds as dicts sorted by ``n_labelled``.
 
-    Raises ``FileNotFoundError``/``KeyError`` naming the folder, file and missing key.
+    Raises ``FileNotFoundError``/``KeyError``/``ValueError`` naming the folder, file and key.
     """
-    folder = Path(folder)
-    config_path = folder / "config.json"
-    if not config_path.is_file():
-        raise FileNotFoundError(f"{folder}: no config.json, not a run folder")
-    config = read_json(config_path)
-    for key in ("strategy", "init_pos", "seed"):
-        if key not in config:
-            raise KeyError(f"{config_path}: key {key!r} is missing")
-    rounds = []
-    for path in sorted((folder / "rounds").glob("*.json")):
-        record = read_json(path)
-        missing = [k for k in ROUND_KEYS if k not in record]
-        if missing:
-            raise KeyError(f"{path}: keys {missing} are missing")
-        n_classes = len(record["class_names"])
-        for key in ("class_counts", *SCORES):
-            if len(record[key]) != n_classes:
-                raise ValueError(f"{path}: {key!r} has {len(record[key])} values for {n_classes} classes")
-        rounds.append(record)
-    rounds.sort(key=lambda r: r["n_labelled"])
-    return config, rounds
+    run = records.load_run(folder)
+    return run.config, sorted((r.to_dict() for r in run.rounds), key=lambda r: r["n_labelled"])
 
 
-def _identity(config: Mapping) -> dict:
-    if config.get("full_supervision", False):
-        strategy, start = "full", "full"
-    else:
-        strategy, start = str(config["strategy"]), ("warm" if int(config["init_pos"]) > 0 else "cold")
-    return {"strategy": strategy, "start": start, "init_pos": int(config["init_pos"]), "seed": int(config["seed"])}
+def _identity(run: records.RunRecord) -> dict:
+    return {"strategy": run.strategy, "start": run.start, "init_pos": run.init_pos, "seed": run.seed}
 
 
 def tidy_run(folder: str | os.PathLike) -> pd.DataFrame:
     """The tidy rows of one run folder (columns in the module docstring)."""
-    folder = Path(folder)
-    config, rounds = read_run(folder)
-    ident = {"run": folder.name, **_identity(config)}
+    run = records.load_run(folder)
+    ident = {"run": run.name, **_identity(run)}
+    rounds = sorted((r.to_dict() for r in run.rounds), key=lambda r: r["n_labelled"])
     rows = []
     for record in rounds:
         base = {**ident, "round": int(record["round"]), "n_labelled": int(record["n_labelled"])}
@@ -205,19 +182,17 @@ def pool_totals(
     if data_root is None:
         if results_dir is None:
             raise ValueError("no full-supervision run: give results_dir or data_root to read the pool's labels")
-        config = read_json(run_folders(results_dir)[0] / "config.json")
+        folder = run_folders(results_dir)[0]
+        config = records.load_run(folder).config
         if "data_root" not in config:
-            raise KeyError(f"{run_folders(results_dir)[0] / 'config.json'}: key 'data_root' is missing")
+            raise KeyError(f"{folder / 'config.json'}: key 'data_root' is missing")
         data_root = config["data_root"]
-    import h5py
-
-    path = resolve_path(data_root) / "embeddings" / "train.h5"
+    path = embeddings_dir(resolve_path(data_root)) / "train.h5"
     if not path.is_file():
         raise FileNotFoundError(f"no full-supervision run and no train embeddings at {path} for the Total_* columns")
-    with h5py.File(path, "r") as handle:
-        labels = handle["labels"][()]
-        names = [c.decode().strip() for c in handle["class_list"][()]]
-    clip = labels.max(axis=1) > 0.5
+    pool = read_split(path, meta_only=True)
+    clip, labels = pool.clip_labels(), pool.labels
+    names = pool.class_names
     return pd.Series(clip.sum(axis=0).astype(np.int64), index=names), int(len(labels))
 
 

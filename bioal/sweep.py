@@ -38,14 +38,14 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import yaml
 from tqdm.auto import tqdm
 
+from bioal import records
 from bioal.config import load_preset
 from bioal.notebooks import executed_dir, notebook_parameters, notebook_path, preset_parameters, run_notebook
 from bioal.strategies import strategy_names
-from bioal.utils import read_json, resolve_path, write_json
+from bioal.utils import resolve_path, write_json
 
 __all__ = [
     "STRATEGIES",
@@ -197,20 +197,18 @@ def sweep_tasks(
 def run_complete(task: SweepTask) -> bool:
     """True when the run's records are complete and its executed notebook exists.
 
-    An AL run is complete when ``rounds/<b:05d>.json`` exists for every budget; a
-    full-supervision run when a round labelled the whole pool (``labelled_round.npy``).
+    Complete means a finished round per budget (one round for full supervision), as
+    :attr:`bioal.records.RunRecord.complete` reads the run folder.
     """
-    run_dir = Path(task.run_dir)
-    if not Path(task.output).is_file() or not (run_dir / "config.json").is_file():
+    if not Path(task.output).is_file() or not (Path(task.run_dir) / "config.json").is_file():
         return False
-    rounds = run_dir / "rounds"
-    if task.full_supervision:
-        labelled = run_dir / "labelled_round.npy"
-        if not labelled.is_file():
-            return False
-        pool = len(np.load(labelled, mmap_mode="r"))
-        return any(read_json(p).get("n_labelled") == pool for p in rounds.glob("*.json"))
-    return all((rounds / f"{int(b):05d}.json").is_file() for b in task.parameters["BUDGETS"])
+    try:
+        run = records.load_run(task.run_dir)
+    except (KeyError, ValueError):  # a damaged record: run it again
+        return False
+    if not task.full_supervision and list(run.config.get("budgets", [])) != list(task.parameters["BUDGETS"]):
+        return False  # other budgets: running it reports the configuration clash
+    return run.complete
 
 
 # --------------------------------------------------------------------------- one task

@@ -124,7 +124,7 @@ def test_projection_and_viewer_pure_functions(data_root):
     overview = emb.split_overview({"train": train})
     assert overview.loc["train", "clips"] == 5 and overview.loc["train", "Negative"] == 1
 
-    meta = cv.read_clip_meta(data_root, "train")
+    meta = cv.read_meta(data_root, "train")
     assert cv.default_clip(meta) == ("Meerkat_alarm_call", 0)
     assert [i for _, i in cv.clip_options(meta, "Red_Deer")] == [3, 4]
     assert [i for _, i in cv.clip_options(meta, "Negative")] == [2]
@@ -140,4 +140,4 @@ def test_projection_and_viewer_pure_functions(data_root):
     widget = cv.clip_viewer(data_root)
     assert widget.children
     with pytest.raises(FileNotFoundError, match="embeddings"):
-        cv.read_clip_meta(data_root / "nowhere")
+        cv.read_meta(data_root / "nowhere")
