@@ -61,7 +61,7 @@ def main() -> None:
 
             audio_s[division] = sum(sf.info(p).duration for p in (prepared / division).rglob("*.wav"))
         # the marker ensure_prepared expects, then a no-op call
-        config = data.DataConfig(data_root=str(root), synth_size=args.size, seed=args.seed)
+        config = data.DataConfig(data_source="synthetic", data_root=str(root), synth_size=args.size, seed=args.seed)
         data._ensure_raw_synthetic(config, raw, progress=False)
         _, noop_wall, _ = _timed(lambda: data.ensure_prepared(config, progress=False))
         summary = data.split_summary(prepared)

@@ -51,13 +51,13 @@ CLASS_CSVS = ("DCASE2024_task5_training_set_classes.csv", "DCASE2024_task5_valid
 
 @dataclasses.dataclass(frozen=True)
 class DataConfig(Config):
-    """Where the data comes from and where it lives (notebook 01)."""
+    """Where the data comes from and where it lives (notebook 01). Defaults: the paper's data."""
 
-    data_source: Literal["synthetic", "dcase2024"] = "synthetic"
-    data_root: str = "data/demo"
-    synth_size: Literal["tiny", "demo", "large"] = "demo"
+    data_source: Literal["synthetic", "dcase2024"] = "dcase2024"
+    data_root: str = "data/paper"
+    synth_size: Literal["tiny", "demo", "large"] = "large"
     seed: int = 0
-    preset: str = "demo"
+    preset: str = "paper"
 
     def check(self) -> None:
         if not self.data_root:

@@ -190,12 +190,12 @@ class EmbeddingConfig(Config):
     ``panns`` = the AudioSet conv blocks of ``PANNS_CHECKPOINT``, ``random`` = the seeded init.
     """
 
-    preset: str = "demo"
-    data_root: str = "data/demo"
-    width: float = 0.125
+    preset: str = "paper"
+    data_root: str = "data/paper"
+    width: float = 1.0
     encoder_source: Literal["trained", "panns", "random"] = "trained"
     panns_checkpoint: str = ""
-    encoder_batch_size: int = 32
+    encoder_batch_size: int = 128
     embed_dtype: Literal["float32", "float16"] = "float32"
     device: str = "auto"
     bf16: bool = False

@@ -35,7 +35,7 @@ import math
 import time
 import warnings
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import torch
@@ -75,26 +75,32 @@ _NON_RESULT_FIELDS = ("preset", "device", "data_root", "embeddings_dir", "result
 
 @dataclasses.dataclass(frozen=True)
 class ExperimentConfig(Config):
-    """One AL run. Defaults are the paper's; presets override the sizes for the CPU demo."""
+    """One AL run. Defaults are the paper's (``configs/paper.yaml``); presets override them.
 
-    preset: str = "demo"
+    ``classifier`` is the per-round :class:`~bioal.classifier.ClassifierConfig`; in notebook
+    parameters, presets and ``config.json`` its fields are flat names (``CLASSIFIER_HIDDEN``,
+    ``MAX_EPOCHS``, ``BATCH_SIZE``, ``LR``, ``MIN_LR``, ``THRESHOLD_LEVELS``,
+    ``CLASSIFIER_INIT_SEED``, ``PANNS_CHECKPOINT``, ...). Build from flat names with
+    :meth:`from_dict` / :meth:`from_namespace`.
+    """
+
+    FLAT_NAMES: ClassVar[dict[str, dict[str, str]]] = {
+        "classifier": {"hidden": "classifier_hidden", "init_seed": "classifier_init_seed"}
+    }
+
+    preset: str = "paper"
     seed: int = 0
     device: str = "auto"
-    data_root: str = "data/demo"
+    data_root: str = "data/paper"
     embeddings_dir: str = ""  # default: DATA_ROOT/embeddings
-    results_dir: str = "results/demo"
+    results_dir: str = "results/paper"
     strategy: str = "mfft"
     init_pos: int = 0  # 0 = cold start, 5 = the paper's warm start (true positives per class)
     budgets: tuple[int, ...] = (50, 100, 150, 200, 250, 300, 350, 400, 450, 500)
     full_supervision: bool = False  # one round on the whole pool (the fully annotated baseline)
-    classifier_hidden: int = 1024
-    max_epochs: int = 5000
-    batch_size: int = 128
-    lr: float = 5e-4
-    min_lr: float = 5e-6
-    panns_checkpoint: str = ""  # PANNs checkpoint for the paper's resized-fc init; "" = seeded init
-    classifier_init_seed: int = 0  # the same init in every round, strategy and run (like the paper's)
-    threshold_levels: int = 3
+    # PANNS_CHECKPOINT: the paper's resized-fc init, "" = seeded init; CLASSIFIER_INIT_SEED: the
+    # same init in every round, strategy and run (like the paper's)
+    classifier: ClassifierConfig = dataclasses.field(default_factory=ClassifierConfig)
     select_dtype: Literal["float32", "float16"] = "float32"
     mismatch_comparison: Literal[">=", ">"] = ">="  # SPEC Q7: the paper uses >= for mismatch tags
     record_mismatch: bool = True  # also record mismatch levels of random/FT picks (for the explorer)
@@ -114,26 +120,11 @@ class ExperimentConfig(Config):
                 raise ConfigError(f"BUDGETS must increase strictly, got {self.budgets}")
         if self.threads < 0:
             raise ConfigError(f"THREADS must be >= 0, got {self.threads}")
-        for name in ("classifier_hidden", "max_epochs", "batch_size", "threshold_levels"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"{name.upper()} must be >= 1, got {getattr(self, name)}")
 
     @property
     def start(self) -> str:
         """``"full"``, ``"warm"`` (init_pos > 0) or ``"cold"`` (:func:`bioal.records.start_name`)."""
         return start_name(self.full_supervision, self.init_pos)
-
-    def classifier_config(self) -> ClassifierConfig:
-        return ClassifierConfig(
-            hidden=self.classifier_hidden,
-            max_epochs=self.max_epochs,
-            batch_size=self.batch_size,
-            lr=self.lr,
-            min_lr=self.min_lr,
-            threshold_levels=self.threshold_levels,
-            init_seed=self.classifier_init_seed,
-            panns_checkpoint=self.panns_checkpoint,
-        )
 
 
 def run_name(config: ExperimentConfig) -> str:
@@ -244,7 +235,7 @@ class _Run:
         valid_x, test_x = (scaler.transform(s.embeddings) if scaler else s.embeddings for s in (self.valid, self.test))
         self.valid_x = torch.from_numpy(np.ascontiguousarray(valid_x, dtype=np.float32)).to(self.device)
         self.test_x = torch.from_numpy(np.ascontiguousarray(test_x, dtype=np.float32)).to(self.device)
-        self.classifier_config = config.classifier_config()
+        self.classifier_config = config.classifier
 
     # ----------------------------------------------------------------- selection
     def start_up(self) -> Selection:
@@ -326,7 +317,7 @@ class _Run:
                 return model, float(state["threshold"])
         trained = self.train_round(r, labelled)
         probs = predict_probs(trained.model, self.valid_x, device=self.device)
-        threshold, _ = optimal_threshold(probs, self.valid.labels, self.config.threshold_levels)
+        threshold, _ = optimal_threshold(probs, self.valid.labels, self.config.classifier.threshold_levels)
         return trained.model, threshold
 
 
@@ -345,7 +336,8 @@ def run_experiment(
     folder = run_folder(config)
     config_path = folder / "config.json"
     if config_path.is_file():
-        old = read_json(config_path)
+        # a key missing from an older record is a field added since, which then had its default
+        old = {**ExperimentConfig().to_dict(), **read_json(config_path)}
         new = config.to_dict()
         diff = sorted(k for k in set(old) | set(new) if k not in _NON_RESULT_FIELDS and old.get(k) != new.get(k))
         if diff:
@@ -399,7 +391,7 @@ def _run(config, folder, existing, splits, progress, stop_after) -> RunRecord:
             run.valid.labels,
             run.test_x,
             run.test.labels,
-            config.threshold_levels,
+            config.classifier.threshold_levels,
             device=run.device,
         )
         train_seconds = time.perf_counter() - t0

@@ -72,9 +72,9 @@ _ID = ["run", "strategy", "start", "init_pos", "seed", "round", "n_labelled"]
 class ResultsConfig(Config):
     """Parameters of notebook 06: where the run records are and which data they came from."""
 
-    preset: str = "demo"
-    results_dir: str = "results/demo"
-    data_root: str = "data/demo"
+    preset: str = "paper"
+    results_dir: str = "results/paper"
+    data_root: str = "data/paper"
 
 
 # --------------------------------------------------------------------------- reading records

@@ -64,13 +64,17 @@ EPS = 1e-10
 
 @dataclasses.dataclass(frozen=True)
 class EncoderTrainingConfig(Config):
-    """Supervised encoder training (notebook 02). Upper-case names are the notebook parameters."""
+    """Supervised encoder training (notebook 02). Upper-case names are the notebook parameters.
 
-    preset: str = "demo"
-    data_root: str = "data/demo"
-    width: float = 0.125
-    epochs: int = 6  # cap on the number of epochs (the paper: 5000)
-    encoder_batch_size: int = 32
+    Defaults are the paper's (``configs/paper.yaml``); the demo preset narrows the encoder
+    and caps the epochs.
+    """
+
+    preset: str = "paper"
+    data_root: str = "data/paper"
+    width: float = 1.0
+    epochs: int = 5000  # cap on the number of epochs
+    encoder_batch_size: int = 128
     encoder_steps_per_epoch: int = 0  # 0: the paper's epoch (SL-train clip count / batch)
     classifier_hidden: int = 1024
     panns_checkpoint: str = ""

@@ -32,7 +32,7 @@ def _config(tmp_path, **kw):
         strategy="mfft",
     )
     base.update(kw)
-    return ExperimentConfig(**base)
+    return ExperimentConfig.from_dict(base)
 
 
 def _rounds(folder):

@@ -28,7 +28,7 @@ __all__ = ["StrategyTourConfig", "ToyRound", "simulate", "simulate_all", "round_
 class StrategyTourConfig(Config):
     """Notebook 04's parameters."""
 
-    data_root: str = "data/demo"
+    data_root: str = "data/paper"
     seed: int = 0
     toy_size: int = 400
     toy_rounds: int = 6
