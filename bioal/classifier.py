@@ -41,7 +41,7 @@ from tqdm.auto import tqdm
 
 from bioal.config import Config, ConfigError
 from bioal.metrics import class_average_precision, f1_per_class, optimal_threshold
-from bioal.utils import torch_generator
+from bioal.utils import resolve_path, torch_generator
 
 __all__ = [
     "MLPClassifier",
@@ -261,8 +261,6 @@ _PANNS_CACHE: dict[tuple[str, float], dict[str, torch.Tensor]] = {}
 
 def _cached_panns_fc(path: str) -> dict[str, torch.Tensor]:
     """:func:`read_panns_fc`, read once per file version (the checkpoint is 327 MB)."""
-    from bioal.utils import resolve_path
-
     resolved = resolve_path(path)
     if not resolved.is_file():
         raise FileNotFoundError(

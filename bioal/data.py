@@ -22,11 +22,14 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
+import soundfile as sf
 import torch
 
-from bioal import dcase
+from bioal import dcase, download
 from bioal.config import Config, ConfigError
+from bioal.download import DCASE2024_RECORD
 from bioal.grid import CLIP_SECONDS, LABEL_FRAMES, SAMPLE_RATE
+from bioal.synth.audio import generate_development_set
 from bioal.utils import read_json, resolve_path, write_json
 
 __all__ = [
@@ -74,8 +77,6 @@ class DataConfig(Config):
 def _source_tag(config: DataConfig) -> dict:
     if config.data_source == "synthetic":
         return {"data_source": "synthetic", "synth_size": config.synth_size, "seed": config.seed}
-    from bioal.download import DCASE2024_RECORD
-
     return {"data_source": "dcase2024", "record": DCASE2024_RECORD}
 
 
@@ -97,15 +98,11 @@ def _ensure_raw_synthetic(config: DataConfig, raw: Path, progress: bool) -> None
     tag = _source_tag(config)
     if _check_source(marker, tag):
         return
-    from bioal.synth.audio import generate_development_set
-
     generate_development_set(raw, size=config.synth_size, seed=config.seed, progress=progress)
     write_json(marker, tag)
 
 
 def _ensure_raw_dcase(raw: Path, progress: bool, api_base: str) -> None:
-    from bioal import download
-
     marker = raw / ".bioal_source.json"
     tag = {"data_source": "dcase2024", "record": download.DCASE2024_RECORD}
     if _check_source(marker, tag):
@@ -166,8 +163,6 @@ def clip_table(prepared_root: str | os.PathLike, division: str, split: str) -> p
 
     Global order of SPEC 1.5: sorted unique Audiofilename of the split's label CSV, then clip k.
     """
-    import soundfile as sf
-
     folder = _split_dir(prepared_root, division, split)
     labels, _ = read_split_labels(prepared_root, division, split)
     rows = []
@@ -184,8 +179,6 @@ def clip_table(prepared_root: str | os.PathLike, division: str, split: str) -> p
 
 def load_clip(wav_path: str | os.PathLike, start_s: float, clip_s: float = CLIP_SECONDS, sr: int = SAMPLE_RATE) -> np.ndarray:
     """Samples ``[clip_s*sr]`` float32 from ``start_s`` (channel 0), zero-padded past the end."""
-    import soundfile as sf
-
     n = int(round(clip_s * sr))
     offset = int(round(start_s * sr))
     try:

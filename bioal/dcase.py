@@ -50,6 +50,7 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
+import soundfile as sf
 from tqdm.auto import tqdm
 
 from bioal.grid import CLIP_HOP_SECONDS, CLIP_SECONDS, HOP_LENGTH, LABEL_FRAMES, SAMPLE_RATE
@@ -260,8 +261,6 @@ def check_wav(path: str | os.PathLike) -> tuple[int, int]:
     Raises :class:`DatasetError` naming the file for unreadable headers and for RIFF files
     whose data chunk declares more bytes than the file holds.
     """
-    import soundfile as sf
-
     path = Path(path)
     try:
         info = sf.info(str(path))
@@ -291,8 +290,6 @@ def check_wav(path: str | os.PathLike) -> tuple[int, int]:
 
 
 def _read_audio(path: Path) -> tuple[np.ndarray, int]:
-    import soundfile as sf
-
     frames, sr = check_wav(path)
     try:
         audio, sr = sf.read(str(path), dtype="float64", always_2d=True)
@@ -653,9 +650,7 @@ def split_labels(events: pd.DataFrame, cuts: Sequence[float], division: str) -> 
 
 
 def _write_chunks(rec: Recording, cuts: Sequence[float], out_dir: Path, splits: Sequence[str]) -> None:
-    import librosa
-    import soundfile as sf
-
+    import librosa  # lazy: librosa loads numba (seconds); only the resampling of preparation needs it
     targets = [out_dir / s / rec.wav_name for s in splits]
     if all(p.is_file() for p in targets):
         return

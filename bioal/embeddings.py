@@ -26,14 +26,22 @@ NaN/inf in the features or the embeddings stops it with the clip (recording, sta
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import os
 from pathlib import Path
 from typing import Any, Literal
 
+import h5py
 import numpy as np
+import pandas as pd
+import torch
+from tqdm.auto import tqdm
 
 from bioal.config import Config, ConfigError
-from bioal.utils import atomic_path
+from bioal.data import ClipDataset
+from bioal.encoder import Cnn14Encoder
+from bioal.features import LogMelExtractor, compute_mean_std
+from bioal.utils import atomic_path, pick_device, resolve_path
 
 __all__ = [
     "EmbeddingSplit",
@@ -122,8 +130,6 @@ class EmbeddingSplit:
 
 def write_split(path: str | os.PathLike, split: EmbeddingSplit) -> Path:
     """Write a whole split to ``path`` atomically (layout in the module docstring)."""
-    import h5py
-
     path = Path(path)
     with atomic_path(path) as tmp, h5py.File(tmp, "w") as handle:
         handle.create_dataset("embeddings", data=split.embeddings)
@@ -145,8 +151,6 @@ def read_split(path: str | os.PathLike, dtype: Any = None, meta_only: bool = Fal
     Raises ``FileNotFoundError`` / ``KeyError`` naming the file and the missing dataset,
     and ``ValueError`` naming the first clip with a non-finite embedding.
     """
-    import h5py
-
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no embedding file at {path}")
@@ -211,8 +215,6 @@ class EmbeddingConfig(Config):
 
     @property
     def root(self) -> Path:
-        from bioal.utils import resolve_path
-
         return resolve_path(self.data_root)
 
 
@@ -223,11 +225,6 @@ def embeddings_dir(data_root: str | os.PathLike) -> Path:
 
 def load_encoder(config: EmbeddingConfig) -> tuple[Any, str]:
     """The encoder ``config`` names, in eval mode on CPU, and a fingerprint of its weights."""
-    import hashlib
-
-    from bioal.encoder import Cnn14Encoder
-    from bioal.utils import resolve_path
-
     if config.encoder_source == "trained":
         path = config.root / "models" / "encoder" / "best_encoder.pt"
         if not path.is_file():
@@ -261,10 +258,6 @@ def embed_clips(
     Features are standardised with ``(mean, std)``; the encoder runs under ``no_grad`` (and
     bf16 autocast if asked) on its own device. ``names`` label the clips in NaN/inf errors.
     """
-    import torch
-
-    from bioal.features import LogMelExtractor
-
     device = next(encoder.parameters()).device
     names = names or [f"clip {i}" for i in range(len(waveforms))]
     extractor = LogMelExtractor(mean=mean, std=std).to(device)
@@ -303,12 +296,6 @@ def extract_split(
     ``n_done``; a finished one is left as it is; one from another encoder (or unreadable)
     is replaced. ``max_batches`` stops early (for tests of the resume).
     """
-    import h5py
-    import torch
-    from tqdm.auto import tqdm
-
-    from bioal.data import ClipDataset
-
     path = Path(path)
     dataset = ClipDataset(prepared_root, "AL", split)
     n = len(dataset)
@@ -374,9 +361,6 @@ def extract_embeddings(
     missing), the encoder of :func:`load_encoder` on ``config.device``, batches of
     ``ENCODER_BATCH_SIZE``, ``EMBED_DTYPE`` storage. Finished files are kept; partial ones resume.
     """
-    from bioal.features import compute_mean_std
-    from bioal.utils import pick_device
-
     prepared = config.root / "prepared"
     if not (prepared / "AL").is_dir():
         raise FileNotFoundError(f"no prepared AL data under {prepared}; run notebook 01 (bioal.data) first")
@@ -399,8 +383,6 @@ def extract_embeddings(
 
 def split_overview(splits: dict[str, EmbeddingSplit]) -> Any:
     """A table per split: clips, embedding shape and dtype, size in MB, positive clips per class."""
-    import pandas as pd
-
     rows = {}
     for name, split in splits.items():
         n, t, d = split.embeddings.shape

@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from bioal.download import download_file
 from bioal.utils import torch_generator
 
 __all__ = [
@@ -278,6 +279,4 @@ def download_panns_checkpoint(
     bad file as ``<file>.corrupt``). Offline, ``DownloadError`` says where to put a copy
     downloaded by hand. ``url``/``md5``/``size`` are overridable for local mirrors and tests.
     """
-    from bioal.download import download_file
-
     return download_file(url, Path(cache_dir) / PANNS_FILENAME, md5=md5, size=size, progress=progress)

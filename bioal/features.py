@@ -25,7 +25,9 @@ import numpy as np
 import torch
 import torchaudio
 from torch import nn
+from tqdm.auto import tqdm
 
+from bioal.data import ClipDataset
 from bioal.grid import CLIP_SAMPLES, CLIP_SECONDS, HOP_LENGTH, N_FFT, N_MELS, SAMPLE_RATE, SPEC_FRAMES
 from bioal.utils import read_json, write_json
 
@@ -246,10 +248,6 @@ def compute_mean_std(
     runs the front end over the train split's clips (zero padding included, no
     augmentation, SPEC 1.6) and writes the JSON atomically: ``{"mean", "std", "n_clips", "n_values"}``.
     """
-    from tqdm.auto import tqdm
-
-    from bioal.data import ClipDataset
-
     path = mean_std_path(prepared_root, division)
     if path.is_file() and not overwrite:
         return load_mean_std(prepared_root, division)

@@ -38,11 +38,14 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
+import papermill
+import torch
 import yaml
 from tqdm.auto import tqdm
 
 from bioal import records
 from bioal.config import load_preset
+from bioal.experiment import ExperimentConfig, run_name
 from bioal.notebooks import executed_dir, notebook_parameters, notebook_path, preset_parameters, run_notebook
 from bioal.strategies import strategy_names
 from bioal.utils import resolve_path, write_json
@@ -152,8 +155,6 @@ def sweep_tasks(
     ``seeds`` defaults to the preset's ``SEEDS``; ``overrides`` go to every run (names must
     be parameters of notebook 05), ``run_overrides[run_name]`` to one run only.
     """
-    from bioal.experiment import ExperimentConfig, run_name
-
     strategies = tuple(strategies or STRATEGIES)
     overrides = dict(overrides or {})
     values = load_preset(preset)
@@ -239,8 +240,6 @@ def _in_fresh_thread(function: Any, *args: Any, **kwargs: Any) -> Any:
 def execute_task(task: SweepTask, device: str | None = None, progress: bool = False) -> TaskOutcome:
     """Execute notebook 05 for ``task`` (on ``device`` if given); never raises for a failing
     notebook but returns a ``failed`` outcome naming the cell."""
-    import papermill
-
     parameters = dict(task.parameters)
     if device is not None:
         parameters["DEVICE"] = device
@@ -278,8 +277,6 @@ def execute_task(task: SweepTask, device: str | None = None, progress: bool = Fa
 
 def _gpu_count() -> int:
     try:
-        import torch
-
         return torch.cuda.device_count() if torch.cuda.is_available() else 0
     except Exception:  # torch without CUDA support
         return 0
@@ -340,12 +337,12 @@ def _run_local(tasks: list[SweepTask], workers: int, on_done: Any) -> None:
 
 def _make_cluster(kind: str, workers: int, spec: Mapping[str, Any]) -> Any:
     if kind == "local":
-        from distributed import LocalCluster
+        from distributed import LocalCluster  # lazy: the [cluster] extra, only for Dask sweeps
 
         options = {"n_workers": workers, "threads_per_worker": 1, "dashboard_address": None, **spec}
         return LocalCluster(**options)
     if kind in ("slurm", "pbs"):
-        import dask_jobqueue
+        import dask_jobqueue  # lazy: the [cluster] extra, only for job-queue sweeps
 
         cls = dask_jobqueue.SLURMCluster if kind == "slurm" else dask_jobqueue.PBSCluster
         cluster = cls(**spec)
@@ -362,7 +359,7 @@ def _run_dask(
     workers: int,
     cluster_spec: Mapping[str, Any],
 ) -> None:
-    from distributed import Client
+    from distributed import Client  # lazy: the [cluster] extra
     from distributed import as_completed as dask_completed
 
     owned = None if scheduler else _make_cluster(cluster or "local", workers, cluster_spec)

@@ -40,10 +40,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
+from tqdm.auto import tqdm
 
+from bioal.classifier import MLPClassifier, pos_weight_bce, read_panns_fc
 from bioal.config import Config, ConfigError
+from bioal.data import ClipDataset, clip_table, load_clip, read_split_labels
+from bioal.dcase import frame_labels
+from bioal.encoder import PANNS_FILENAME, Cnn14Encoder, download_panns_checkpoint
+from bioal.features import LogMelExtractor, add_noise, compute_mean_std, freq_mask
 from bioal.grid import CLIP_SECONDS
-from bioal.utils import atomic_path, read_json, resolve_path, rng, torch_generator, write_json
+from bioal.metrics import class_average_precision, optimal_threshold
+from bioal.utils import atomic_path, pick_device, read_json, resolve_path, rng, torch_generator, write_json
 
 __all__ = [
     "EncoderTrainingConfig",
@@ -207,9 +214,6 @@ class _DrawDataset(torch.utils.data.Dataset):
         return len(self.draws)
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
-        from bioal.data import load_clip
-        from bioal.dcase import frame_labels
-
         rec, start = self.draws[i]
         wave = load_clip(self.folder / rec, start)  # [320000]
         labels = frame_labels(self.groups[rec], self.classes, start)  # [32, C]
@@ -270,15 +274,6 @@ def train_encoder(config: EncoderTrainingConfig, progress: bool = True) -> Train
     A finished training (stopped by the learning rate or at the epoch cap) is not redone;
     raising ``EPOCHS`` continues it. A checkpoint made with other settings is an error.
     """
-    from tqdm.auto import tqdm
-
-    from bioal.classifier import MLPClassifier, pos_weight_bce, read_panns_fc
-    from bioal.data import ClipDataset, clip_table, read_split_labels
-    from bioal.encoder import Cnn14Encoder
-    from bioal.features import LogMelExtractor, add_noise, compute_mean_std, freq_mask
-    from bioal.metrics import class_average_precision, optimal_threshold
-    from bioal.utils import pick_device
-
     root = config.root
     prepared = root / "prepared"
     if not (prepared / "SL" / "train_label.csv").is_file():
@@ -303,8 +298,6 @@ def train_encoder(config: EncoderTrainingConfig, progress: bool = True) -> Train
     if config.panns_checkpoint:
         panns = resolve_path(config.panns_checkpoint)
         if not panns.is_file():
-            from bioal.encoder import PANNS_FILENAME, download_panns_checkpoint
-
             if panns.name != PANNS_FILENAME:
                 raise FileNotFoundError(f"no PANNs checkpoint at {panns}")
             download_panns_checkpoint(panns.parent, progress=progress)

@@ -11,6 +11,7 @@ import os
 
 import numpy as np
 import pandas as pd
+import seaborn as sns
 from matplotlib.figure import Figure
 
 from bioal.explorer import clip_spectrogram, default_state, explorer_table, read_train_meta
@@ -23,8 +24,6 @@ __all__ = ["clip_panel", "explorer_figure", "default_figure"]
 
 def _draw_clip(ax_mel, ax_lab, mel: np.ndarray, frame_labels: np.ndarray, class_names: list[str]) -> None:
     """Spectrogram ``mel [frames, 64]`` on ``ax_mel``; ``frame_labels [T, C]`` on ``ax_lab``."""
-    import seaborn as sns
-
     ax_mel.imshow(mel.T, origin="lower", aspect="auto", cmap="magma", extent=(0, CLIP_SECONDS, 0, mel.shape[1]))
     ax_mel.set_ylabel("mel band")
     ax_mel.tick_params(labelbottom=False)

@@ -1,6 +1,6 @@
-"""Figures for the strategies chapter (notebook 04): a pool with one round's picks, the four
+"""Figures for the strategies chapter (notebook 04): a pool with one round's picks, the
 strategies side by side (the static twin of :func:`bioal.widgets.strategy_stepper.strategy_stepper`),
-and the rare cluster's discovery over rounds."""
+and the rare cluster's discovery over rounds, from :mod:`bioal.tour`'s rounds."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import seaborn as sns
 
 from bioal.strategies import strategy_label, strategy_title
 
-__all__ = ["plot_round", "plot_round_grid", "plot_rare_discovery", "project_2d"]
+__all__ = ["plot_round", "plot_round_grid", "plot_rare_discovery"]
 
 
 
@@ -20,18 +20,6 @@ def _title(name: str) -> str:
     """``"Farthest-first (FT)"``: the registry's title and label."""
     title, label = strategy_title(name), strategy_label(name)
     return title if title == label else f"{title} ({label})"
-
-
-def project_2d(x: np.ndarray) -> np.ndarray:
-    """2-D PCA projection ``[N, 2]`` of ``[N, D]`` vectors (rows normalised first: the
-    strategies only see directions)."""
-    from sklearn.decomposition import PCA
-
-    x = np.asarray(x, dtype=np.float64)
-    unit = x / (np.linalg.norm(x, axis=1, keepdims=True) + np.finfo(np.float32).eps)
-    if unit.shape[1] <= 2:
-        return unit[:, :2]
-    return PCA(n_components=2, svd_solver="full").fit_transform(unit)
 
 
 def plot_round(ax: Any, xy: np.ndarray, rd: Any, title: str = "", rare_mask: np.ndarray | None = None) -> Any:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+import ipywidgets as widgets
 import numpy as np
 from matplotlib.figure import Figure
 
@@ -22,6 +23,7 @@ from bioal.embeddings import EmbeddingSplit, embeddings_dir, read_split
 from bioal.features import log_mel
 from bioal.plots.explorer import clip_panel
 from bioal.utils import resolve_path
+from bioal.widgets import figure_output, set_outputs, text_output, wav_bytes
 
 __all__ = ["read_meta", "clip_options", "default_clip", "clip_data", "clip_viewer_figure", "clip_viewer"]
 
@@ -83,10 +85,6 @@ def clip_viewer_figure(data_root: str | os.PathLike, split: str = "train") -> Fi
 
 def clip_viewer(data_root: str | os.PathLike, split: str = "train") -> Any:
     """The live widget: split, class and clip pickers, the clip's spectrogram + labels, audio."""
-    import ipywidgets as widgets
-
-    from bioal.widgets import figure_output, set_outputs, text_output, wav_bytes
-
     state = {"meta": read_meta(data_root, split)}
     cls0, idx0 = default_clip(state["meta"])
     split_box = widgets.Dropdown(options=["train", "valid", "test"], value=split, description="split")
