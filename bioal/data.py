@@ -5,7 +5,7 @@ synthetic stand-in (``bioal.synth.audio``) or the real DCASE 2024 Task 5 develop
 (downloaded from Zenodo), every step resumable and skipped when done. The rest reads it:
 
 * ``clip_table`` - one row per 10 s clip (5 s hop) in the paper's global order (sorted
-  recordings of the split's label CSV, then clip index), SPEC 1.5;
+  recordings of the split's label CSV, then clip index), method §1.5;
 * ``split_frame_labels`` - ``[N, 32, C]`` float32 frame labels of every clip;
 * ``ClipDataset`` - ``(waveform [320000], labels [32, C])`` pairs;
 * ``split_summary`` - clips and positive clips per class and split.
@@ -161,7 +161,7 @@ def read_split_labels(prepared_root: str | os.PathLike, division: str, split: st
 def clip_table(prepared_root: str | os.PathLike, division: str, split: str) -> pd.DataFrame:
     """One row per clip: ``recording`` (wav name), ``start_s``, ``duration_s`` (of the recording).
 
-    Global order of SPEC 1.5: sorted unique Audiofilename of the split's label CSV, then clip k.
+    Global order of method §1.5: sorted unique Audiofilename of the split's label CSV, then clip k.
     """
     folder = _split_dir(prepared_root, division, split)
     labels, _ = read_split_labels(prepared_root, division, split)
@@ -275,7 +275,7 @@ def split_summary(prepared_root: str | os.PathLike) -> pd.DataFrame:
 def pos_events(prepared_root: str | os.PathLike, division: str = "AL") -> pd.DataFrame:
     """Every POS event of the division's splits: ``split, recording, class, start_s, duration_s``.
 
-    An event straddling a split cut appears, truncated, in both splits (SPEC 1.4).
+    An event straddling a split cut appears, truncated, in both splits (method §1.4).
     """
     rows = []
     for split in DIVISIONS[division]:

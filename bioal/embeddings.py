@@ -6,7 +6,7 @@ One file per split (``train.h5``, ``valid.h5``, ``test.h5``) holds:
 dataset        shape            dtype                      content
 =============  ===============  =========================  ======================================
 embeddings     [N, T, D]        float32 or float16         frozen encoder output per frame (T=32)
-labels         [N, T, C]        float32 {0, 1}             frame labels (SPEC 1.5)
+labels         [N, T, C]        float32 {0, 1}             frame labels (method §1.5)
 class_list     [C]              bytes (S100)               class names, in label-column order
 recording      [N]              UTF-8 string               recording (wav name) of each clip
 clip_start     [N]              float64                    clip start within the recording, s
@@ -16,9 +16,9 @@ File attributes carry provenance (encoder source and fingerprint, width, mean/st
 preset) and ``n_done``, the number of clips written so far. No N x N distance matrix is
 stored: the strategies work matrix-free on clip vectors.
 
-Extraction (:func:`extract_embeddings`, SPEC 1.7): the frozen encoder in eval mode embeds
+Extraction (:func:`extract_embeddings`, method §3.4): the frozen encoder in eval mode embeds
 every sequential clip of AL train/valid/test, with features standardised by the **AL-train**
-mean/std (SPEC 1.6, Q3), in batches, on the GPU when there is one. Each batch is written into
+mean/std (method §2.2, Q3), in batches, on the GPU when there is one. Each batch is written into
 the file and ``n_done`` advanced, so an interrupted extraction continues where it stopped.
 NaN/inf in the features or the embeddings stops it with the clip (recording, start) named.
 """
@@ -303,7 +303,7 @@ def extract_split(
         raise ValueError(f"{prepared_root}/AL/{split}: no clips to embed")
     frames = encoder.frames_out(1001)
     if dataset.labels.shape[1] != frames:
-        raise ValueError(f"label frames {dataset.labels.shape[1]} != encoder frames {frames} (SPEC Q9)")
+        raise ValueError(f"label frames {dataset.labels.shape[1]} != encoder frames {frames} (method Q9)")
     identity = {"encoder": fingerprint, "mean": float(mean), "std": float(std), "embed_dtype": dtype,
                 "n_clips": n, "embedding_dim": encoder.embedding_dim}
     done = 0

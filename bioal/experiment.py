@@ -1,4 +1,4 @@
-"""The active-learning loop and its run records (SPEC 3.5-3.8).
+"""The active-learning loop and its run records (method §4.4-§4.6).
 
 :func:`run_experiment` runs one strategy x start x seed over the budgets: start-up (cold: one
 random clip + the init rule; warm: ``init_pos`` true positives per class + the init rule),
@@ -19,13 +19,15 @@ the labelled set is rebuilt from them; when ``state.pt`` does not hold the last 
 round (interrupted between writes), that round's classifier is retrained, which gives the
 same model because training is seeded.
 
-Departures from the paper are named options with the paper's behaviour as default (SPEC 6.1):
+Departures from the paper are named options with the paper's behaviour as default (method §8):
 ``mismatch_comparison`` (Q7: the paper binarises predictions for mismatch with ``>=``, F1
 uses ``>``). Fixed, documented choices: mismatch groups keep ascending index order within a
 level (Q8, see :mod:`bioal.strategies`); every random draw is seeded (Q17);
 ``selected_distance`` is the distance of a pick to the labelled set *and the earlier picks of
 the same round* at the moment it was picked (null while that set is empty: the first clip of a
 cold start); the full-supervision run records null distances and mismatch (nothing is selected).
+The reasons come from the :class:`~bioal.strategies.Selection` that picked the clips: the loop
+predicts once per round and never recomputes them.
 """
 
 from __future__ import annotations
@@ -102,7 +104,7 @@ class ExperimentConfig(Config):
     # same init in every round, strategy and run (like the paper's)
     classifier: ClassifierConfig = dataclasses.field(default_factory=ClassifierConfig)
     select_dtype: Literal["float32", "float16"] = "float32"
-    mismatch_comparison: Literal[">=", ">"] = ">="  # SPEC Q7: the paper uses >= for mismatch tags
+    mismatch_comparison: Literal[">=", ">"] = ">="  # method Q7: the paper uses >= for mismatch tags
     record_mismatch: bool = True  # also record mismatch levels of random/FT picks (for the explorer)
     # not the paper's: z-score each embedding dimension (pool statistics) before the classifier
     standardize_features: bool = False

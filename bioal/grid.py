@@ -1,10 +1,10 @@
-"""The audio and frame grid every stage shares (method §1.4-§1.6): one home for these numbers.
+"""The audio and frame grid every stage shares (method §1.5, §2.1): one home for these numbers.
 
 A clip is ``CLIP_SECONDS`` of mono audio at ``SAMPLE_RATE``, i.e. ``CLIP_SAMPLES`` samples
 (a waveform ``[320000]``); clips start every ``CLIP_HOP_SECONDS`` along a recording. Two
 frame grids live on a clip and must not be confused:
 
-* ``SPEC_FRAMES`` (1001): STFT frames of the log-mel front end, hop ``HOP_LENGTH`` samples
+* ``STFT_FRAMES`` (1001): STFT frames of the log-mel front end, hop ``HOP_LENGTH`` samples
   with centre padding, so a log-mel is ``[1001, N_MELS]``;
 * ``LABEL_FRAMES`` (32): the label and embedding frames, ``ceil(1001 / 32)``, so frame
   labels are ``[32, C]`` and frame embeddings ``[32, D]``; label frame ``t`` starts at
@@ -21,7 +21,7 @@ __all__ = [
     "N_FFT",
     "HOP_LENGTH",
     "N_MELS",
-    "SPEC_FRAMES",
+    "STFT_FRAMES",
     "LABEL_FRAMES",
     "LABEL_FRAME_STRIDE",
 ]
@@ -33,6 +33,6 @@ CLIP_HOP_SECONDS: float = 5.0
 N_FFT: int = 1024
 HOP_LENGTH: int = 320
 N_MELS: int = 64
-SPEC_FRAMES: int = CLIP_SAMPLES // HOP_LENGTH + 1  # 1001 STFT frames per clip
+STFT_FRAMES: int = CLIP_SAMPLES // HOP_LENGTH + 1  # 1001 STFT frames per clip
 LABEL_FRAME_STRIDE: int = 32  # STFT frames per label frame
-LABEL_FRAMES: int = -(-SPEC_FRAMES // LABEL_FRAME_STRIDE)  # 32
+LABEL_FRAMES: int = -(-STFT_FRAMES // LABEL_FRAME_STRIDE)  # 32

@@ -1,7 +1,7 @@
 """The paper's published numbers, shipped with ``bioal`` as package data.
 
 ``bioal/resources/paper_al_results.csv`` is a byte-for-byte copy of the authors'
-``results/al_results.csv`` (SPEC 4.3): 80 rows (4 methods x 2 starts x 10 budgets), 43
+``results/al_results.csv`` (method §6.3): 80 rows (4 methods x 2 starts x 10 budgets), 43
 columns, AL statistics over 5 repetitions (std with ddof 1) and the full-supervision
 baseline (std with ddof 0) copied into every row. Reading it needs no network.
 """
@@ -31,7 +31,7 @@ __all__ = [
     "from_paper_method",
 ]
 
-#: Class order of the AL h5 files and of the CSV's per-class columns (SPEC 4.3).
+#: Class order of the AL h5 files and of the CSV's per-class columns (method §6.3).
 PAPER_CLASSES: tuple[str, ...] = AL_CLASSES
 #: bioal strategy name -> the paper's ``sampling_method`` value (from the strategy registry).
 PAPER_METHODS: dict[str, str] = {s: paper_name(s) for s in strategy_names()}
@@ -65,7 +65,7 @@ def paper_results() -> pd.DataFrame:
 
 
 def paper_columns(class_names: tuple[str, ...] | list[str] = PAPER_CLASSES) -> list[str]:
-    """The 43 column names of the paper's layout for ``class_names`` (SPEC 4.3)."""
+    """The 43 column names of the paper's layout for ``class_names`` (method §6.3)."""
     columns = ["sampling_method", "pos_init_num", "num_annotated_samples"]
     for name in [*class_names, "Negative"]:
         columns += [f"{name}_mean", f"{name}_std", f"Total_{name}"]

@@ -8,13 +8,13 @@ anything else, so every figure and table is generated from this run's records:
   Per-class metrics (``class`` = a class name): ``valid_ap``, ``valid_f1``, ``test_ap``,
   ``test_f1`` (fractions 0..1) and ``count`` (labelled positive clips). Run-level metrics
   (``class`` = ``"all"``): the class means of the four scores (``test_ap`` there is the
-  cmAP), ``count`` (sum over classes), ``negative``, ``rare_count`` (SPEC 4.4),
+  cmAP), ``count`` (sum over classes), ``negative``, ``rare_count`` (method §6.4),
   ``threshold``, ``epochs``, ``select_seconds``, ``train_seconds``.
   Full-supervision runs have ``strategy`` and ``start`` equal to ``"full"``.
-- :func:`paper_layout`: the 43-column table of the paper's ``al_results.csv`` (SPEC 4.3),
+- :func:`paper_layout`: the 43-column table of the paper's ``al_results.csv`` (method §6.3),
   in its row order, written by :func:`write_results` to ``RESULTS_DIR/al_results.csv``.
 - :func:`table_one` / :func:`table_one_from_layout`: Table I's ``mean(±std)`` cells, with
-  the paper's population std (SPEC 6.1 Q14).
+  the paper's population std (method Q14).
 """
 
 from __future__ import annotations
@@ -214,7 +214,7 @@ def _method_order(strategies: Sequence[str]) -> list[str]:
 
 
 def paper_layout(tidy: pd.DataFrame, totals: pd.Series, pool_size: int) -> pd.DataFrame:
-    """The paper's ``al_results.csv`` table from a tidy table (SPEC 4.3).
+    """The paper's ``al_results.csv`` table from a tidy table (method §6.3).
 
     Per run and budget: per-class positive counts, ``Negative`` = n - sum of counts, and
     the four scores as 100 x class mean rounded to 2 decimals. Aggregated over seeds per
@@ -309,7 +309,7 @@ def table_one_from_layout(layout: pd.DataFrame, metric: str = "test_cmap", runs:
     """Table I from a paper-layout table whose AL std has ddof 1 over ``runs`` repetitions.
 
     The std is converted to the population std (x sqrt((runs-1)/runs)) as the paper's
-    Table I does (SPEC 6.1 Q14); the full-supervision row uses the ddof-0 ``full_*`` columns.
+    Table I does (method Q14); the full-supervision row uses the ddof-0 ``full_*`` columns.
     """
     factor = np.sqrt((runs - 1) / runs)
     cells = pd.DataFrame(

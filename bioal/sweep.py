@@ -1,6 +1,6 @@
 """The papermill sweep: notebook 05 once per grid cell, then notebook 06.
 
-The grid (SPEC 3.8) is strategies x starts (``INIT_POS`` 0 cold, 5 warm) x ``SEEDS``, plus
+The grid (method §4.6) is strategies x starts (``INIT_POS`` 0 cold, 5 warm) x ``SEEDS``, plus
 one full-supervision run per seed. Each cell is one papermill execution of
 ``notebooks/05_experiments.ipynb`` with ``STRATEGY``, ``INIT_POS``, ``SEED`` and
 ``FULL_SUPERVISION`` set; the executed copy is kept as

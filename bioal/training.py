@@ -1,4 +1,4 @@
-"""Supervised encoder training on the SL division (SPEC 2.4), resumable per epoch.
+"""Supervised encoder training on the SL division (method §3.3), resumable per epoch.
 
 The encoder (:class:`bioal.encoder.Cnn14Encoder`) plus a per-frame MLP head
 (:class:`bioal.classifier.MLPClassifier`, 45 SL classes) are trained together:
@@ -7,8 +7,8 @@ The encoder (:class:`bioal.encoder.Cnn14Encoder`) plus a per-frame MLP head
   inverse-duration sampler (:class:`BalancedSampler`): a category (a class or "Negative") with
   probability proportional to 1 / its total start-able duration, a recording with probability
   proportional to its start-able duration for that category, a start uniform over the slots.
-  Clips get Gaussian noise (p 0.5, SPEC 1.6 step 1), the log-mel front end and the SL-train
-  mean/std. Frequency masking is off as in the paper (SPEC Q1) unless ``FREQ_MASK``.
+  Clips get Gaussian noise (p 0.5, method §2.3), the log-mel front end and the SL-train
+  mean/std. Frequency masking is off as in the paper (method Q1) unless ``FREQ_MASK``.
 * **Loss.** The per-batch ``pos_weight`` BCE (:func:`bioal.classifier.pos_weight_bce`).
 * **Optimiser.** Adam lr 5e-4; ReduceLROnPlateau(max, 0.5, patience 5, rel threshold 1e-4)
   on the valid mAP; stop when lr < 5e-6 or at the ``EPOCHS`` cap; the best encoder by valid
@@ -23,7 +23,7 @@ Every random draw (sampler, noise, dropout, masking) comes from generators deriv
 ``(SEED, epoch)``, so a training interrupted and started again gives the same history as
 one that was never interrupted.
 
-Departure (SPEC Q2): a class with no start-able SL-train duration would make the release
+Departure (method Q2): a class with no start-able SL-train duration would make the release
 crash; here it is left out of the sampler with a warning.
 """
 
@@ -145,7 +145,7 @@ def subtract_intervals(
 
 
 class BalancedSampler:
-    """The SL-train clip sampler of SPEC 2.4 (inverse-duration category weights, random cut).
+    """The SL-train clip sampler of method §3.3 (inverse-duration category weights, random cut).
 
     ``events``: label table (``Audiofilename, Starttime, Endtime`` + one 1/0/-1 column per
     class); ``durations``: recording -> seconds. Categories are the classes plus
@@ -181,7 +181,7 @@ class BalancedSampler:
         totals = self.durations.sum(axis=1)  # [K]
         self.empty = [self.categories[k] for k in np.flatnonzero(totals <= 0)]
         if self.empty:
-            log.warning("SL categories with no start-able duration are not sampled (SPEC Q2): %s", self.empty)
+            log.warning("SL categories with no start-able duration are not sampled (method Q2): %s", self.empty)
         if (totals > 0).sum() == 0:
             raise ValueError("the SL train split has no recording time to sample from")
         weights = np.where(totals > 0, 1.0 / (totals + EPS), 0.0)
@@ -417,7 +417,7 @@ def describe_init(config: EncoderTrainingConfig) -> str:
     """One sentence on where the encoder's starting weights come from (for the notebook)."""
     if config.panns_checkpoint:
         return (f"Encoder initialised from the PANNs AudioSet checkpoint {config.panns_checkpoint} (72 conv-block "
-                f"tensors, strict load); the SL head from the bilinear resize of its fc1/fc_audioset (SPEC 2.3).")
+                f"tensors, strict load); the SL head from the bilinear resize of its fc1/fc_audioset (method §5.1).")
     return (f"No PANNs checkpoint: the encoder (width {config.width}) starts from a seeded Xavier-uniform init "
             f"(seed {config.seed}) and the SL head from a seeded uniform init, so training starts from scratch "
             f"rather than from AudioSet weights as in the paper.")

@@ -137,5 +137,5 @@ def test_the_grid_module_is_the_front_end_and_label_grid():
     from bioal import dcase, grid
 
     mel = features.log_mel(np.zeros(grid.CLIP_SAMPLES, dtype=np.float32))
-    assert mel.shape == (grid.SPEC_FRAMES, grid.N_MELS) == (1001, 64)
+    assert mel.shape == (grid.STFT_FRAMES, grid.N_MELS) == (1001, 64)
     assert len(dcase.frame_boundaries()) == grid.LABEL_FRAMES + 1 == 33

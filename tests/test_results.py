@@ -51,7 +51,7 @@ def test_paper_full_supervision():
 
 def test_table_one_from_paper_csv_reproduces_table_i():
     table = results.table_one_from_layout(paper.paper_results(), "test_cmap", runs=5)
-    # SPEC 7.1 (ddof 1) -> Table I (ddof 0): round(mean)(±round(std*sqrt(0.8)))
+    # method §6.5 (ddof 1) -> Table I (ddof 0): round(mean)(±round(std*sqrt(0.8)))
     assert table.loc[500, ("cold", "MFFT")] == "68(±3)"  # 68.04 ± 3.44
     assert table.loc[500, ("warm", "MFFT")] == "71(±2)"  # 70.69 ± 2.01
     assert table.loc[50, ("cold", "FT")] == "43(±5)"  # 42.79 ± 5.94 -> 5.31
@@ -65,7 +65,7 @@ def test_table_one_from_paper_csv_reproduces_table_i():
 
 
 def test_table_one_ddof_matters_in_29_cells():
-    """SPEC Q14: rounding the ddof-1 std instead mismatches 29 of the 80 cells."""
+    """method Q14: rounding the ddof-1 std instead mismatches 29 of the 80 cells."""
     paper_table = paper.paper_results()
     ddof0 = results.table_one_from_layout(paper_table, runs=5).drop(index="full")
     ddof1 = results.table_one_from_layout(paper_table, runs=10**9).drop(index="full")  # factor -> 1

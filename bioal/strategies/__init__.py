@@ -1,4 +1,4 @@
-"""Active-learning selection strategies, matrix-free (SPEC 3.3-3.5).
+"""Active-learning selection strategies, matrix-free (method §4.2-§4.4).
 
 Works on any ``[N, D]`` clip vectors (the paper uses the max over the 32 frames of the frozen
 encoder's embeddings) and clip tags; nothing else from the pipeline is needed::
@@ -6,6 +6,12 @@ encoder's embeddings) and clip tags; nothing else from the pipeline is needed::
     from bioal.strategies import select, farthest_first, mismatch_levels
     picks = select("mfft", embeddings=X, labeled=mask, k=50, rng=np.random.default_rng(0),
                    clip_labels=Y, clip_pred=Y_hat)
+    picks.indices, picks.mismatch, picks.distance   # [50] each: the picks and why
+
+``select`` returns a :class:`Selection`: the picks in order and, per pick, the score that
+chose it (mismatch level, cosine distance at pick time). A strategy function (a
+:class:`StrategyFn`) returns indices or a ``Selection`` with the scores it computed; ``select``
+fills in the rest once.
 
 Strategies (``STRATEGIES``; one small module each, added with :func:`register`):
 
@@ -30,7 +36,7 @@ searches run in blocks. torch on the GPU when asked (``device="auto"``/``"cuda"`
 Deterministic tie-breaks: farthest-first takes the earliest candidate among equal distances
 (candidates in ascending index order unless given); the nearest labelled clip is the earliest
 in ascending index order; mismatch groups run from the highest level down and keep ascending
-index order inside a group (a stable order in place of the paper's unstable sort, SPEC Q8).
+index order inside a group (a stable order in place of the paper's unstable sort, method Q8).
 Random choices come only from the ``rng`` passed in.
 """
 

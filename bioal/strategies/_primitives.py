@@ -1,4 +1,4 @@
-"""Selection primitives on a :class:`CosineSpace` (SPEC 3.4), matrix-free (private)."""
+"""Selection primitives on a :class:`CosineSpace` (method §4.3-§4.4), matrix-free (private)."""
 
 from __future__ import annotations
 
@@ -149,7 +149,7 @@ def pick_distances(embeddings: Any, labeled: Any, picks: Any, *, device: Any = "
 def mismatch_levels(
     embeddings: Any, base: Any, base_labels: Any, candidates: Any, candidate_pred: Any, *, device: Any = "cpu"
 ) -> np.ndarray:
-    """Mismatch level per candidate (SPEC 3.4): Hamming distance between its predicted tags
+    """Mismatch level per candidate (method §4.3): Hamming distance between its predicted tags
     ``candidate_pred [len(candidates), C]`` and the tags ``base_labels [len(base), C]`` of
     its nearest ``base`` clip under cosine distance (ties -> earliest base member in the
     order given). Returns ``[len(candidates)]`` ints in ``0..C``.
@@ -175,7 +175,7 @@ def mismatch_groups(levels: np.ndarray, candidates: np.ndarray) -> list[tuple[in
 
     Within a group the candidates keep their given (ascending index) order. This stable
     order replaces the paper's ``argsort(...)[::-1]`` with NumPy's default unstable sort
-    (SPEC Q8), whose within-group order is platform dependent; it changes which clips the
+    (method Q8), whose within-group order is platform dependent; it changes which clips the
     seeded random draw of MP returns and the tie-breaks of MFFT's traversal, not their
     distribution.
     """
@@ -189,7 +189,7 @@ def take_by_mismatch(levels: np.ndarray, candidates: np.ndarray, k: int, fill: A
     then ``fill(group, remaining, taken)`` picks ``remaining`` clips inside the first group
     that overflows (``taken``: the clips of the higher groups). Returns ``k`` indices.
 
-    MP fills with a random draw, MFFT with farthest-first traversal (SPEC 3.4).
+    MP fills with a random draw, MFFT with farthest-first traversal (method §4.4).
     """
     taken: list[np.ndarray] = []
     remaining = int(k)

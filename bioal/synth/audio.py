@@ -1,7 +1,7 @@
 """A synthetic, deterministic stand-in for the DCASE 2024 Task 5 development set.
 
 :func:`generate_development_set` writes, under ``root``, a folder shaped exactly like the
-unpacked Zenodo record 10829604 (SPEC 1.1 and 11), so the real preparation code
+unpacked Zenodo record 10829604 (method §1.1), so the real preparation code
 (:mod:`bioal.dcase`) runs on it unchanged::
 
     root/Development_Set/Training_Set/{BV,HT,JD,MT,WMW}/<rec>.wav + <rec>.csv      (SL, 45 classes)
@@ -116,7 +116,7 @@ _WMW_NAMES = (
     "Circus aeruginosus call",
     "Himantopus himantopus call",
     "Tachybaptus ruficollis song",
-    "Tachybaptus ruficollis song",  # c_5: the duplicate name, adjacent to c_4 (SPEC 1.3)
+    "Tachybaptus ruficollis song",  # c_5: the duplicate name, adjacent to c_4 (method §1.3)
     "Alcedo atthis call",
     "Alcedo atthis song",
     "Motacilla flava song",
@@ -131,7 +131,7 @@ _WMW_NAMES = (
     "Ciconia ciconia clapping",
     "Gallinula chloropus call",
     "Coracias garrulus call",
-    "Anas platyrhynchos song",  # dropped by preparation (SPEC 1.3)
+    "Anas platyrhynchos song",  # dropped by preparation (method §1.3)
     "Anas strepera song",
     "Dendrocopos minor drumming",
     "Charadrius alexandrinus call",
@@ -141,7 +141,7 @@ _WMW_NAMES = (
 )
 
 #: Training (SL) sub-dataset -> ((class_code, class_name), ...) in class-CSV order. Names turn
-#: into the 45-class whitelist of SPEC 1.3 once spaces and hyphens become '_'.
+#: into the 45-class whitelist of method §1.3 once spaces and hyphens become '_'.
 TRAINING_CLASSES: dict[str, tuple[tuple[str, str], ...]] = {
     "BV": (
         ("AMRE", "American Redstart"),
@@ -202,7 +202,7 @@ _AL_LAYOUT: tuple[tuple[str, str, str, int, int, _S, _N], ...] = (
     ("PW", "PW2_20180712_0915", "Pilot whale foraging buzzes", 22050, 1, (None, 1100, 4900), (None, 28, 120)),
     ("PW", "PW3_20180715_0300", "Pilot whale foraging buzzes", 48000, 1, (None, 300, 1350), (None, 10, 45)),
 )
-# The real PB folder also holds a copy of PB24's BUK5 recording; preparation deletes it (SPEC 1.1).
+# The real PB folder also holds a copy of PB24's BUK5 recording; preparation deletes it (method §1.1).
 _DUPLICATE = ("PB", DUPLICATE_NAME, "PB24")
 # Recording names written with a trailing space in the validation class CSV (as in the real file).
 _TRAILING_SPACE = {"ME1", "PW3_20180715_0300", "BUK1_20181013_023504"}
@@ -295,7 +295,7 @@ _UNK_SNR = (-10.0, 0.0)
 
 
 def _split_counts(durations: np.ndarray) -> tuple[int, int]:
-    """``(k_train, k_valid)`` of SPEC 1.4 for one class: how many events have cumulative POS
+    """``(k_train, k_valid)`` of method §1.4 for one class: how many events have cumulative POS
     duration below 70 % and 85 % of the total (the cuts fall before events k_train and k_valid)."""
     cum = np.cumsum(durations)
     total = cum[-1]
@@ -778,7 +778,7 @@ def render_recording(plan: RecordingPlan, seed: int) -> np.ndarray:
 
 
 def _csv_text(plan: RecordingPlan) -> str:
-    """The annotation CSV of a recording (SPEC 11 format)."""
+    """The annotation CSV of a recording (method §1.3 format)."""
     events = list(plan.events)
     if plan.row_order == "class":
         def first_pos(ev: Event) -> int:
