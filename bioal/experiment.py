@@ -57,7 +57,7 @@ from bioal.embeddings import SPLITS, EmbeddingSplit, read_split
 from bioal.metrics import optimal_threshold
 from bioal.records import ROUND_KEYS, RoundRecord, RunRecord, load_run, start_name
 from bioal.strategies import STRATEGIES, CosineSpace, Selection, get_strategy, pick_distances, select
-from bioal.utils import atomic_path, pick_device, read_json, resolve_path, rng
+from bioal.utils import atomic_path, pick_device, resolve_path, rng
 
 __all__ = [
     "ExperimentConfig",
@@ -336,10 +336,10 @@ def run_experiment(
     finished (the run can be resumed later). Finished rounds are never redone.
     """
     folder = run_folder(config)
-    config_path = folder / "config.json"
-    if config_path.is_file():
+    existing = load_run(folder) if (folder / "config.json").is_file() else None
+    if existing is not None:
         # a key missing from an older record is a field added since, which then had its default
-        old = {**ExperimentConfig().to_dict(), **read_json(config_path)}
+        old = {**ExperimentConfig().to_dict(), **existing.config}
         new = config.to_dict()
         diff = sorted(k for k in set(old) | set(new) if k not in _NON_RESULT_FIELDS and old.get(k) != new.get(k))
         if diff:
@@ -347,7 +347,6 @@ def run_experiment(
                 f"{folder} holds a run with a different configuration ({', '.join(diff)}); "
                 "use another RESULTS_DIR or delete the folder"
             )
-    existing = load_run(folder) if config_path.is_file() else None
     if existing is not None and len(existing.rounds) >= existing.n_budgets:
         return existing  # finished
     threads = torch.get_num_threads()

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from bioal.dcase import AL_CLASSES, RARE_CLASSES
+from bioal.records import start_name
 from bioal.strategies import from_paper_name, paper_name, strategy_names
 
 __all__ = [
@@ -91,7 +92,7 @@ def paper_tidy(table: pd.DataFrame | None = None, runs: int = PAPER_RUNS) -> pd.
     for record in table.to_dict("records"):
         base = {
             "strategy": from_paper_method(record["sampling_method"]),
-            "start": "warm" if record["pos_init_num"] > 0 else "cold",
+            "start": start_name(False, int(record["pos_init_num"])),
             "init_pos": int(record["pos_init_num"]),
             "n_labelled": int(record["num_annotated_samples"]),
         }

@@ -314,7 +314,7 @@ def table_one_from_layout(layout: pd.DataFrame, metric: str = "test_cmap", runs:
     factor = np.sqrt((runs - 1) / runs)
     cells = pd.DataFrame(
         {
-            "start": np.where(layout.pos_init_num > 0, "warm", "cold"),
+            "start": [records.start_name(False, int(p)) for p in layout.pos_init_num],
             "strategy": [{v: k for k, v in PAPER_METHODS.items()}.get(m, m) for m in layout.sampling_method],
             "n_labelled": layout.num_annotated_samples.astype(int),
             "cell": [

@@ -183,7 +183,7 @@ def sweep_tasks(
                 preset=str(preset),
                 parameters=parameters,
                 output=str(executed / "runs" / f"{RUN_NOTEBOOK}-{name}.ipynb"),
-                run_dir=str(results_dir / "runs" / name),
+                run_dir=str(records.run_folder(results_dir, name)),
             )
         )
     names = [t.run_name for t in tasks]
@@ -201,11 +201,11 @@ def run_complete(task: SweepTask) -> bool:
     Complete means a finished round per budget (one round for full supervision), as
     :attr:`bioal.records.RunRecord.complete` reads the run folder.
     """
-    if not Path(task.output).is_file() or not (Path(task.run_dir) / "config.json").is_file():
+    if not Path(task.output).is_file():
         return False
     try:
         run = records.load_run(task.run_dir)
-    except (KeyError, ValueError):  # a damaged record: run it again
+    except (FileNotFoundError, KeyError, ValueError):  # no record, or a damaged one: run it again
         return False
     if not task.full_supervision and list(run.config.get("budgets", [])) != list(task.parameters["BUDGETS"]):
         return False  # other budgets: running it reports the configuration clash

@@ -212,3 +212,21 @@ def test_standardized_features_change_the_classifier_not_the_strategies(tmp_path
     run_experiment(cut, splits=splits, progress=False, stop_after=1)
     resumed = run_experiment(cut, splits=splits, progress=False)
     assert _rounds(resumed.folder) == _rounds(whole.folder)
+
+
+def test_an_older_run_folder_is_read_and_resumed(tmp_path, splits):
+    """Folders written before the classifier fields were nested (no lr_factor, patience, ...) and
+    before every pick carried its reasons (null lists) read back and resume without a clash."""
+    cfg = _config(tmp_path, budgets=(10, 20))
+    run_experiment(cfg, splits=splits, progress=False, stop_after=1)
+    folder = run_folder(cfg)
+    old = json.loads((folder / "config.json").read_text())
+    for key in ("lr_factor", "patience", "plateau_threshold", "predict_batch_size"):
+        del old[key]
+    (folder / "config.json").write_text(json.dumps(old))
+    first = folder / "rounds" / "00010.json"
+    record = json.loads(first.read_text())
+    first.write_text(json.dumps({**record, "selected_mismatch": None}))
+    rec = run_experiment(cfg, splits=splits, progress=False)
+    assert rec.complete and rec.rounds[0].selected_mismatch == [None] * 10
+    assert all(isinstance(v, int) for v in rec.rounds[1].selected_mismatch)
