@@ -113,3 +113,23 @@ def test_the_library_installs_without_the_book_lab_and_cluster_extras():
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
+
+
+def test_notebooks_are_stripped_by_the_configured_filter(tmp_path):
+    """.gitattributes sends notebooks through nbstripout, which drops outputs (pre-commit runs it too)."""
+    attr = subprocess.run(["git", "check-attr", "filter", "notebooks/01_data.ipynb"], cwd=ROOT,
+                          capture_output=True, text=True, check=True)
+    assert attr.stdout.strip().endswith("filter: nbstripout")
+    hooks = yaml.safe_load((ROOT / ".pre-commit-config.yaml").read_text())
+    assert {"ruff", "nbstripout"} <= {h["id"] for repo in hooks["repos"] for h in repo["hooks"]}
+    import nbformat
+
+    nb = nbformat.read(ROOT / "notebooks" / "01_data.ipynb", as_version=4)
+    code = next(c for c in nb.cells if c.cell_type == "code")
+    code.outputs = [nbformat.v4.new_output("stream", text="noise\n")]
+    code.execution_count = 3
+    dirty = tmp_path / "dirty.ipynb"
+    nbformat.write(nb, dirty)
+    subprocess.run([str(Path(sys.executable).with_name("nbstripout")), str(dirty)], check=True)
+    clean = nbformat.read(dirty, as_version=4)
+    assert all(not c.get("outputs") and c.get("execution_count") is None for c in clean.cells if c.cell_type == "code")
