@@ -23,7 +23,7 @@ install: $(STAMP)
 
 $(STAMP): pyproject.toml requirements.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --disable-pip-version-check -c requirements.lock -e ".[dev]"
+	$(BIN)/python -m pip install -q --disable-pip-version-check -c requirements.lock -e ".[dev,book,lab,cluster]"
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (bioal)" >/dev/null
 	@touch $@
 
@@ -33,10 +33,10 @@ chromium:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq --no-install-recommends chromium fonts-dejavu-core >/dev/null; }
 
-test: $(STAMP) chromium
+test: lint chromium
 	$(BIN)/python -m pytest
 
-test-fast: $(STAMP)
+test-fast: lint
 	$(BIN)/python -m pytest -m "not slow and not browser"
 
 pipeline: $(STAMP)
@@ -63,7 +63,7 @@ lab: $(STAMP)
 	BIOAL_ROOT=$(CURDIR) $(BIN)/jupyter lab --notebook-dir=notebooks $$( [ "$$(id -u)" = 0 ] && echo --allow-root )
 
 lint: $(STAMP)
-	$(BIN)/ruff check bioal tests notebooks benchmarks
+	$(BIN)/ruff check bioal tests notebooks benchmarks tools book/_ext
 
 # Re-pin every package after changing pyproject.toml's dependencies.
 lock: $(STAMP)

@@ -4,7 +4,7 @@
 
 Runs, in a fresh folder (a temporary one unless ``--root`` is given), the two steps that
 ``bioal.data.ensure_prepared`` runs for ``DATA_SOURCE = "synthetic"``:
-``bioal.synth.audio.generate_development_set`` and ``bioal.dcase.prepare`` (SPEC 1.1-1.4:
+``bioal.synth.audio.generate_development_set`` and ``bioal.dcase.prepare`` (method §1.1-§1.4:
 label tables, temporal split, soxr_hq resampling to 32 kHz, PCM16 chunks). Reports wall
 and CPU time (this process and its children) per step, the no-op time of a second
 ``ensure_prepared`` call, and the prepared clip counts. Prints a Markdown block for
@@ -61,7 +61,7 @@ def main() -> None:
 
             audio_s[division] = sum(sf.info(p).duration for p in (prepared / division).rglob("*.wav"))
         # the marker ensure_prepared expects, then a no-op call
-        config = data.DataConfig(data_root=str(root), synth_size=args.size, seed=args.seed)
+        config = data.DataConfig(data_source="synthetic", data_root=str(root), synth_size=args.size, seed=args.seed)
         data._ensure_raw_synthetic(config, raw, progress=False)
         _, noop_wall, _ = _timed(lambda: data.ensure_prepared(config, progress=False))
         summary = data.split_summary(prepared)

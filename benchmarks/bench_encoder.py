@@ -6,7 +6,7 @@
 Each (width, dtype, batch) runs in its own subprocess so that the peak memory reported
 (max RSS on CPU, ``torch.cuda.max_memory_allocated`` on GPU) belongs to that setting alone.
 On a GPU the script also measures the bf16/fp32 matmul rate and reports the ratio of the
-measured time per clip to the floor set by 40.5 GFLOP per clip (SPEC 2.1) at that rate.
+measured time per clip to the floor set by 40.5 GFLOP per clip (method §3.1) at that rate.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import subprocess
 import sys
 import time
 
-GFLOP_PER_CLIP = 40.5  # width 1 (SPEC 2.1); scales roughly with width^2
+GFLOP_PER_CLIP = 40.5  # width 1 (method §3.1); scales roughly with width^2
 
 
 def _matmul_tflops(device, dtype) -> float:

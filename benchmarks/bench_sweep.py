@@ -73,7 +73,7 @@ def paper_round(epochs: int, dtype: str, work: Path) -> dict:
     began = time.perf_counter()
     splits = paper_shaped_splits(21414, 4600, 4600, dim=2048, seed=0, dtype=np.dtype(dtype))
     make_seconds = time.perf_counter() - began
-    config = ExperimentConfig(
+    config = ExperimentConfig.from_dict(dict(
         preset="bench",
         results_dir=str(work / "results"),
         strategy="mfft",
@@ -83,7 +83,7 @@ def paper_round(epochs: int, dtype: str, work: Path) -> dict:
         classifier_hidden=1024,
         max_epochs=epochs,
         device="cpu",
-    )
+    ))
     began = time.perf_counter()
     record = run_experiment(config, splits=splits, progress=False)
     run_seconds = time.perf_counter() - began

@@ -62,7 +62,7 @@ def main() -> None:
           f"**{wall:.1f} s wall**, {cpu:.1f} s CPU (all processes); {nbytes / 2**20:.0f} MiB written")
     print(f"- second call on the finished tree (manifest check only): {t_again * 1000:.0f} ms")
     print()
-    print("What preparation (SPEC 1.4 split, 10 s clips / 5 s hop) makes of the AL part:")
+    print("What preparation (method §1.4 split, 10 s clips / 5 s hop) makes of the AL part:")
     print()
     print(al_class_summary(plans).to_markdown())
 

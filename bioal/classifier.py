@@ -1,13 +1,13 @@
-"""The per-frame MLP classifier and its per-round training (SPEC 2.2-2.3, 3.2).
+"""The per-frame MLP classifier and its per-round training (method §5).
 
 * :class:`MLPClassifier` - Linear(D -> H) -> ReLU -> Linear(H -> C) applied to every frame,
   ``[B, T, D] -> [B, T, C]`` logits. At the paper's sizes (D=2048, H=1024, C=7) it has
   2,105,351 parameters.
 * Deterministic initialisation, identical every time it is built: with a PANNs
   ``Cnn14_DecisionLevelMax`` checkpoint, the bilinear ``align_corners=True`` resize of its
-  ``fc1`` / ``fc_audioset`` tensors (SPEC 2.3); without one, a seeded uniform init
+  ``fc1`` / ``fc_audioset`` tensors (method §5.1); without one, a seeded uniform init
   (PyTorch's default ``Linear`` bounds ``1/sqrt(fan_in)``) drawn from a generator.
-* :func:`pos_weight_bce` - the per-batch ``pos_weight`` BCE of SPEC 3.2.
+* :func:`pos_weight_bce` - the per-batch ``pos_weight`` BCE of method §5.2.
 * :func:`train_classifier` - one AL round: a fresh model from the same init, batch 128
   shuffled by a seeded generator, Adam 5e-4, ReduceLROnPlateau on the valid cmAP, stop when
   the learning rate falls below 5e-6, best state by strict improvement. All tensors stay on
@@ -41,7 +41,7 @@ from tqdm.auto import tqdm
 
 from bioal.config import Config, ConfigError
 from bioal.metrics import class_average_precision, f1_per_class, optimal_threshold
-from bioal.utils import torch_generator
+from bioal.utils import resolve_path, torch_generator
 
 __all__ = [
     "MLPClassifier",
@@ -141,7 +141,7 @@ def _resize(t: torch.Tensor, shape: tuple[int, ...]) -> torch.Tensor:
 def resize_panns_fc(
     panns_fc: Mapping[str, torch.Tensor], n_classes: int, in_dim: int = 2048, hidden: int = 1024
 ) -> dict[str, torch.Tensor]:
-    """The classifier's ``fc1``/``fc2`` tensors from the PANNs fc tensors (SPEC 2.3).
+    """The classifier's ``fc1``/``fc2`` tensors from the PANNs fc tensors (method §5.1).
 
     Bilinear, ``align_corners=True``, each tensor as a one-channel image; see the module
     docstring for how the columns are treated when ``in_dim != 2048``.
@@ -155,7 +155,7 @@ def resize_panns_fc(
 
 
 def pos_weight_bce(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """Mean BCE-with-logits with the per-batch ``pos_weight`` of SPEC 3.2.
+    """Mean BCE-with-logits with the per-batch ``pos_weight`` of method §5.2.
 
     ``logits``/``labels`` ``[B, T, C]`` (or ``[M, C]``); frames are flattened and
     ``pos_weight_c = (#frames - #pos_c) / (#pos_c + 1e-5)``.
@@ -169,7 +169,7 @@ def pos_weight_bce(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
 
 @dataclasses.dataclass(frozen=True)
 class ClassifierConfig(Config):
-    """Per-round classifier training (defaults: the paper, SPEC 0 and 3.2)."""
+    """Per-round classifier training (defaults: the paper, method §5.2)."""
 
     hidden: int = 1024
     max_epochs: int = 5000
@@ -261,8 +261,6 @@ _PANNS_CACHE: dict[tuple[str, float], dict[str, torch.Tensor]] = {}
 
 def _cached_panns_fc(path: str) -> dict[str, torch.Tensor]:
     """:func:`read_panns_fc`, read once per file version (the checkpoint is 327 MB)."""
-    from bioal.utils import resolve_path
-
     resolved = resolve_path(path)
     if not resolved.is_file():
         raise FileNotFoundError(
@@ -314,7 +312,7 @@ def train_classifier(
     progress: bool = False,
     keys: tuple[int | str, ...] = (),
 ) -> TrainedClassifier:
-    """Train a fresh classifier on ``train_x [L, T, D]`` / ``train_y [L, T, C]`` (SPEC 3.2).
+    """Train a fresh classifier on ``train_x [L, T, D]`` / ``train_y [L, T, C]`` (method §5.2).
 
     Shuffling draws from ``torch_generator(seed, "classifier-shuffle", *keys)``; the model
     init is the config's deterministic init. Each epoch: the batches, then valid
@@ -398,7 +396,7 @@ def evaluate(
     batch_size: int = 4096,
     device: Any = None,
 ) -> Evaluation:
-    """Optimal threshold on valid (SPEC 4.2), then F1 at it and AP on valid and test."""
+    """Optimal threshold on valid (method §6.2), then F1 at it and AP on valid and test."""
     start = time.perf_counter()
     valid_p = predict_probs(model, valid_x, batch_size, device)
     threshold, valid_f1 = optimal_threshold(valid_p, valid_y, levels)

@@ -16,7 +16,7 @@ import types
 import typing
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal, TypeVar, Union, get_args, get_origin
+from typing import Any, ClassVar, Literal, TypeVar, Union, get_args, get_origin
 
 import yaml
 
@@ -86,6 +86,8 @@ def _coerce(name: str, value: Any, annotation: Any) -> Any:
         raise ConfigError(f"{name}: expected a path, got {value!r}")
     if isinstance(annotation, type) and isinstance(value, annotation):
         return value
+    if isinstance(annotation, type) and issubclass(annotation, Config) and isinstance(value, Mapping):
+        return annotation.from_dict(value)
     raise ConfigError(f"{name}: cannot check {value!r} against {annotation}")
 
 
@@ -95,7 +97,14 @@ class Config:
 
     Subclasses declare typed fields with defaults and may override :meth:`check` to
     enforce ranges, raising :class:`ConfigError` with the field's name.
+
+    A field may hold another :class:`Config` (e.g. the experiment's classifier). Its fields
+    stay flat everywhere outside Python: notebook parameters, presets and ``to_dict`` /
+    ``from_dict`` use one ``NAME`` per inner field, the inner field's own name unless
+    :attr:`FLAT_NAMES` ``{nested field: {inner field: flat name}}`` renames it.
     """
+
+    FLAT_NAMES: ClassVar[dict[str, dict[str, str]]] = {}
 
     def __post_init__(self) -> None:
         hints = typing.get_type_hints(type(self))
@@ -108,33 +117,63 @@ class Config:
         """Range checks; raise :class:`ConfigError` naming the field."""
 
     @classmethod
-    def from_namespace(cls: type[C], namespace: Mapping[str, Any], **overrides: Any) -> C:
-        """Build from a notebook namespace: field ``x`` is read from ``X`` when present."""
-        values = {}
+    def _nested(cls) -> dict[str, tuple[type[Config], dict[str, str]]]:
+        """``{nested field: (its Config class, {flat name: inner field})}``."""
+        hints = typing.get_type_hints(cls)
+        out = {}
         for field in dataclasses.fields(cls):
-            key = field.name.upper()
-            if key in namespace:
-                values[field.name] = namespace[key]
-        values.update(overrides)
+            kind = hints[field.name]
+            if isinstance(kind, type) and issubclass(kind, Config):
+                rename = cls.FLAT_NAMES.get(field.name, {})
+                out[field.name] = (kind, {rename.get(f.name, f.name): f.name for f in dataclasses.fields(kind)})
+        return out
+
+    @classmethod
+    def flat_names(cls) -> list[str]:
+        """Every flat (lower-case) name this config reads: its own fields and its nested configs'."""
+        nested = cls._nested()
+        names = [f.name for f in dataclasses.fields(cls) if f.name not in nested]
+        return names + [flat for _, inner in nested.values() for flat in inner]
+
+    @classmethod
+    def _build(cls: type[C], values: dict[str, Any]) -> C:
+        """Construct from flat lower-case names (nested configs gathered from theirs)."""
+        for name, (kind, inner) in cls._nested().items():
+            if name in values:
+                continue
+            part = {field: values.pop(flat) for flat, field in inner.items() if flat in values}
+            values[name] = kind(**part)
         return cls(**values)
 
     @classmethod
+    def from_namespace(cls: type[C], namespace: Mapping[str, Any], **overrides: Any) -> C:
+        """Build from a notebook namespace: field ``x`` is read from ``X`` when present."""
+        values = {name: namespace[name.upper()] for name in cls.flat_names() if name.upper() in namespace}
+        values.update(overrides)
+        return cls._build(values)
+
+    @classmethod
     def from_dict(cls: type[C], data: Mapping[str, Any]) -> C:
-        """Build from a mapping of lower- or upper-case field names; unknown keys are an error."""
-        names = {f.name for f in dataclasses.fields(cls)}
+        """Build from a mapping of lower- or upper-case flat names; unknown keys are an error."""
+        names = set(cls.flat_names()) | set(cls._nested())
         values = {}
         for key, value in data.items():
             name = key.lower()
             if name not in names:
                 raise ConfigError(f"{cls.__name__} has no field {key!r} (fields: {sorted(names)})")
             values[name] = value
-        return cls(**values)
+        return cls._build(values)
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-ready mapping (tuples become lists, paths strings)."""
+        """Plain JSON-ready flat mapping (tuples become lists, paths strings, nested configs flattened)."""
+        nested = self._nested()
         out = {}
         for field in dataclasses.fields(self):
             value = getattr(self, field.name)
+            if field.name in nested:
+                inner = value.to_dict()
+                out.update({flat: inner[name] for flat, name in nested[field.name][1].items()})
+                continue
             if isinstance(value, tuple):
                 value = list(value)
             elif isinstance(value, Path):
@@ -150,7 +189,7 @@ class Config:
         return dataclasses.replace(self, **changes)
 
     def __str__(self) -> str:
-        rows = [(f.name.upper(), repr(getattr(self, f.name))) for f in dataclasses.fields(self)]
+        rows = [(k.upper(), repr(v)) for k, v in self.to_dict().items()]
         width = max((len(k) for k, _ in rows), default=0)
         lines = [f"{type(self).__name__}"] + [f"  {k:<{width}} = {v}" for k, v in rows]
         return "\n".join(lines)

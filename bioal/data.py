@@ -5,7 +5,7 @@ synthetic stand-in (``bioal.synth.audio``) or the real DCASE 2024 Task 5 develop
 (downloaded from Zenodo), every step resumable and skipped when done. The rest reads it:
 
 * ``clip_table`` - one row per 10 s clip (5 s hop) in the paper's global order (sorted
-  recordings of the split's label CSV, then clip index), SPEC 1.5;
+  recordings of the split's label CSV, then clip index), method §1.5;
 * ``split_frame_labels`` - ``[N, 32, C]`` float32 frame labels of every clip;
 * ``ClipDataset`` - ``(waveform [320000], labels [32, C])`` pairs;
 * ``split_summary`` - clips and positive clips per class and split.
@@ -22,10 +22,14 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
+import soundfile as sf
 import torch
 
-from bioal import dcase
+from bioal import dcase, download
 from bioal.config import Config, ConfigError
+from bioal.download import DCASE2024_RECORD
+from bioal.grid import CLIP_SECONDS, LABEL_FRAMES, SAMPLE_RATE
+from bioal.synth.audio import generate_development_set
 from bioal.utils import read_json, resolve_path, write_json
 
 __all__ = [
@@ -50,13 +54,13 @@ CLASS_CSVS = ("DCASE2024_task5_training_set_classes.csv", "DCASE2024_task5_valid
 
 @dataclasses.dataclass(frozen=True)
 class DataConfig(Config):
-    """Where the data comes from and where it lives (notebook 01)."""
+    """Where the data comes from and where it lives (notebook 01). Defaults: the paper's data."""
 
-    data_source: Literal["synthetic", "dcase2024"] = "synthetic"
-    data_root: str = "data/demo"
-    synth_size: Literal["tiny", "demo", "large"] = "demo"
+    data_source: Literal["synthetic", "dcase2024"] = "dcase2024"
+    data_root: str = "data/paper"
+    synth_size: Literal["tiny", "demo", "large"] = "large"
     synth_seed: int = 0  # the synthetic set's own seed, separate from the experiment seeds (SEED, SEEDS)
-    preset: str = "demo"
+    preset: str = "paper"
 
     def check(self) -> None:
         if not self.data_root:
@@ -73,8 +77,6 @@ class DataConfig(Config):
 def _source_tag(config: DataConfig) -> dict:
     if config.data_source == "synthetic":
         return {"data_source": "synthetic", "synth_size": config.synth_size, "seed": config.synth_seed}
-    from bioal.download import DCASE2024_RECORD
-
     return {"data_source": "dcase2024", "record": DCASE2024_RECORD}
 
 
@@ -96,15 +98,11 @@ def _ensure_raw_synthetic(config: DataConfig, raw: Path, progress: bool) -> None
     tag = _source_tag(config)
     if _check_source(marker, tag):
         return
-    from bioal.synth.audio import generate_development_set
-
     generate_development_set(raw, size=config.synth_size, seed=config.synth_seed, progress=progress)
     write_json(marker, tag)
 
 
 def _ensure_raw_dcase(raw: Path, progress: bool, api_base: str) -> None:
-    from bioal import download
-
     marker = raw / ".bioal_source.json"
     tag = {"data_source": "dcase2024", "record": download.DCASE2024_RECORD}
     if _check_source(marker, tag):
@@ -163,10 +161,8 @@ def read_split_labels(prepared_root: str | os.PathLike, division: str, split: st
 def clip_table(prepared_root: str | os.PathLike, division: str, split: str) -> pd.DataFrame:
     """One row per clip: ``recording`` (wav name), ``start_s``, ``duration_s`` (of the recording).
 
-    Global order of SPEC 1.5: sorted unique Audiofilename of the split's label CSV, then clip k.
+    Global order of method §1.5: sorted unique Audiofilename of the split's label CSV, then clip k.
     """
-    import soundfile as sf
-
     folder = _split_dir(prepared_root, division, split)
     labels, _ = read_split_labels(prepared_root, division, split)
     rows = []
@@ -181,10 +177,8 @@ def clip_table(prepared_root: str | os.PathLike, division: str, split: str) -> p
     return pd.DataFrame(rows, columns=["recording", "start_s", "duration_s"])
 
 
-def load_clip(wav_path: str | os.PathLike, start_s: float, clip_s: float = 10.0, sr: int = 32000) -> np.ndarray:
+def load_clip(wav_path: str | os.PathLike, start_s: float, clip_s: float = CLIP_SECONDS, sr: int = SAMPLE_RATE) -> np.ndarray:
     """Samples ``[clip_s*sr]`` float32 from ``start_s`` (channel 0), zero-padded past the end."""
-    import soundfile as sf
-
     n = int(round(clip_s * sr))
     offset = int(round(start_s * sr))
     try:
@@ -202,7 +196,7 @@ def load_clip(wav_path: str | os.PathLike, start_s: float, clip_s: float = 10.0,
 
 
 def _frame_labels_for(labels: pd.DataFrame, class_names: list[str], clips: pd.DataFrame) -> np.ndarray:
-    out = np.zeros((len(clips), dcase.N_FRAMES, len(class_names)), dtype=np.float32)
+    out = np.zeros((len(clips), LABEL_FRAMES, len(class_names)), dtype=np.float32)
     groups = {rec: g for rec, g in labels.groupby("Audiofilename", sort=False)}
     for rec, idx in clips.groupby("recording", sort=False).indices.items():
         events = groups[rec]
@@ -281,7 +275,7 @@ def split_summary(prepared_root: str | os.PathLike) -> pd.DataFrame:
 def pos_events(prepared_root: str | os.PathLike, division: str = "AL") -> pd.DataFrame:
     """Every POS event of the division's splits: ``split, recording, class, start_s, duration_s``.
 
-    An event straddling a split cut appears, truncated, in both splits (SPEC 1.4).
+    An event straddling a split cut appears, truncated, in both splits (method §1.4).
     """
     rows = []
     for split in DIVISIONS[division]:

@@ -1,6 +1,6 @@
 """DCASE 2024 Task 5 development set: file formats, label tables, temporal split, preparation.
 
-Implements SPEC sections 1.1-1.5:
+Implements method §1.1-§1.5:
 
 * :func:`read_annotations` reads either annotation CSV format (Training_Set class-code
   columns, Validation_Set ``Q``) into ``Audiofilename, Starttime, Endtime`` + one int8 column
@@ -50,17 +50,16 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
+import soundfile as sf
 from tqdm.auto import tqdm
 
+from bioal.grid import CLIP_HOP_SECONDS, CLIP_SECONDS, HOP_LENGTH, LABEL_FRAMES, SAMPLE_RATE
 from bioal.utils import atomic_path, atomic_write
 
 __all__ = [
-    "SR",
-    "CLIP_S",
-    "HOP_S",
-    "N_FRAMES",
     "SL_CLASSES",
     "AL_CLASSES",
+    "RARE_CLASSES",
     "AL_RATIOS",
     "SL_RATIOS",
     "DatasetError",
@@ -87,11 +86,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-SR = 32000
-CLIP_S = 10.0
-HOP_S = 5.0
-N_FRAMES = 32
-HOP_LENGTH = 320
 
 SL_CLASSES: tuple[str, ...] = (
     "Meerkat_short_note", "Meerkat_close_call", "Meerkat_aggression_call", "Meerkat_social_call",
@@ -113,6 +107,9 @@ AL_CLASSES: tuple[str, ...] = (
     "Mosquito", "Red_Deer", "Meerkat_alarm_call", "Meerkat_move_call", "Song_thrush_call",
     "Blackbird_call", "Pilot_whale_foraging_buzzes",
 )
+#: The AL classes whose clips are rare in the pool: their labelled count is Figure 1's
+#: "rare species count" and the clip viewer opens on one of them.
+RARE_CLASSES: tuple[str, ...] = ("Meerkat_alarm_call", "Meerkat_move_call")
 SL_RATIOS = (0.8,)
 AL_RATIOS = (0.7, 0.15)
 SPLITS = {"SL": ("train", "valid"), "AL": ("train", "valid", "test")}
@@ -264,8 +261,6 @@ def check_wav(path: str | os.PathLike) -> tuple[int, int]:
     Raises :class:`DatasetError` naming the file for unreadable headers and for RIFF files
     whose data chunk declares more bytes than the file holds.
     """
-    import soundfile as sf
-
     path = Path(path)
     try:
         info = sf.info(str(path))
@@ -295,8 +290,6 @@ def check_wav(path: str | os.PathLike) -> tuple[int, int]:
 
 
 def _read_audio(path: Path) -> tuple[np.ndarray, int]:
-    import soundfile as sf
-
     frames, sr = check_wav(path)
     try:
         audio, sr = sf.read(str(path), dtype="float64", always_2d=True)
@@ -310,7 +303,7 @@ def _read_audio(path: Path) -> tuple[np.ndarray, int]:
 # --------------------------------------------------------------------------- clips and labels
 
 
-def clip_starts(duration_s: float, clip_s: float = CLIP_S, hop_s: float = HOP_S) -> np.ndarray:
+def clip_starts(duration_s: float, clip_s: float = CLIP_SECONDS, hop_s: float = CLIP_HOP_SECONDS) -> np.ndarray:
     """Clip start times (s) for a recording: ``n = 1 + max(0, ceil((D - clip)/hop))``, starts ``hop*k``."""
     if duration_s < 0:
         raise ValueError(f"duration must be >= 0, got {duration_s}")
@@ -318,12 +311,12 @@ def clip_starts(duration_s: float, clip_s: float = CLIP_S, hop_s: float = HOP_S)
     return hop_s * np.arange(n, dtype=np.float64)
 
 
-def frame_boundaries(n_frames: int = N_FRAMES, sr: int = SR, hop_length: int = HOP_LENGTH,
-                     clip_s: float = CLIP_S) -> np.ndarray:
+def frame_boundaries(n_frames: int = LABEL_FRAMES, sr: int = SAMPLE_RATE, hop_length: int = HOP_LENGTH,
+                     clip_s: float = CLIP_SECONDS) -> np.ndarray:
     """The ``n_frames + 1`` label-segment boundaries (s, relative to the clip start).
 
     Frame indices ``0, 32, ..., 992`` -> ``clip(idx*320 - 160, 0, 320000) / 32000``, then 10.0:
-    ``[0, .315, .635, ..., 9.915, 10.0]`` (SPEC 1.5).
+    ``[0, .315, .635, ..., 9.915, 10.0]`` (method §1.5).
     """
     n_stft = int(clip_s * sr) // hop_length + 1
     step = math.ceil(n_stft / n_frames)
@@ -344,12 +337,12 @@ def clip_frame_labels(
     clip_start_s = np.asarray(clip_start_s, dtype=np.float64)
     positive = np.asarray(positive, dtype=bool)
     n_classes = positive.shape[1]
-    out = np.zeros((len(clip_start_s), N_FRAMES, n_classes), dtype=np.float32)
+    out = np.zeros((len(clip_start_s), LABEL_FRAMES, n_classes), dtype=np.float32)
     keep = positive.any(axis=1)
     starts, ends, positive = np.asarray(starts)[keep], np.asarray(ends)[keep], positive[keep].astype(np.float32)
     if len(starts) == 0 or len(clip_start_s) == 0:
         return out
-    chunk = max(1, 4_000_000 // (N_FRAMES * len(starts)))
+    chunk = max(1, 4_000_000 // (LABEL_FRAMES * len(starts)))
     for lo in range(0, len(clip_start_s), chunk):
         cs = clip_start_s[lo : lo + chunk, None]
         seg_lo = (cs + bounds[None, :-1])[:, :, None]  # [k, 32, 1]
@@ -363,7 +356,7 @@ def frame_labels(events: pd.DataFrame, class_names: Sequence[str], clip_start_s:
     """Frame labels ``[32, C]`` float32 of one 10 s clip starting at ``clip_start_s``.
 
     ``events``: rows of the clip's recording with ``Starttime``, ``Endtime`` and one column per
-    class (1 POS counts; 0 NEG, -1 UNK and absent are negative, SPEC Q5).
+    class (1 POS counts; 0 NEG, -1 UNK and absent are negative, method Q5).
     """
     missing = [c for c in ["Starttime", "Endtime", *class_names] if c not in events.columns]
     if missing:
@@ -396,7 +389,7 @@ def unpack_development_set(zip_path: str | os.PathLike, raw_dir: str | os.PathLi
     ``__MACOSX`` entries are ignored; wav/csv names get spaces and hyphens replaced by '_';
     an entry already present under its own or its normalised name is skipped (so an interrupted
     unpack resumes); each file is written atomically; the duplicate PB recording
-    ``BUK5_20180921_015906a`` is not extracted (SPEC 1.1).
+    ``BUK5_20180921_015906a`` is not extracted (method §1.1).
     """
     zip_path, raw_dir = Path(zip_path), Path(raw_dir)
     try:
@@ -416,7 +409,7 @@ def unpack_development_set(zip_path: str | os.PathLike, raw_dir: str | os.PathLi
             if own.exists() or target.exists():
                 continue
             if _is_duplicate(target):
-                log.info("not extracting %s: duplicate PB recording (SPEC 1.1)", member.filename)
+                log.info("not extracting %s: duplicate PB recording (method §1.1)", member.filename)
                 continue
             with atomic_path(target) as tmp, archive.open(member) as src, open(tmp, "wb") as dst:
                 shutil.copyfileobj(src, dst, 1 << 20)
@@ -465,7 +458,7 @@ def find_recordings(dev_root: str | os.PathLike, subset: str) -> list[Recording]
             if stem not in csvs:
                 raise DatasetError(f"{wav}: WAV has no annotation CSV beside it ({stem}.csv missing)")
             if _is_duplicate(wav):
-                log.info("skipping %s: duplicate PB recording (SPEC 1.1)", wav)
+                log.info("skipping %s: duplicate PB recording (method §1.1)", wav)
                 continue
             rec = Recording(normalise_name(stem), subset, dataset_dir.name, wav, csvs[stem])
             if rec.name in found:
@@ -496,7 +489,7 @@ def sl_label_table(
 
     Codes are renamed through the training class CSV (names normalised), codes sharing one name
     are merged (1 if any 1, else -1 if any -1, else 0), ``Anas_platyrhynchos_song`` is dropped,
-    absent classes are 0. ``class_names="paper"`` is the 45-class whitelist of SPEC 1.3;
+    absent classes are 0. ``class_names="paper"`` is the 45-class whitelist of method §1.3;
     ``"from_csv"`` uses the class CSV's order (for the synthetic set).
     """
     code_names = read_training_classes(classes_csv)
@@ -547,7 +540,7 @@ def al_label_table(
     class_names: Sequence[str] = AL_CLASSES,
     allow_unknown_classes: bool = False,
 ) -> tuple[dict[str, pd.DataFrame], list[str]]:
-    """The AL label tables: {recording: events} with the 7 class columns of SPEC 1.3.
+    """The AL label tables: {recording: events} with the 7 class columns of method §1.3.
 
     Each validation CSV's single class column is renamed to the class that the validation
     class CSV gives for that recording; a recording missing from the class CSV is an error.
@@ -576,7 +569,7 @@ def al_label_table(
 
 
 def _slot(starts: np.ndarray, ends: np.ndarray, goal: float, where: str) -> tuple[float, float]:
-    """SPEC 1.4 ``slot(g)`` for one class's POS events (row order)."""
+    """method §1.4 ``slot(g)`` for one class's POS events (row order)."""
     cum = np.cumsum(ends - starts)
     k = int(np.sum(cum < goal))  # J = {j : S_j < g} is the prefix 1..k
     m = len(starts)
@@ -584,9 +577,9 @@ def _slot(starts: np.ndarray, ends: np.ndarray, goal: float, where: str) -> tupl
         return float(ends[k - 2]), float(starts[k - 1])
     if m >= 2:
         log.warning("%s: fewer than 2 events under %.3f s of POS time; using the gap between the last two "
-                    "events (SPEC Q10)", where, goal)
+                    "events (method Q10)", where, goal)
         return float(ends[m - 2]), float(starts[m - 1])
-    log.warning("%s: single POS event; split placed at its start + %.3f s (SPEC Q10)", where, goal)
+    log.warning("%s: single POS event; split placed at its start + %.3f s (method Q10)", where, goal)
     point = float(starts[0] + goal)
     return point, point
 
@@ -594,7 +587,7 @@ def _slot(starts: np.ndarray, ends: np.ndarray, goal: float, where: str) -> tupl
 def split_times(
     events: pd.DataFrame, class_names: Sequence[str], ratios: Sequence[float], recording: str = "?"
 ) -> list[float]:
-    """Cut times (s) of one recording by cumulative POS duration (SPEC 1.4 pseudocode).
+    """Cut times (s) of one recording by cumulative POS duration (method §1.4 pseudocode).
 
     ``ratios`` = (0.8,) for SL (one cut) or (0.7, 0.15) for AL (two cuts). Raises
     :class:`DatasetError` for a recording without POS events, and (AL) when the valid slot
@@ -632,7 +625,7 @@ def split_times(
 
 
 def split_labels(events: pd.DataFrame, cuts: Sequence[float], division: str) -> dict[str, pd.DataFrame]:
-    """Per-split label rows of one recording, times relative to the chunk (SPEC 1.4)."""
+    """Per-split label rows of one recording, times relative to the chunk (method §1.4)."""
     s1 = cuts[0]
     t = events
     out = {}
@@ -657,9 +650,7 @@ def split_labels(events: pd.DataFrame, cuts: Sequence[float], division: str) -> 
 
 
 def _write_chunks(rec: Recording, cuts: Sequence[float], out_dir: Path, splits: Sequence[str]) -> None:
-    import librosa
-    import soundfile as sf
-
+    import librosa  # lazy: librosa loads numba (seconds); only the resampling of preparation needs it
     targets = [out_dir / s / rec.wav_name for s in splits]
     if all(p.is_file() for p in targets):
         return
@@ -669,11 +660,11 @@ def _write_chunks(rec: Recording, cuts: Sequence[float], out_dir: Path, splits: 
         if target.is_file():
             continue
         chunk = audio[idx[i] : max(idx[i], idx[i + 1])]
-        if sr != SR and len(chunk):
-            chunk = librosa.resample(chunk, orig_sr=sr, target_sr=SR, res_type="soxr_hq")
+        if sr != SAMPLE_RATE and len(chunk):
+            chunk = librosa.resample(chunk, orig_sr=sr, target_sr=SAMPLE_RATE, res_type="soxr_hq")
         chunk = np.clip(chunk, -1.0, 32767 / 32768)
         with atomic_path(target, suffix=".wav.part") as tmp:
-            sf.write(str(tmp), chunk, SR, subtype="PCM_16", format="WAV")
+            sf.write(str(tmp), chunk, SAMPLE_RATE, subtype="PCM_16", format="WAV")
 
 
 def is_prepared(prepared_root: str | os.PathLike) -> bool:

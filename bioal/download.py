@@ -7,7 +7,7 @@ already complete and has the right md5 is not fetched again. When the host canno
 reached, :class:`DownloadError` says how to place the file by hand.
 
 The DCASE 2024 Task 5 development set is Zenodo record :data:`DCASE2024_RECORD`
-(SPEC section 11); :func:`download_zenodo_record` fetches its four files.
+(method §1.1); :func:`download_zenodo_record` fetches its four files.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ One file per split (``train.h5``, ``valid.h5``, ``test.h5``) holds:
 dataset        shape            dtype                      content
 =============  ===============  =========================  ======================================
 embeddings     [N, T, D]        float32 or float16         frozen encoder output per frame (T=32)
-labels         [N, T, C]        float32 {0, 1}             frame labels (SPEC 1.5)
+labels         [N, T, C]        float32 {0, 1}             frame labels (method §1.5)
 class_list     [C]              bytes (S100)               class names, in label-column order
 recording      [N]              UTF-8 string               recording (wav name) of each clip
 clip_start     [N]              float64                    clip start within the recording, s
@@ -16,9 +16,9 @@ File attributes carry provenance (encoder source and fingerprint, width, mean/st
 preset) and ``n_done``, the number of clips written so far. No N x N distance matrix is
 stored: the strategies work matrix-free on clip vectors.
 
-Extraction (:func:`extract_embeddings`, SPEC 1.7): the frozen encoder in eval mode embeds
+Extraction (:func:`extract_embeddings`, method §3.4): the frozen encoder in eval mode embeds
 every sequential clip of AL train/valid/test, with features standardised by the **AL-train**
-mean/std (SPEC 1.6, Q3), in batches, on the GPU when there is one. Each batch is written into
+mean/std (method §2.2, Q3), in batches, on the GPU when there is one. Each batch is written into
 the file and ``n_done`` advanced, so an interrupted extraction continues where it stopped.
 NaN/inf in the features or the embeddings stops it with the clip (recording, start) named.
 """
@@ -26,14 +26,22 @@ NaN/inf in the features or the embeddings stops it with the clip (recording, sta
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import os
 from pathlib import Path
 from typing import Any, Literal
 
+import h5py
 import numpy as np
+import pandas as pd
+import torch
+from tqdm.auto import tqdm
 
 from bioal.config import Config, ConfigError
-from bioal.utils import atomic_path
+from bioal.data import ClipDataset
+from bioal.encoder import Cnn14Encoder
+from bioal.features import LogMelExtractor, compute_mean_std
+from bioal.utils import atomic_path, pick_device, resolve_path
 
 __all__ = [
     "EmbeddingSplit",
@@ -56,11 +64,11 @@ SPLITS = ("train", "valid", "test")
 class EmbeddingSplit:
     """Embeddings and labels of one split, in memory.
 
-    ``embeddings`` [N, T, D], ``labels`` [N, T, C] float32, ``class_names`` C names,
-    ``recording`` [N] str, ``clip_start`` [N] float64 seconds.
+    ``embeddings`` [N, T, D] (None when read with ``meta_only``), ``labels`` [N, T, C]
+    float32, ``class_names`` C names, ``recording`` [N] str, ``clip_start`` [N] float64 seconds.
     """
 
-    embeddings: np.ndarray
+    embeddings: np.ndarray | None
     labels: np.ndarray
     class_names: list[str]
     recording: np.ndarray
@@ -71,20 +79,28 @@ class EmbeddingSplit:
         self.recording = np.asarray(self.recording, dtype=object)
         self.clip_start = np.asarray(self.clip_start, dtype=np.float64)
         self.class_names = [str(c) for c in self.class_names]
-        n = len(self.embeddings)
-        if self.embeddings.ndim != 3:
-            raise ValueError(f"embeddings must be [N, T, D], got shape {self.embeddings.shape}")
-        if self.labels.shape[:2] != self.embeddings.shape[:2] or self.labels.ndim != 3:
-            raise ValueError(
-                f"labels {self.labels.shape} do not match embeddings {self.embeddings.shape} in [N, T]"
-            )
+        if self.labels.ndim != 3:
+            raise ValueError(f"labels must be [N, T, C], got shape {self.labels.shape}")
+        n = len(self.labels)
+        if self.embeddings is not None:
+            if self.embeddings.ndim != 3:
+                raise ValueError(f"embeddings must be [N, T, D], got shape {self.embeddings.shape}")
+            if self.labels.shape[:2] != self.embeddings.shape[:2]:
+                raise ValueError(
+                    f"labels {self.labels.shape} do not match embeddings {self.embeddings.shape} in [N, T]"
+                )
         if self.labels.shape[2] != len(self.class_names):
             raise ValueError(f"labels have {self.labels.shape[2]} classes but class_names has {len(self.class_names)}")
         if len(self.recording) != n or len(self.clip_start) != n:
             raise ValueError(f"recording/clip_start must have {n} entries")
 
     def __len__(self) -> int:
-        return len(self.embeddings)
+        return len(self.labels)
+
+    @property
+    def meta_only(self) -> bool:
+        """True when the split was read without its embeddings."""
+        return self.embeddings is None
 
     @property
     def n_classes(self) -> int:
@@ -92,6 +108,8 @@ class EmbeddingSplit:
 
     def clip_vectors(self) -> np.ndarray:
         """Clip vectors ``[N, D]``: max over the T frames (the paper's distance space)."""
+        if self.embeddings is None:
+            raise ValueError("this split was read with meta_only=True: it has no embeddings")
         return self.embeddings.max(axis=1)
 
     def clip_labels(self) -> np.ndarray:
@@ -101,7 +119,7 @@ class EmbeddingSplit:
     def subset(self, index: np.ndarray) -> EmbeddingSplit:
         """The clips at ``index`` (ints or bool mask), as a new split."""
         return EmbeddingSplit(
-            embeddings=self.embeddings[index],
+            embeddings=None if self.embeddings is None else self.embeddings[index],
             labels=self.labels[index],
             class_names=list(self.class_names),
             recording=self.recording[index],
@@ -112,8 +130,6 @@ class EmbeddingSplit:
 
 def write_split(path: str | os.PathLike, split: EmbeddingSplit) -> Path:
     """Write a whole split to ``path`` atomically (layout in the module docstring)."""
-    import h5py
-
     path = Path(path)
     with atomic_path(path) as tmp, h5py.File(tmp, "w") as handle:
         handle.create_dataset("embeddings", data=split.embeddings)
@@ -126,14 +142,15 @@ def write_split(path: str | os.PathLike, split: EmbeddingSplit) -> Path:
     return path
 
 
-def read_split(path: str | os.PathLike, dtype: Any = None) -> EmbeddingSplit:
+def read_split(path: str | os.PathLike, dtype: Any = None, meta_only: bool = False) -> EmbeddingSplit:
     """Read a split file into memory; ``dtype`` converts the embeddings (e.g. float32).
+
+    ``meta_only``: read the labels, class names, recordings and clip starts but not the
+    embeddings (``split.embeddings`` is None); what the viewers and explorers need.
 
     Raises ``FileNotFoundError`` / ``KeyError`` naming the file and the missing dataset,
     and ``ValueError`` naming the first clip with a non-finite embedding.
     """
-    import h5py
-
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no embedding file at {path}")
@@ -146,15 +163,17 @@ def read_split(path: str | os.PathLike, dtype: Any = None) -> EmbeddingSplit:
                 f"{path}: extraction is unfinished ({int(handle.attrs['n_done'])} of "
                 f"{len(handle['embeddings'])} clips); run the extraction again to resume"
             )
-        embeddings = handle["embeddings"][()]
+        embeddings = None if meta_only else handle["embeddings"][()]
         split = EmbeddingSplit(
-            embeddings=embeddings if dtype is None else embeddings.astype(dtype),
+            embeddings=embeddings if dtype is None or embeddings is None else embeddings.astype(dtype),
             labels=handle["labels"][()].astype(np.float32),
             class_names=[c.decode().strip() for c in handle["class_list"][()]],
             recording=np.array([r.decode() if isinstance(r, bytes) else r for r in handle["recording"][()]], dtype=object),
             clip_start=handle["clip_start"][()],
             attrs={k: (v.item() if isinstance(v, np.generic) else v) for k, v in handle.attrs.items()},
         )
+    if meta_only:
+        return split
     finite = np.isfinite(split.embeddings).reshape(len(split), -1).all(axis=1)
     if not finite.all():
         bad = int(np.flatnonzero(~finite)[0])
@@ -175,12 +194,12 @@ class EmbeddingConfig(Config):
     ``panns`` = the AudioSet conv blocks of ``PANNS_CHECKPOINT``, ``random`` = the seeded init.
     """
 
-    preset: str = "demo"
-    data_root: str = "data/demo"
-    width: float = 0.125
+    preset: str = "paper"
+    data_root: str = "data/paper"
+    width: float = 1.0
     encoder_source: Literal["trained", "panns", "random"] = "trained"
     panns_checkpoint: str = ""
-    encoder_batch_size: int = 32
+    encoder_batch_size: int = 128
     embed_dtype: Literal["float32", "float16"] = "float32"
     device: str = "auto"
     bf16: bool = False
@@ -196,8 +215,6 @@ class EmbeddingConfig(Config):
 
     @property
     def root(self) -> Path:
-        from bioal.utils import resolve_path
-
         return resolve_path(self.data_root)
 
 
@@ -208,11 +225,6 @@ def embeddings_dir(data_root: str | os.PathLike) -> Path:
 
 def load_encoder(config: EmbeddingConfig) -> tuple[Any, str]:
     """The encoder ``config`` names, in eval mode on CPU, and a fingerprint of its weights."""
-    import hashlib
-
-    from bioal.encoder import Cnn14Encoder
-    from bioal.utils import resolve_path
-
     if config.encoder_source == "trained":
         path = config.root / "models" / "encoder" / "best_encoder.pt"
         if not path.is_file():
@@ -246,10 +258,6 @@ def embed_clips(
     Features are standardised with ``(mean, std)``; the encoder runs under ``no_grad`` (and
     bf16 autocast if asked) on its own device. ``names`` label the clips in NaN/inf errors.
     """
-    import torch
-
-    from bioal.features import LogMelExtractor
-
     device = next(encoder.parameters()).device
     names = names or [f"clip {i}" for i in range(len(waveforms))]
     extractor = LogMelExtractor(mean=mean, std=std).to(device)
@@ -288,12 +296,6 @@ def extract_split(
     ``n_done``; a finished one is left as it is; one from another encoder (or unreadable)
     is replaced. ``max_batches`` stops early (for tests of the resume).
     """
-    import h5py
-    import torch
-    from tqdm.auto import tqdm
-
-    from bioal.data import ClipDataset
-
     path = Path(path)
     dataset = ClipDataset(prepared_root, "AL", split)
     n = len(dataset)
@@ -301,7 +303,7 @@ def extract_split(
         raise ValueError(f"{prepared_root}/AL/{split}: no clips to embed")
     frames = encoder.frames_out(1001)
     if dataset.labels.shape[1] != frames:
-        raise ValueError(f"label frames {dataset.labels.shape[1]} != encoder frames {frames} (SPEC Q9)")
+        raise ValueError(f"label frames {dataset.labels.shape[1]} != encoder frames {frames} (method Q9)")
     identity = {"encoder": fingerprint, "mean": float(mean), "std": float(std), "embed_dtype": dtype,
                 "n_clips": n, "embedding_dim": encoder.embedding_dim}
     done = 0
@@ -359,9 +361,6 @@ def extract_embeddings(
     missing), the encoder of :func:`load_encoder` on ``config.device``, batches of
     ``ENCODER_BATCH_SIZE``, ``EMBED_DTYPE`` storage. Finished files are kept; partial ones resume.
     """
-    from bioal.features import compute_mean_std
-    from bioal.utils import pick_device
-
     prepared = config.root / "prepared"
     if not (prepared / "AL").is_dir():
         raise FileNotFoundError(f"no prepared AL data under {prepared}; run notebook 01 (bioal.data) first")
@@ -384,8 +383,6 @@ def extract_embeddings(
 
 def split_overview(splits: dict[str, EmbeddingSplit]) -> Any:
     """A table per split: clips, embedding shape and dtype, size in MB, positive clips per class."""
-    import pandas as pd
-
     rows = {}
     for name, split in splits.items():
         n, t, d = split.embeddings.shape

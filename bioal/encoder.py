@@ -1,11 +1,11 @@
-"""The paper's encoder: PANNs Cnn14's six conv blocks with ceil-mode time pooling (SPEC 2.1).
+"""The paper's encoder: PANNs Cnn14's six conv blocks with ceil-mode time pooling (method §3.1).
 
 ``Cnn14Encoder(width)`` maps a standardised log-mel ``[B, 1, 1001, 64]`` to per-frame
 embeddings ``[B, 32, D]`` (``D = 2048 * width``). ``width=1`` is the paper's encoder with
 75,477,312 parameters; smaller widths scale every block's channels for CPU demos.
 
 Weights come from a PANNs ``Cnn14_DecisionLevelMax`` checkpoint (:meth:`Cnn14Encoder.from_panns`,
-the 72 ``conv_block*`` tensors of SPEC 8, downloaded by :func:`download_panns_checkpoint`) or,
+the 72 ``conv_block*`` tensors of method §3.2, downloaded by :func:`download_panns_checkpoint`) or,
 without one, from a seeded Xavier-uniform initialisation.
 """
 
@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from bioal.download import download_file
 from bioal.utils import torch_generator
 
 __all__ = [
@@ -56,7 +57,7 @@ def channels_for_width(width: float) -> tuple[int, ...]:
 
 
 def _ceil_pool_time(x: torch.Tensor, kernel: tuple[int, int]) -> torch.Tensor:
-    """Average pooling whose time axis rounds up (SPEC 2.1): a short last window is padded
+    """Average pooling whose time axis rounds up (method §3.1): a short last window is padded
     with copies of the mean of its frames, i.e. it averages only the frames it has."""
     kt, _ = kernel
     remainder = x.shape[-2] % kt
@@ -215,7 +216,7 @@ class Cnn14Encoder(nn.Module):
         """Encoder with the ``conv_block*`` weights of a PANNs checkpoint (strict).
 
         ``path`` is the PANNs ``Cnn14_DecisionLevelMax`` file (a dict whose ``'model'`` holds
-        the 84-key state_dict of SPEC 8) or a bare 72-key encoder state_dict such as the
+        the 84-key state_dict of method §3.2) or a bare 72-key encoder state_dict such as the
         paper's ``best_encoder.pth`` or ours. ``width`` defaults to the one the file implies.
         """
         path = Path(path)
@@ -239,7 +240,7 @@ class Cnn14Encoder(nn.Module):
 
 
 def panns_state_dict_shapes(width: float = 1.0, classes: int = 527) -> dict[str, tuple[int, ...]]:
-    """The 84 keys and shapes of a PANNs ``Cnn14_DecisionLevelMax`` state_dict (SPEC 8), in
+    """The 84 keys and shapes of a PANNs ``Cnn14_DecisionLevelMax`` state_dict (method §3.2), in
     registration order, for ``width`` scaling the conv blocks (1.0 = the real file)."""
     ch = channels_for_width(width)
     shapes: dict[str, tuple[int, ...]] = {
@@ -271,13 +272,11 @@ def download_panns_checkpoint(
     md5: str | None = PANNS_MD5,
     size: int | None = PANNS_SIZE,
 ) -> Path:
-    """The PANNs AudioSet checkpoint ``cache_dir/Cnn14_DecisionLevelMax_mAP=0.385.pth`` (SPEC 11).
+    """The PANNs AudioSet checkpoint ``cache_dir/Cnn14_DecisionLevelMax_mAP=0.385.pth`` (method §1.1).
 
     Downloaded with :func:`bioal.download.download_file` if missing: progress bar, resume of
     a partial file, size and md5 checks (a mismatch raises ``ChecksumError`` and keeps the
     bad file as ``<file>.corrupt``). Offline, ``DownloadError`` says where to put a copy
     downloaded by hand. ``url``/``md5``/``size`` are overridable for local mirrors and tests.
     """
-    from bioal.download import download_file
-
     return download_file(url, Path(cache_dir) / PANNS_FILENAME, md5=md5, size=size, progress=progress)

@@ -1,4 +1,4 @@
-"""The active-learning loop and its run records (SPEC 3.5-3.8).
+"""The active-learning loop and its run records (method §4.4-§4.6).
 
 :func:`run_experiment` runs one strategy x start x seed over the budgets: start-up (cold: one
 random clip + the init rule; warm: ``init_pos`` true positives per class + the init rule),
@@ -8,13 +8,10 @@ previous round's best classifier and its valid threshold. Every random choice co
 ``bioal.utils.rng(seed, component, round)`` / ``torch_generator(seed, component, round)``,
 so the same seed on the same device gives identical selections and metrics.
 
-Run records (DESIGN.md "Run records"), in ``RESULTS_DIR/runs/<run_name>/``:
-
-* ``config.json`` - the frozen :class:`ExperimentConfig`;
-* ``rounds/<n_labelled:05d>.json`` - one per budget, written atomically when the round ends,
-  with the keys of :data:`ROUND_KEYS`;
-* ``labelled_round.npy`` - int ``[N_train]``, the round each clip was labelled in, -1 never;
-* ``state.pt`` - the last round's classifier (state dict, threshold, round) for resuming.
+Run records in ``RESULTS_DIR/runs/<run_name>/`` are written and read through
+:mod:`bioal.records` (layout there): ``config.json`` (the frozen :class:`ExperimentConfig`),
+one ``rounds/<n_labelled:05d>.json`` per finished round, ``labelled_round.npy``, and
+``state.pt`` (the last round's classifier, written here, for resuming).
 
 Resume: a run started again continues at the next unfinished round and ends with the same
 records as an uninterrupted run (wall times aside). The round files are the source of truth:
@@ -22,13 +19,15 @@ the labelled set is rebuilt from them; when ``state.pt`` does not hold the last 
 round (interrupted between writes), that round's classifier is retrained, which gives the
 same model because training is seeded.
 
-Departures from the paper are named options with the paper's behaviour as default (SPEC 6.1):
+Departures from the paper are named options with the paper's behaviour as default (method §8):
 ``mismatch_comparison`` (Q7: the paper binarises predictions for mismatch with ``>=``, F1
 uses ``>``). Fixed, documented choices: mismatch groups keep ascending index order within a
 level (Q8, see :mod:`bioal.strategies`); every random draw is seeded (Q17);
 ``selected_distance`` is the distance of a pick to the labelled set *and the earlier picks of
 the same round* at the moment it was picked (null while that set is empty: the first clip of a
 cold start); the full-supervision run records null distances and mismatch (nothing is selected).
+The reasons come from the :class:`~bioal.strategies.Selection` that picked the clips: the loop
+predicts once per round and never recomputes them.
 """
 
 from __future__ import annotations
@@ -38,12 +37,13 @@ import math
 import time
 import warnings
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from bioal import records
 from bioal.classifier import (
     ClassifierConfig,
     FeatureScaler,
@@ -55,8 +55,9 @@ from bioal.classifier import (
 from bioal.config import Config, ConfigError
 from bioal.embeddings import SPLITS, EmbeddingSplit, read_split
 from bioal.metrics import optimal_threshold
-from bioal.strategies import STRATEGIES, CosineSpace, get_strategy, mismatch_levels, pick_distances, select
-from bioal.utils import atomic_path, pick_device, read_json, resolve_path, rng, write_json
+from bioal.records import ROUND_KEYS, RoundRecord, RunRecord, load_run, start_name
+from bioal.strategies import STRATEGIES, CosineSpace, Selection, get_strategy, pick_distances, select
+from bioal.utils import atomic_path, pick_device, resolve_path, rng
 
 __all__ = [
     "ExperimentConfig",
@@ -70,53 +71,40 @@ __all__ = [
     "load_splits",
 ]
 
-ROUND_KEYS = (
-    "round",
-    "n_labelled",
-    "selected",
-    "selected_mismatch",
-    "selected_distance",
-    "threshold",
-    "epochs",
-    "select_seconds",
-    "train_seconds",
-    "class_names",
-    "class_counts",
-    "valid_ap",
-    "valid_f1",
-    "test_ap",
-    "test_f1",
-    "history",
-)
-
 # fields that do not change a run's results (may differ when a run is resumed)
 _NON_RESULT_FIELDS = ("preset", "device", "data_root", "embeddings_dir", "results_dir", "threads")
 
 
 @dataclasses.dataclass(frozen=True)
 class ExperimentConfig(Config):
-    """One AL run. Defaults are the paper's; presets override the sizes for the CPU demo."""
+    """One AL run. Defaults are the paper's (``configs/paper.yaml``); presets override them.
 
-    preset: str = "demo"
+    ``classifier`` is the per-round :class:`~bioal.classifier.ClassifierConfig`; in notebook
+    parameters, presets and ``config.json`` its fields are flat names (``CLASSIFIER_HIDDEN``,
+    ``MAX_EPOCHS``, ``BATCH_SIZE``, ``LR``, ``MIN_LR``, ``THRESHOLD_LEVELS``,
+    ``CLASSIFIER_INIT_SEED``, ``PANNS_CHECKPOINT``, ...). Build from flat names with
+    :meth:`from_dict` / :meth:`from_namespace`.
+    """
+
+    FLAT_NAMES: ClassVar[dict[str, dict[str, str]]] = {
+        "classifier": {"hidden": "classifier_hidden", "init_seed": "classifier_init_seed"}
+    }
+
+    preset: str = "paper"
     seed: int = 0
     device: str = "auto"
-    data_root: str = "data/demo"
+    data_root: str = "data/paper"
     embeddings_dir: str = ""  # default: DATA_ROOT/embeddings
-    results_dir: str = "results/demo"
+    results_dir: str = "results/paper"
     strategy: str = "mfft"
     init_pos: int = 0  # 0 = cold start, 5 = the paper's warm start (true positives per class)
     budgets: tuple[int, ...] = (50, 100, 150, 200, 250, 300, 350, 400, 450, 500)
     full_supervision: bool = False  # one round on the whole pool (the fully annotated baseline)
-    classifier_hidden: int = 1024
-    max_epochs: int = 5000
-    batch_size: int = 128
-    lr: float = 5e-4
-    min_lr: float = 5e-6
-    panns_checkpoint: str = ""  # PANNs checkpoint for the paper's resized-fc init; "" = seeded init
-    classifier_init_seed: int = 0  # the same init in every round, strategy and run (like the paper's)
-    threshold_levels: int = 3
+    # PANNS_CHECKPOINT: the paper's resized-fc init, "" = seeded init; CLASSIFIER_INIT_SEED: the
+    # same init in every round, strategy and run (like the paper's)
+    classifier: ClassifierConfig = dataclasses.field(default_factory=ClassifierConfig)
     select_dtype: Literal["float32", "float16"] = "float32"
-    mismatch_comparison: Literal[">=", ">"] = ">="  # SPEC Q7: the paper uses >= for mismatch tags
+    mismatch_comparison: Literal[">=", ">"] = ">="  # method Q7: the paper uses >= for mismatch tags
     record_mismatch: bool = True  # also record mismatch levels of random/FT picks (for the explorer)
     # not the paper's: z-score each embedding dimension (pool statistics) before the classifier
     standardize_features: bool = False
@@ -134,138 +122,21 @@ class ExperimentConfig(Config):
                 raise ConfigError(f"BUDGETS must increase strictly, got {self.budgets}")
         if self.threads < 0:
             raise ConfigError(f"THREADS must be >= 0, got {self.threads}")
-        for name in ("classifier_hidden", "max_epochs", "batch_size", "threshold_levels"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"{name.upper()} must be >= 1, got {getattr(self, name)}")
 
     @property
     def start(self) -> str:
-        """``"full"``, ``"warm"`` (init_pos > 0) or ``"cold"``."""
-        return "full" if self.full_supervision else ("warm" if self.init_pos > 0 else "cold")
-
-    def classifier_config(self) -> ClassifierConfig:
-        return ClassifierConfig(
-            hidden=self.classifier_hidden,
-            max_epochs=self.max_epochs,
-            batch_size=self.batch_size,
-            lr=self.lr,
-            min_lr=self.min_lr,
-            threshold_levels=self.threshold_levels,
-            init_seed=self.classifier_init_seed,
-            panns_checkpoint=self.panns_checkpoint,
-        )
+        """``"full"``, ``"warm"`` (init_pos > 0) or ``"cold"`` (:func:`bioal.records.start_name`)."""
+        return start_name(self.full_supervision, self.init_pos)
 
 
 def run_name(config: ExperimentConfig) -> str:
     """``<strategy>-<cold|warm>-seed<seed>``, or ``full-seed<seed>`` for full supervision."""
-    if config.full_supervision:
-        return f"full-seed{config.seed}"
-    return f"{config.strategy}-{config.start}-seed{config.seed}"
+    return records.run_name(config.strategy, config.start, config.seed)
 
 
 def run_folder(config: ExperimentConfig) -> Path:
     """``RESULTS_DIR/runs/<run_name>``."""
-    return resolve_path(config.results_dir) / "runs" / run_name(config)
-
-
-# --------------------------------------------------------------------------- records
-
-
-@dataclasses.dataclass
-class RoundRecord:
-    """One ``rounds/<n>.json`` file (per-class lists are fractions 0..1, in class order)."""
-
-    round: int
-    n_labelled: int
-    selected: list[int]
-    selected_mismatch: list[int | None]
-    selected_distance: list[float | None]
-    threshold: float
-    epochs: int
-    select_seconds: float
-    train_seconds: float
-    class_names: list[str]
-    class_counts: list[int]
-    valid_ap: list[float]
-    valid_f1: list[float]
-    test_ap: list[float]
-    test_f1: list[float]
-    history: list[dict[str, float]]
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any], source: Any = "") -> RoundRecord:
-        missing = [k for k in ROUND_KEYS if k not in data]
-        if missing:
-            raise KeyError(f"{source}: round record lacks keys {missing}")
-        return cls(**{k: data[k] for k in ROUND_KEYS})
-
-    def to_dict(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in ROUND_KEYS}
-
-    @property
-    def valid_cmap(self) -> float:
-        return float(np.mean(self.valid_ap))
-
-    @property
-    def test_cmap(self) -> float:
-        return float(np.mean(self.test_ap))
-
-    @property
-    def test_macro_f1(self) -> float:
-        return float(np.mean(self.test_f1))
-
-
-@dataclasses.dataclass
-class RunRecord:
-    """A run folder read back: config (dict), rounds in order, labelled-in-round array."""
-
-    folder: Path
-    config: dict[str, Any]
-    rounds: list[RoundRecord]
-    labelled_round: np.ndarray
-
-    @property
-    def name(self) -> str:
-        return self.folder.name
-
-    @property
-    def strategy(self) -> str:
-        return "full" if self.config.get("full_supervision") else str(self.config["strategy"])
-
-    @property
-    def start(self) -> str:
-        if self.config.get("full_supervision"):
-            return "full"
-        return "warm" if int(self.config.get("init_pos", 0)) > 0 else "cold"
-
-    @property
-    def seed(self) -> int:
-        return int(self.config["seed"])
-
-    @property
-    def class_names(self) -> list[str]:
-        return list(self.rounds[0].class_names) if self.rounds else []
-
-    @property
-    def complete(self) -> bool:
-        n_expected = 1 if self.config.get("full_supervision") else len(self.config["budgets"])
-        return len(self.rounds) == n_expected
-
-
-def load_run(folder: str | Path) -> RunRecord:
-    """Read a run folder (``config.json``, ``rounds/*.json``, ``labelled_round.npy``)."""
-    folder = Path(folder)
-    if not (folder / "config.json").is_file():
-        raise FileNotFoundError(f"{folder}: not a run folder (no config.json)")
-    config = read_json(folder / "config.json")
-    rounds = [RoundRecord.from_dict(read_json(p), p) for p in sorted((folder / "rounds").glob("*.json"))]
-    rounds.sort(key=lambda r: r.round)
-    for i, r in enumerate(rounds):
-        if r.round != i:
-            raise ValueError(f"{folder}: round files are not consecutive (found round {r.round} at position {i})")
-    path = folder / "labelled_round.npy"
-    labelled_round = np.load(path) if path.is_file() else np.zeros(0, dtype=np.int64)
-    return RunRecord(folder=folder, config=config, rounds=rounds, labelled_round=labelled_round)
+    return records.run_folder(config.results_dir, run_name(config))
 
 
 # --------------------------------------------------------------------------- data
@@ -311,6 +182,35 @@ def _pred_tags(
     return np.concatenate(out) if out else np.zeros((0, model.n_classes), dtype=bool)
 
 
+def start_clips(start: str, tags: np.ndarray, class_names: Any, init_pos: int, seed: int) -> np.ndarray:
+    """The clips labelled before the init rule runs (method §4.5), in order, int64.
+
+    ``cold`` and ``full``: one clip drawn uniformly from the pool. ``warm``: for each class
+    in turn, ``init_pos`` of its positive clips (``tags [N, C]`` bool) drawn without
+    replacement, a clip positive for several classes counted once; a class with fewer
+    positives gives them all, with a warning.
+    """
+    n = len(tags)
+    if start in ("cold", "full"):
+        return np.asarray([int(rng(seed, "cold-start").integers(n))], dtype=np.int64)
+    if start != "warm":
+        raise ValueError(f"start must be 'cold', 'warm' or 'full', got {start!r}")
+    g = rng(seed, "warm-start")
+    first: list[int] = []
+    for c, name in enumerate(class_names):
+        positives = np.flatnonzero(tags[:, c])
+        if len(positives) < init_pos:
+            warnings.warn(
+                f"class {name!r} has only {len(positives)} positive clips for a warm start of "
+                f"{init_pos}; taking all of them",
+                stacklevel=3,
+            )
+        for i in g.choice(positives, size=min(init_pos, len(positives)), replace=False):
+            if int(i) not in first:
+                first.append(int(i))
+    return np.asarray(first, dtype=np.int64)
+
+
 class _Run:
     """State of one run while it executes (private)."""
 
@@ -337,32 +237,18 @@ class _Run:
         valid_x, test_x = (scaler.transform(s.embeddings) if scaler else s.embeddings for s in (self.valid, self.test))
         self.valid_x = torch.from_numpy(np.ascontiguousarray(valid_x, dtype=np.float32)).to(self.device)
         self.test_x = torch.from_numpy(np.ascontiguousarray(test_x, dtype=np.float32)).to(self.device)
-        self.classifier_config = config.classifier_config()
+        self.classifier_config = config.classifier
 
     # ----------------------------------------------------------------- selection
-    def start_up(self) -> np.ndarray:
-        """Round 0's picks in order: cold (1 random + init rule), warm (positives + init rule), full."""
+    def start_up(self) -> Selection:
+        """Round 0's picks in order: cold (1 random + init rule), warm (positives + init rule), full.
+
+        Distances are those of the whole round (the first pick has none); no mismatch yet.
+        """
         cfg, seed = self.config, self.config.seed
-        if cfg.full_supervision or cfg.init_pos == 0:
-            first = [int(rng(seed, "cold-start").integers(self.n))]
-        else:
-            g = rng(seed, "warm-start")
-            first = []
-            for c, name in enumerate(self.train.class_names):
-                positives = np.flatnonzero(self.tags[:, c])
-                if len(positives) < cfg.init_pos:
-                    warnings.warn(
-                        f"class {name!r} has only {len(positives)} positive clips for a warm start of "
-                        f"{cfg.init_pos}; taking all of them",
-                        stacklevel=3,
-                    )
-                for i in g.choice(positives, size=min(cfg.init_pos, len(positives)), replace=False):
-                    if int(i) not in first:
-                        first.append(int(i))
-            if len(first) > self.budgets[0]:
-                raise ConfigError(
-                    f"the warm start labels {len(first)} clips, more than the first budget {self.budgets[0]}"
-                )
+        first = start_clips(cfg.start, self.tags, self.train.class_names, cfg.init_pos, seed)
+        if len(first) > self.budgets[0]:
+            raise ConfigError(f"the warm start labels {len(first)} clips, more than the first budget {self.budgets[0]}")
         labelled = np.zeros(self.n, dtype=bool)
         labelled[first] = True
         rest = select(
@@ -372,16 +258,23 @@ class _Run:
             k=self.budgets[0] - len(first),
             rng=rng(seed, "select", 0),
             init=True,
+            explain=False,
         )
-        return np.concatenate([np.asarray(first, dtype=np.int64), rest])
+        picks = np.concatenate([first, rest.indices])
+        if cfg.full_supervision:
+            return Selection.of(picks)
+        return Selection.of(picks, distance=pick_distances(self.space, np.zeros(0, dtype=np.int64), picks))
 
-    def select_round(self, r: int, labelled: np.ndarray, model: MLPClassifier, threshold: float) -> np.ndarray:
+    def select_round(self, r: int, labelled: np.ndarray, model: MLPClassifier, threshold: float) -> Selection:
+        """Round ``r``'s picks with their reasons (mismatch against ``model``, distance)."""
         k = self.budgets[r] - int(labelled.sum())
         init = int(labelled.sum()) < self.budgets[0]
-        clip_pred = None
-        if self.strategy.needs_classifier and not init:
-            unl = np.flatnonzero(~labelled)
-            clip_pred = _pred_tags(model, self.pool_x, unl, threshold, self.config.mismatch_comparison, self.device)
+        predict = None
+        if self.strategy.needs_classifier or self.config.record_mismatch:
+
+            def predict(index: np.ndarray) -> np.ndarray:
+                return _pred_tags(model, self.pool_x, index, threshold, self.config.mismatch_comparison, self.device)
+
         return select(
             self.strategy.name,
             embeddings=self.space,
@@ -389,25 +282,9 @@ class _Run:
             k=k,
             rng=rng(self.config.seed, "select", r),
             clip_labels=self.tags,
-            clip_pred=clip_pred,
+            clip_pred=predict,
             init=init,
         )
-
-    def why(
-        self, picks: np.ndarray, labelled_before: np.ndarray, model: MLPClassifier | None, threshold: float
-    ) -> tuple[list, list]:
-        """(mismatch level, distance at pick time) per pick; nulls where undefined."""
-        if self.config.full_supervision:
-            return [None] * len(picks), [None] * len(picks)
-        distance = _none_if_nan(pick_distances(self.space, labelled_before, picks))
-        use = model is not None and labelled_before.any()
-        use = use and (self.strategy.needs_classifier or self.config.record_mismatch)
-        if not use:
-            return [None] * len(picks), distance
-        base = np.flatnonzero(labelled_before)
-        pred = _pred_tags(model, self.pool_x, picks, threshold, self.config.mismatch_comparison, self.device)
-        levels = mismatch_levels(self.space, base, self.tags[base], picks, pred)
-        return [int(v) for v in levels], distance
 
     # ----------------------------------------------------------------- training
     def train_round(self, r: int, labelled: np.ndarray):
@@ -442,7 +319,7 @@ class _Run:
                 return model, float(state["threshold"])
         trained = self.train_round(r, labelled)
         probs = predict_probs(trained.model, self.valid_x, device=self.device)
-        threshold, _ = optimal_threshold(probs, self.valid.labels, self.config.threshold_levels)
+        threshold, _ = optimal_threshold(probs, self.valid.labels, self.config.classifier.threshold_levels)
         return trained.model, threshold
 
 
@@ -459,9 +336,10 @@ def run_experiment(
     finished (the run can be resumed later). Finished rounds are never redone.
     """
     folder = run_folder(config)
-    config_path = folder / "config.json"
-    if config_path.is_file():
-        old = read_json(config_path)
+    existing = load_run(folder) if (folder / "config.json").is_file() else None
+    if existing is not None:
+        # a key missing from an older record is a field added since, which then had its default
+        old = {**ExperimentConfig().to_dict(), **existing.config}
         new = config.to_dict()
         diff = sorted(k for k in set(old) | set(new) if k not in _NON_RESULT_FIELDS and old.get(k) != new.get(k))
         if diff:
@@ -469,9 +347,7 @@ def run_experiment(
                 f"{folder} holds a run with a different configuration ({', '.join(diff)}); "
                 "use another RESULTS_DIR or delete the folder"
             )
-    existing = load_run(folder) if config_path.is_file() else None
-    n_budgets = 1 if config.full_supervision else len(config.budgets)
-    if existing is not None and len(existing.rounds) >= n_budgets:
+    if existing is not None and len(existing.rounds) >= existing.n_budgets:
         return existing  # finished
     threads = torch.get_num_threads()
     if config.threads > 0:
@@ -483,10 +359,8 @@ def run_experiment(
 
 
 def _run(config, folder, existing, splits, progress, stop_after) -> RunRecord:
-    config_path = folder / "config.json"
     run = _Run(config, splits if splits is not None else load_splits(config), progress)
-    folder.mkdir(parents=True, exist_ok=True)
-    write_json(config_path, config.to_dict())
+    records.write_config(folder, config.to_dict())
 
     labelled_round = np.full(run.n, -1, dtype=np.int64)
     done = existing.rounds if existing is not None else []
@@ -504,9 +378,9 @@ def _run(config, folder, existing, splits, progress, stop_after) -> RunRecord:
             break
         labelled = labelled_round >= 0
         t0 = time.perf_counter()
-        picks = run.start_up() if r == 0 else run.select_round(r, labelled, model, threshold)
+        selection = run.start_up() if r == 0 else run.select_round(r, labelled, model, threshold)
         select_seconds = time.perf_counter() - t0
-        mismatch, distance = run.why(picks, labelled, model if r > 0 else None, threshold)
+        picks = selection.indices
         labelled_round[picks] = r
         labelled = labelled_round >= 0
 
@@ -518,7 +392,7 @@ def _run(config, folder, existing, splits, progress, stop_after) -> RunRecord:
             run.valid.labels,
             run.test_x,
             run.test.labels,
-            config.threshold_levels,
+            config.classifier.threshold_levels,
             device=run.device,
         )
         train_seconds = time.perf_counter() - t0
@@ -528,8 +402,8 @@ def _run(config, folder, existing, splits, progress, stop_after) -> RunRecord:
             round=r,
             n_labelled=int(labelled.sum()),
             selected=[int(i) for i in picks],
-            selected_mismatch=mismatch,
-            selected_distance=distance,
+            selected_mismatch=[None if math.isnan(v) else int(v) for v in selection.mismatch],
+            selected_distance=_none_if_nan(selection.distance),
             threshold=float(ev.threshold),
             epochs=trained.epochs,
             select_seconds=select_seconds,
@@ -544,8 +418,7 @@ def _run(config, folder, existing, splits, progress, stop_after) -> RunRecord:
         )
         # state and labels first, the round file last: it marks the round as finished
         run.save_state(r, model, threshold)
-        with atomic_path(folder / "labelled_round.npy") as tmp, open(tmp, "wb") as handle:
-            np.save(handle, labelled_round)
-        write_json(folder / "rounds" / f"{record.n_labelled:05d}.json", record.to_dict())
+        records.write_labelled_round(folder, labelled_round)
+        records.write_round(folder, record)
         rounds.set_postfix(n=record.n_labelled, test_cmap=f"{record.test_cmap:.3f}")
     return load_run(folder)

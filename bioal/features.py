@@ -1,4 +1,4 @@
-"""Log-mel front end (SPEC 1.6): power spectrogram, Slaney mel filterbank, dB, standardisation.
+"""Log-mel front end (method §2): power spectrogram, Slaney mel filterbank, dB, standardisation.
 
 The front end is the one of PANNs / the paper, rebuilt on torchaudio:
 
@@ -8,9 +8,9 @@ The front end is the one of PANNs / the paper, rebuilt on torchaudio:
 * ``10 * log10(max(x, 1e-10))`` with no ``top_db`` floor, so digital silence is exactly -100 dB;
 * then one global scalar mean/std over the train split (``prepared/<division>/mean_std.json``).
 
-Augmentations of the supervised encoder training (SPEC 1.6 step 1 and 5) live here too:
+Augmentations of the supervised encoder training (method §2.3) live here too:
 Gaussian noise scaled by the clip's std, and frequency masking, which the paper configures
-but never applies (SPEC Q1), so it is off unless asked for.
+but never applies (method Q1), so it is off unless asked for.
 """
 
 from __future__ import annotations
@@ -25,7 +25,10 @@ import numpy as np
 import torch
 import torchaudio
 from torch import nn
+from tqdm.auto import tqdm
 
+from bioal.data import ClipDataset
+from bioal.grid import CLIP_SAMPLES, CLIP_SECONDS, HOP_LENGTH, N_FFT, N_MELS, SAMPLE_RATE, STFT_FRAMES
 from bioal.utils import read_json, write_json
 
 __all__ = [
@@ -38,7 +41,7 @@ __all__ = [
     "AMIN",
     "CLIP_SECONDS",
     "CLIP_SAMPLES",
-    "N_FRAMES",
+    "STFT_FRAMES",
     "LogMelExtractor",
     "log_mel",
     "mel_filterbank",
@@ -52,16 +55,9 @@ __all__ = [
     "mean_std_path",
 ]
 
-SAMPLE_RATE = 32000
-N_FFT = 1024
-HOP_LENGTH = 320
-N_MELS = 64
 FMIN = 50.0
 FMAX = 14000.0
 AMIN = 1e-10
-CLIP_SECONDS = 10.0
-CLIP_SAMPLES = 320000
-N_FRAMES = CLIP_SAMPLES // HOP_LENGTH + 1  # 1001 STFT frames per 10-s clip
 
 
 def mel_filterbank(sample_rate: int = SAMPLE_RATE) -> torch.Tensor:
@@ -132,7 +128,7 @@ def log_mel(waveform: np.ndarray | torch.Tensor, sample_rate: int = SAMPLE_RATE)
 
 
 def standardise(features: torch.Tensor | np.ndarray, mean: float, std: float) -> Any:
-    """``(features - mean) / std`` with the global scalar statistics (SPEC 1.6 step 4)."""
+    """``(features - mean) / std`` with the global scalar statistics (method §2.2)."""
     if not std > 0:
         raise ValueError(f"std must be positive, got {std}")
     return (features - mean) / std
@@ -148,7 +144,7 @@ def add_noise(
     coef_min: float = 0.1,
     coef_max: float = 0.3,
 ) -> torch.Tensor:
-    """Noise augmentation (SPEC 1.6 step 1), per clip of ``[B, L]`` (or ``[L]``).
+    """Noise augmentation (method §2.3), per clip of ``[B, L]`` (or ``[L]``).
 
     With probability ``prob``: draw ``coef ~ U(coef_min, coef_max)``, add Gaussian noise times
     ``std(clip) * coef`` and clamp to [-1, 1]. Other clips are returned unchanged. All draws
@@ -178,7 +174,7 @@ def freq_mask(
 
     With probability ``prob`` per clip, ``stripes`` bands of width ``U{0..drop_width-1}`` mel
     bins at random positions are set to 0 (the mean after standardisation). The paper's
-    release leaves this inert (SPEC Q1); :mod:`bioal.training` applies it only when
+    release leaves this inert (method Q1); :mod:`bioal.training` applies it only when
     ``freq_mask=True``.
     """
     batch, _, n_freq = features.shape
@@ -213,7 +209,7 @@ class MeanStd(tuple):
 def mean_std_from_batches(batches: Iterable[torch.Tensor | np.ndarray]) -> MeanStd:
     """Global scalar mean and sample std (ddof 1) over every value of every batch.
 
-    SPEC 1.6: mean = sum(x)/n, std = sqrt((sum(x^2) - sum(x)^2/n)/(n-1)). Sums are taken
+    method §2.2: mean = sum(x)/n, std = sqrt((sum(x^2) - sum(x)^2/n)/(n-1)). Sums are taken
     per batch in float64 and accumulated as Python floats. Non-finite values are an error.
     """
     total = 0.0
@@ -250,12 +246,8 @@ def compute_mean_std(
 
     Reads the existing ``prepared/<division>/mean_std.json`` unless ``overwrite``; otherwise
     runs the front end over the train split's clips (zero padding included, no
-    augmentation, SPEC 1.6) and writes the JSON atomically: ``{"mean", "std", "n_clips", "n_values"}``.
+    augmentation, method §2) and writes the JSON atomically: ``{"mean", "std", "n_clips", "n_values"}``.
     """
-    from tqdm.auto import tqdm
-
-    from bioal.data import ClipDataset
-
     path = mean_std_path(prepared_root, division)
     if path.is_file() and not overwrite:
         return load_mean_std(prepared_root, division)
@@ -272,7 +264,7 @@ def compute_mean_std(
                 yield extractor(wave.to(device)).cpu()  # [b, 1001, 64]
 
     stats = mean_std_from_batches(batches())
-    write_json(path, {"mean": stats.mean, "std": stats.std, "n_clips": n, "n_values": n * N_FRAMES * N_MELS})
+    write_json(path, {"mean": stats.mean, "std": stats.std, "n_clips": n, "n_values": n * STFT_FRAMES * N_MELS})
     return stats
 
 

@@ -1,4 +1,4 @@
-"""The paper's evaluation metrics (SPEC 4.1-4.2), on sorted scores.
+"""The paper's evaluation metrics (method §6.1-§6.2), on sorted scores.
 
 * :func:`class_average_precision` - exact (unbinned) step-wise average precision per class,
   ``sum_n (R_n - R_{n-1}) P_n`` over the distinct score thresholds, on frames flattened over
@@ -117,7 +117,7 @@ def threshold_candidates(level: int, centre: float) -> list[float]:
 
 
 def optimal_threshold(probs: Any, labels: Any, levels: int = 3) -> tuple[float, np.ndarray]:
-    """The global threshold maximising class-mean F1 by coarse-to-fine search (SPEC 4.2).
+    """The global threshold maximising class-mean F1 by coarse-to-fine search (method §6.2).
 
     Returns ``(threshold, f1 [C])``. At each level the first maximum (lowest threshold) of
     the mean F1 wins; the next level searches around it. Positive means ``prob > t``.

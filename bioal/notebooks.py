@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import papermill
+
 from bioal.config import load_preset
 from bioal.utils import atomic_path, project_root
 
@@ -37,8 +39,6 @@ def executed_dir() -> Path:
 
 def notebook_parameters(notebook: str | os.PathLike) -> dict[str, dict[str, Any]]:
     """Parameters declared by a notebook's ``parameters`` cell: name -> {type, default, help}."""
-    import papermill
-
     return dict(papermill.inspect_notebook(str(notebook)))
 
 
@@ -72,8 +72,6 @@ def run_notebook(
     beside it as ``<name>.failed.ipynb`` for inspection) and runs with the project root as
     working directory. Raises ``papermill.PapermillExecutionError`` on a failing cell.
     """
-    import papermill
-
     source = Path(name) if Path(name).suffix == ".ipynb" else notebook_path(str(name))
     output = Path(output) if output is not None else executed_dir() / source.name
     output.parent.mkdir(parents=True, exist_ok=True)

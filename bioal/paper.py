@@ -1,7 +1,7 @@
 """The paper's published numbers, shipped with ``bioal`` as package data.
 
 ``bioal/resources/paper_al_results.csv`` is a byte-for-byte copy of the authors'
-``results/al_results.csv`` (SPEC 4.3): 80 rows (4 methods x 2 starts x 10 budgets), 43
+``results/al_results.csv`` (method §6.3): 80 rows (4 methods x 2 starts x 10 budgets), 43
 columns, AL statistics over 5 repetitions (std with ddof 1) and the full-supervision
 baseline (std with ddof 0) copied into every row. Reading it needs no network.
 """
@@ -13,7 +13,9 @@ from importlib import resources
 import numpy as np
 import pandas as pd
 
-from bioal.dcase import AL_CLASSES
+from bioal.dcase import AL_CLASSES, RARE_CLASSES
+from bioal.records import start_name
+from bioal.strategies import from_paper_name, paper_name, strategy_names
 
 __all__ = [
     "PAPER_CLASSES",
@@ -30,14 +32,12 @@ __all__ = [
     "from_paper_method",
 ]
 
-#: Class order of the AL h5 files and of the CSV's per-class columns (SPEC 4.3).
+#: Class order of the AL h5 files and of the CSV's per-class columns (method §6.3).
 PAPER_CLASSES: tuple[str, ...] = AL_CLASSES
-#: Classes summed into the "rare species count" of Figure 1 (SPEC 4.4).
-RARE_CLASSES: tuple[str, ...] = ("Meerkat_alarm_call", "Meerkat_move_call")
-#: bioal strategy name -> the paper's ``sampling_method`` value.
-PAPER_METHODS: dict[str, str] = {"random": "rand", "ft": "ft", "mp": "mp", "mfft": "mfft"}
-#: Row order of ``sampling_method`` within one ``pos_init_num`` block (descending names).
-METHOD_ORDER: tuple[str, ...] = ("rand", "mp", "mfft", "ft")
+#: bioal strategy name -> the paper's ``sampling_method`` value (from the strategy registry).
+PAPER_METHODS: dict[str, str] = {s: paper_name(s) for s in strategy_names()}
+#: Row order of ``sampling_method`` within one ``pos_init_num`` block: names descending.
+METHOD_ORDER: tuple[str, ...] = tuple(sorted(PAPER_METHODS.values(), reverse=True))
 #: Repetitions behind every AL row of the paper's CSV (exp_1..exp_5).
 PAPER_RUNS = 5
 
@@ -46,19 +46,12 @@ _RESOURCE = "paper_al_results.csv"
 
 def to_paper_method(strategy: str) -> str:
     """``"random"`` -> ``"rand"``; the other strategy names are the same."""
-    try:
-        return PAPER_METHODS[strategy]
-    except KeyError:
-        raise KeyError(f"strategy {strategy!r} has no paper name (known: {sorted(PAPER_METHODS)})") from None
+    return paper_name(strategy)
 
 
 def from_paper_method(method: str) -> str:
     """``"rand"`` -> ``"random"``; the inverse of :func:`to_paper_method`."""
-    inverse = {v: k for k, v in PAPER_METHODS.items()}
-    try:
-        return inverse[method]
-    except KeyError:
-        raise KeyError(f"sampling_method {method!r} is not one of {sorted(inverse)}") from None
+    return from_paper_name(method)
 
 
 def paper_csv_text() -> str:
@@ -73,7 +66,7 @@ def paper_results() -> pd.DataFrame:
 
 
 def paper_columns(class_names: tuple[str, ...] | list[str] = PAPER_CLASSES) -> list[str]:
-    """The 43 column names of the paper's layout for ``class_names`` (SPEC 4.3)."""
+    """The 43 column names of the paper's layout for ``class_names`` (method §6.3)."""
     columns = ["sampling_method", "pos_init_num", "num_annotated_samples"]
     for name in [*class_names, "Negative"]:
         columns += [f"{name}_mean", f"{name}_std", f"Total_{name}"]
@@ -99,7 +92,7 @@ def paper_tidy(table: pd.DataFrame | None = None, runs: int = PAPER_RUNS) -> pd.
     for record in table.to_dict("records"):
         base = {
             "strategy": from_paper_method(record["sampling_method"]),
-            "start": "warm" if record["pos_init_num"] > 0 else "cold",
+            "start": start_name(False, int(record["pos_init_num"])),
             "init_pos": int(record["pos_init_num"]),
             "n_labelled": int(record["num_annotated_samples"]),
         }

@@ -18,7 +18,10 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import papermill
+
 from bioal.notebooks import CHAPTERS, executed_dir, notebook_parameters, notebook_path, run_notebook
+from bioal.sweep import _parse_set, run_sweep
 
 __all__ = ["STEPS", "pipeline_steps", "run_pipeline", "main"]
 
@@ -57,10 +60,6 @@ def run_pipeline(
     ``sweep_options`` (``workers``, ``scheduler``, ``cluster``, ``cluster_spec``, ``seeds``,
     ``strategies``) to :func:`bioal.sweep.run_sweep`.
     """
-    import papermill
-
-    from bioal.sweep import run_sweep
-
     overrides = dict(overrides or {})
     executed = Path(executed) if executed is not None else executed_dir()
     steps = pipeline_steps(start, stop)
@@ -110,8 +109,6 @@ def run_pipeline(
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry point."""
-    from bioal.sweep import _parse_set
-
     parser = argparse.ArgumentParser(prog="python -m bioal.pipeline", description=__doc__.split("\n\n")[0])
     parser.add_argument("--preset", default="demo", help="demo, paper or a YAML file")
     parser.add_argument("--from", dest="start", default="01", choices=list(STEPS), help="first step")

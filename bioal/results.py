@@ -8,13 +8,13 @@ anything else, so every figure and table is generated from this run's records:
   Per-class metrics (``class`` = a class name): ``valid_ap``, ``valid_f1``, ``test_ap``,
   ``test_f1`` (fractions 0..1) and ``count`` (labelled positive clips). Run-level metrics
   (``class`` = ``"all"``): the class means of the four scores (``test_ap`` there is the
-  cmAP), ``count`` (sum over classes), ``negative``, ``rare_count`` (SPEC 4.4),
+  cmAP), ``count`` (sum over classes), ``negative``, ``rare_count`` (method §6.4),
   ``threshold``, ``epochs``, ``select_seconds``, ``train_seconds``.
   Full-supervision runs have ``strategy`` and ``start`` equal to ``"full"``.
-- :func:`paper_layout`: the 43-column table of the paper's ``al_results.csv`` (SPEC 4.3),
+- :func:`paper_layout`: the 43-column table of the paper's ``al_results.csv`` (method §6.3),
   in its row order, written by :func:`write_results` to ``RESULTS_DIR/al_results.csv``.
 - :func:`table_one` / :func:`table_one_from_layout`: Table I's ``mean(±std)`` cells, with
-  the paper's population std (SPEC 6.1 Q14).
+  the paper's population std (method Q14).
 """
 
 from __future__ import annotations
@@ -28,8 +28,9 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
+from bioal import records
 from bioal.config import Config
-from bioal.experiment import ROUND_KEYS
+from bioal.embeddings import embeddings_dir, read_split
 from bioal.paper import (
     METHOD_ORDER,
     PAPER_CLASSES,
@@ -40,7 +41,9 @@ from bioal.paper import (
     paper_results,
     paper_tidy,
 )
-from bioal.utils import atomic_path, read_json, resolve_path
+from bioal.records import ROUND_KEYS
+from bioal.strategies import FULL, strategy_label, strategy_names
+from bioal.utils import atomic_path, resolve_path
 
 __all__ = [
     "ResultsConfig",
@@ -67,10 +70,10 @@ __all__ = [
 
 #: Per-class score lists in every round file (fractions 0..1).
 SCORES: tuple[str, ...] = ("valid_ap", "valid_f1", "test_ap", "test_f1")
-#: Column labels of Table I and the figures.
-STRATEGY_LABELS: dict[str, str] = {"random": "RS", "mp": "MP", "ft": "FT", "mfft": "MFFT", "full": "Full"}
-#: Column order of Table I (SPEC 7.1).
-TABLE_ORDER: tuple[str, ...] = ("random", "mp", "ft", "mfft")
+#: Column labels of Table I and the figures (the strategy registry's labels).
+STRATEGY_LABELS: dict[str, str] = {s: strategy_label(s) for s in (*strategy_names(), FULL)}
+#: Column order of Table I (the registry's display order).
+TABLE_ORDER: tuple[str, ...] = strategy_names()
 #: The paper's column name for each run-level score.
 _PAPER_SCORE = {"valid_f1": "valid_f1", "valid_ap": "valid_cmap", "test_f1": "test_f1", "test_ap": "test_cmap"}
 _ID = ["run", "strategy", "start", "init_pos", "seed", "round", "n_labelled"]
@@ -80,9 +83,9 @@ _ID = ["run", "strategy", "start", "init_pos", "seed", "round", "n_labelled"]
 class ResultsConfig(Config):
     """Parameters of notebook 06: where the run records are and which data they came from."""
 
-    preset: str = "demo"
-    results_dir: str = "results/demo"
-    data_root: str = "data/demo"
+    preset: str = "paper"
+    results_dir: str = "results/paper"
+    data_root: str = "data/paper"
 
 
 # --------------------------------------------------------------------------- reading records
@@ -90,53 +93,28 @@ class ResultsConfig(Config):
 
 def run_folders(results_dir: str | os.PathLike) -> list[Path]:
     """Run folders (``RESULTS_DIR/runs/<run_name>/`` holding ``config.json``), sorted by name."""
-    runs = resolve_path(results_dir) / "runs"
-    if not runs.is_dir():
-        return []
-    return sorted(p for p in runs.iterdir() if (p / "config.json").is_file())
+    return records.run_folders(results_dir)
 
 
 def read_run(folder: str | os.PathLike) -> tuple[dict, list[dict]]:
-    """``(config, rounds)`` of one run folder; rounds sorted by ``n_labelled``.
+    """``(config, rounds)`` of one run folder (read by :func:`bioal.records.load_run`);
+    rounds as dicts sorted by ``n_labelled``.
 
-    Raises ``FileNotFoundError``/``KeyError`` naming the folder, file and missing key.
+    Raises ``FileNotFoundError``/``KeyError``/``ValueError`` naming the folder, file and key.
     """
-    folder = Path(folder)
-    config_path = folder / "config.json"
-    if not config_path.is_file():
-        raise FileNotFoundError(f"{folder}: no config.json, not a run folder")
-    config = read_json(config_path)
-    for key in ("strategy", "init_pos", "seed"):
-        if key not in config:
-            raise KeyError(f"{config_path}: key {key!r} is missing")
-    rounds = []
-    for path in sorted((folder / "rounds").glob("*.json")):
-        record = read_json(path)
-        missing = [k for k in ROUND_KEYS if k not in record]
-        if missing:
-            raise KeyError(f"{path}: keys {missing} are missing")
-        n_classes = len(record["class_names"])
-        for key in ("class_counts", *SCORES):
-            if len(record[key]) != n_classes:
-                raise ValueError(f"{path}: {key!r} has {len(record[key])} values for {n_classes} classes")
-        rounds.append(record)
-    rounds.sort(key=lambda r: r["n_labelled"])
-    return config, rounds
+    run = records.load_run(folder)
+    return run.config, sorted((r.to_dict() for r in run.rounds), key=lambda r: r["n_labelled"])
 
 
-def _identity(config: Mapping) -> dict:
-    if config.get("full_supervision", False):
-        strategy, start = "full", "full"
-    else:
-        strategy, start = str(config["strategy"]), ("warm" if int(config["init_pos"]) > 0 else "cold")
-    return {"strategy": strategy, "start": start, "init_pos": int(config["init_pos"]), "seed": int(config["seed"])}
+def _identity(run: records.RunRecord) -> dict:
+    return {"strategy": run.strategy, "start": run.start, "init_pos": run.init_pos, "seed": run.seed}
 
 
 def tidy_run(folder: str | os.PathLike) -> pd.DataFrame:
     """The tidy rows of one run folder (columns in the module docstring)."""
-    folder = Path(folder)
-    config, rounds = read_run(folder)
-    ident = {"run": folder.name, **_identity(config)}
+    run = records.load_run(folder)
+    ident = {"run": run.name, **_identity(run)}
+    rounds = sorted((r.to_dict() for r in run.rounds), key=lambda r: r["n_labelled"])
     rows = []
     for record in rounds:
         base = {**ident, "round": int(record["round"]), "n_labelled": int(record["n_labelled"])}
@@ -215,19 +193,17 @@ def pool_totals(
     if data_root is None:
         if results_dir is None:
             raise ValueError("no full-supervision run: give results_dir or data_root to read the pool's labels")
-        config = read_json(run_folders(results_dir)[0] / "config.json")
+        folder = run_folders(results_dir)[0]
+        config = records.load_run(folder).config
         if "data_root" not in config:
-            raise KeyError(f"{run_folders(results_dir)[0] / 'config.json'}: key 'data_root' is missing")
+            raise KeyError(f"{folder / 'config.json'}: key 'data_root' is missing")
         data_root = config["data_root"]
-    import h5py
-
-    path = resolve_path(data_root) / "embeddings" / "train.h5"
+    path = embeddings_dir(resolve_path(data_root)) / "train.h5"
     if not path.is_file():
         raise FileNotFoundError(f"no full-supervision run and no train embeddings at {path} for the Total_* columns")
-    with h5py.File(path, "r") as handle:
-        labels = handle["labels"][()]
-        names = [c.decode().strip() for c in handle["class_list"][()]]
-    clip = labels.max(axis=1) > 0.5
+    pool = read_split(path, meta_only=True)
+    clip, labels = pool.clip_labels(), pool.labels
+    names = pool.class_names
     return pd.Series(clip.sum(axis=0).astype(np.int64), index=names), int(len(labels))
 
 
@@ -249,7 +225,7 @@ def _method_order(strategies: Sequence[str]) -> list[str]:
 
 
 def paper_layout(tidy: pd.DataFrame, totals: pd.Series, pool_size: int) -> pd.DataFrame:
-    """The paper's ``al_results.csv`` table from a tidy table (SPEC 4.3).
+    """The paper's ``al_results.csv`` table from a tidy table (method §6.3).
 
     Per run and budget: per-class positive counts, ``Negative`` = n - sum of counts, and
     the four scores as 100 x class mean rounded to 2 decimals. Aggregated over seeds per
@@ -344,12 +320,12 @@ def table_one_from_layout(layout: pd.DataFrame, metric: str = "test_cmap", runs:
     """Table I from a paper-layout table whose AL std has ddof 1 over ``runs`` repetitions.
 
     The std is converted to the population std (x sqrt((runs-1)/runs)) as the paper's
-    Table I does (SPEC 6.1 Q14); the full-supervision row uses the ddof-0 ``full_*`` columns.
+    Table I does (method Q14); the full-supervision row uses the ddof-0 ``full_*`` columns.
     """
     factor = np.sqrt((runs - 1) / runs)
     cells = pd.DataFrame(
         {
-            "start": np.where(layout.pos_init_num > 0, "warm", "cold"),
+            "start": [records.start_name(False, int(p)) for p in layout.pos_init_num],
             "strategy": [{v: k for k, v in PAPER_METHODS.items()}.get(m, m) for m in layout.sampling_method],
             "n_labelled": layout.num_annotated_samples.astype(int),
             "cell": [
@@ -569,7 +545,7 @@ def paper_findings(tidy: pd.DataFrame, totals: pd.Series, pool_size: int) -> pd.
     if full_rows.empty:
         raise ValueError("paper_findings needs a full-supervision run (FULL_SUPERVISION) in the records")
     al = summary[summary.strategy != "full"]
-    missing = {(s, start) for s in TABLE_ORDER for start in ("cold", "warm")} - set(zip(al.strategy, al.start))
+    missing = {(s, start) for s in TABLE_ORDER for start in ("cold", "warm")} - set(zip(al.strategy, al.start, strict=True))
     if missing:
         raise ValueError(f"paper_findings needs runs of every strategy and start; missing {sorted(missing)}")
     budgets = sorted(int(n) for n in al.n_labelled.unique())

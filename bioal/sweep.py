@@ -1,6 +1,6 @@
 """The papermill sweep: notebook 05 once per grid cell, then notebook 06.
 
-The grid (SPEC 3.8) is strategies x starts (``INIT_POS`` 0 cold, 5 warm) x ``SEEDS``, plus
+The grid (method §4.6) is strategies x starts (``INIT_POS`` 0 cold, 5 warm) x ``SEEDS``, plus
 one full-supervision run per seed. Each cell is one papermill execution of
 ``notebooks/05_experiments.ipynb`` with ``STRATEGY``, ``INIT_POS``, ``SEED`` and
 ``FULL_SUPERVISION`` set; the executed copy is kept as
@@ -38,13 +38,17 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
-import numpy as np
+import papermill
+import torch
 import yaml
 from tqdm.auto import tqdm
 
+from bioal import records
 from bioal.config import load_preset
+from bioal.experiment import ExperimentConfig, run_name
 from bioal.notebooks import executed_dir, notebook_parameters, notebook_path, preset_parameters, run_notebook
-from bioal.utils import read_json, resolve_path, write_json
+from bioal.strategies import strategy_names
+from bioal.utils import resolve_path, write_json
 
 __all__ = [
     "STRATEGIES",
@@ -60,7 +64,8 @@ __all__ = [
     "main",
 ]
 
-STRATEGIES: tuple[str, ...] = ("random", "ft", "mp", "mfft")
+#: The grid's strategies: every registered one, in the registry's display order.
+STRATEGIES: tuple[str, ...] = strategy_names()
 STARTS: tuple[int, ...] = (0, 5)
 RUN_NOTEBOOK = "05_experiments"
 FIGURES_NOTEBOOK = "06_figures"
@@ -150,8 +155,6 @@ def sweep_tasks(
     ``seeds`` defaults to the preset's ``SEEDS``; ``overrides`` go to every run (names must
     be parameters of notebook 05), ``run_overrides[run_name]`` to one run only.
     """
-    from bioal.experiment import ExperimentConfig, run_name
-
     strategies = tuple(strategies or STRATEGIES)
     overrides = dict(overrides or {})
     values = load_preset(preset)
@@ -180,7 +183,7 @@ def sweep_tasks(
                 preset=str(preset),
                 parameters=parameters,
                 output=str(executed / "runs" / f"{RUN_NOTEBOOK}-{name}.ipynb"),
-                run_dir=str(results_dir / "runs" / name),
+                run_dir=str(records.run_folder(results_dir, name)),
             )
         )
     names = [t.run_name for t in tasks]
@@ -195,20 +198,18 @@ def sweep_tasks(
 def run_complete(task: SweepTask) -> bool:
     """True when the run's records are complete and its executed notebook exists.
 
-    An AL run is complete when ``rounds/<b:05d>.json`` exists for every budget; a
-    full-supervision run when a round labelled the whole pool (``labelled_round.npy``).
+    Complete means a finished round per budget (one round for full supervision), as
+    :attr:`bioal.records.RunRecord.complete` reads the run folder.
     """
-    run_dir = Path(task.run_dir)
-    if not Path(task.output).is_file() or not (run_dir / "config.json").is_file():
+    if not Path(task.output).is_file():
         return False
-    rounds = run_dir / "rounds"
-    if task.full_supervision:
-        labelled = run_dir / "labelled_round.npy"
-        if not labelled.is_file():
-            return False
-        pool = len(np.load(labelled, mmap_mode="r"))
-        return any(read_json(p).get("n_labelled") == pool for p in rounds.glob("*.json"))
-    return all((rounds / f"{int(b):05d}.json").is_file() for b in task.parameters["BUDGETS"])
+    try:
+        run = records.load_run(task.run_dir)
+    except (FileNotFoundError, KeyError, ValueError):  # no record, or a damaged one: run it again
+        return False
+    if not task.full_supervision and list(run.config.get("budgets", [])) != list(task.parameters["BUDGETS"]):
+        return False  # other budgets: running it reports the configuration clash
+    return run.complete
 
 
 # --------------------------------------------------------------------------- one task
@@ -239,8 +240,6 @@ def _in_fresh_thread(function: Any, *args: Any, **kwargs: Any) -> Any:
 def execute_task(task: SweepTask, device: str | None = None, progress: bool = False) -> TaskOutcome:
     """Execute notebook 05 for ``task`` (on ``device`` if given); never raises for a failing
     notebook but returns a ``failed`` outcome naming the cell."""
-    import papermill
-
     parameters = dict(task.parameters)
     if device is not None:
         parameters["DEVICE"] = device
@@ -278,8 +277,6 @@ def execute_task(task: SweepTask, device: str | None = None, progress: bool = Fa
 
 def _gpu_count() -> int:
     try:
-        import torch
-
         return torch.cuda.device_count() if torch.cuda.is_available() else 0
     except Exception:  # torch without CUDA support
         return 0
@@ -340,12 +337,12 @@ def _run_local(tasks: list[SweepTask], workers: int, on_done: Any) -> None:
 
 def _make_cluster(kind: str, workers: int, spec: Mapping[str, Any]) -> Any:
     if kind == "local":
-        from distributed import LocalCluster
+        from distributed import LocalCluster  # lazy: the [cluster] extra, only for Dask sweeps
 
         options = {"n_workers": workers, "threads_per_worker": 1, "dashboard_address": None, **spec}
         return LocalCluster(**options)
     if kind in ("slurm", "pbs"):
-        import dask_jobqueue
+        import dask_jobqueue  # lazy: the [cluster] extra, only for job-queue sweeps
 
         cls = dask_jobqueue.SLURMCluster if kind == "slurm" else dask_jobqueue.PBSCluster
         cluster = cls(**spec)
@@ -362,7 +359,7 @@ def _run_dask(
     workers: int,
     cluster_spec: Mapping[str, Any],
 ) -> None:
-    from distributed import Client
+    from distributed import Client  # lazy: the [cluster] extra
     from distributed import as_completed as dask_completed
 
     owned = None if scheduler else _make_cluster(cluster or "local", workers, cluster_spec)

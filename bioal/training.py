@@ -1,4 +1,4 @@
-"""Supervised encoder training on the SL division (SPEC 2.4), resumable per epoch.
+"""Supervised encoder training on the SL division (method §3.3), resumable per epoch.
 
 The encoder (:class:`bioal.encoder.Cnn14Encoder`) plus a per-frame MLP head
 (:class:`bioal.classifier.MLPClassifier`, 45 SL classes) are trained together:
@@ -7,8 +7,8 @@ The encoder (:class:`bioal.encoder.Cnn14Encoder`) plus a per-frame MLP head
   inverse-duration sampler (:class:`BalancedSampler`): a category (a class or "Negative") with
   probability proportional to 1 / its total start-able duration, a recording with probability
   proportional to its start-able duration for that category, a start uniform over the slots.
-  Clips get Gaussian noise (p 0.5, SPEC 1.6 step 1), the log-mel front end and the SL-train
-  mean/std. Frequency masking is off as in the paper (SPEC Q1) unless ``FREQ_MASK``.
+  Clips get Gaussian noise (p 0.5, method §2.3), the log-mel front end and the SL-train
+  mean/std. Frequency masking is off as in the paper (method Q1) unless ``FREQ_MASK``.
 * **Loss.** The per-batch ``pos_weight`` BCE (:func:`bioal.classifier.pos_weight_bce`).
 * **Optimiser.** Adam, lr ``ENCODER_LR`` (the paper's 5e-4); ReduceLROnPlateau(max, 0.5, patience 5, rel threshold 1e-4)
   on the valid mAP; stop when lr < 5e-6 or at the ``EPOCHS`` cap; the best encoder by valid
@@ -23,7 +23,7 @@ Every random draw (sampler, noise, dropout, masking) comes from generators deriv
 ``(SEED, epoch)``, so a training interrupted and started again gives the same history as
 one that was never interrupted.
 
-Departure (SPEC Q2): a class with no start-able SL-train duration would make the release
+Departure (method Q2): a class with no start-able SL-train duration would make the release
 crash; here it is left out of the sampler with a warning.
 """
 
@@ -40,9 +40,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
+from tqdm.auto import tqdm
 
+from bioal.classifier import MLPClassifier, pos_weight_bce, read_panns_fc
 from bioal.config import Config, ConfigError
-from bioal.utils import atomic_path, read_json, resolve_path, rng, torch_generator, write_json
+from bioal.data import ClipDataset, clip_table, load_clip, read_split_labels
+from bioal.dcase import frame_labels
+from bioal.encoder import PANNS_FILENAME, Cnn14Encoder, download_panns_checkpoint
+from bioal.features import LogMelExtractor, add_noise, compute_mean_std, freq_mask
+from bioal.grid import CLIP_SECONDS
+from bioal.metrics import class_average_precision, optimal_threshold
+from bioal.utils import atomic_path, pick_device, read_json, resolve_path, rng, torch_generator, write_json
 
 __all__ = [
     "EncoderTrainingConfig",
@@ -58,19 +66,22 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-CLIP_S = 10.0
 EPS = 1e-10
 
 
 @dataclasses.dataclass(frozen=True)
 class EncoderTrainingConfig(Config):
-    """Supervised encoder training (notebook 02). Upper-case names are the notebook parameters."""
+    """Supervised encoder training (notebook 02). Upper-case names are the notebook parameters.
 
-    preset: str = "demo"
-    data_root: str = "data/demo"
-    width: float = 0.125
-    epochs: int = 6  # cap on the number of epochs (the paper: 5000)
-    encoder_batch_size: int = 32
+    Defaults are the paper's (``configs/paper.yaml``); the demo preset narrows the encoder
+    and caps the epochs.
+    """
+
+    preset: str = "paper"
+    data_root: str = "data/paper"
+    width: float = 1.0
+    epochs: int = 5000  # cap on the number of epochs
+    encoder_batch_size: int = 128
     encoder_steps_per_epoch: int = 0  # 0: the paper's epoch (SL-train clip count / batch)
     classifier_hidden: int = 1024
     panns_checkpoint: str = ""
@@ -134,7 +145,7 @@ def subtract_intervals(
 
 
 class BalancedSampler:
-    """The SL-train clip sampler of SPEC 2.4 (inverse-duration category weights, random cut).
+    """The SL-train clip sampler of method §3.3 (inverse-duration category weights, random cut).
 
     ``events``: label table (``Audiofilename, Starttime, Endtime`` + one 1/0/-1 column per
     class); ``durations``: recording -> seconds. Categories are the classes plus
@@ -157,7 +168,7 @@ class BalancedSampler:
                 if rows is None:
                     continue
                 hit = rows[rows[name] == 1]
-                spans = [(max(0.0, s - CLIP_S), e) for s, e in zip(hit["Starttime"], hit["Endtime"], strict=True)]
+                spans = [(max(0.0, s - CLIP_SECONDS), e) for s, e in zip(hit["Starttime"], hit["Endtime"], strict=True)]
                 clipped = [(max(0.0, a), min(d, b)) for a, b in merge_intervals(spans)]
                 pos[c][f] = [(a, b) for a, b in clipped if b > a]
                 union += pos[c][f]
@@ -170,7 +181,7 @@ class BalancedSampler:
         totals = self.durations.sum(axis=1)  # [K]
         self.empty = [self.categories[k] for k in np.flatnonzero(totals <= 0)]
         if self.empty:
-            log.warning("SL categories with no start-able duration are not sampled (SPEC Q2): %s", self.empty)
+            log.warning("SL categories with no start-able duration are not sampled (method Q2): %s", self.empty)
         if (totals > 0).sum() == 0:
             raise ValueError("the SL train split has no recording time to sample from")
         weights = np.where(totals > 0, 1.0 / (totals + EPS), 0.0)
@@ -203,9 +214,6 @@ class _DrawDataset(torch.utils.data.Dataset):
         return len(self.draws)
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
-        from bioal.data import load_clip
-        from bioal.dcase import frame_labels
-
         rec, start = self.draws[i]
         wave = load_clip(self.folder / rec, start)  # [320000]
         labels = frame_labels(self.groups[rec], self.classes, start)  # [32, C]
@@ -266,15 +274,6 @@ def train_encoder(config: EncoderTrainingConfig, progress: bool = True) -> Train
     A finished training (stopped by the learning rate or at the epoch cap) is not redone;
     raising ``EPOCHS`` continues it. A checkpoint made with other settings is an error.
     """
-    from tqdm.auto import tqdm
-
-    from bioal.classifier import MLPClassifier, pos_weight_bce, read_panns_fc
-    from bioal.data import ClipDataset, clip_table, read_split_labels
-    from bioal.encoder import Cnn14Encoder
-    from bioal.features import LogMelExtractor, add_noise, compute_mean_std, freq_mask
-    from bioal.metrics import class_average_precision, optimal_threshold
-    from bioal.utils import pick_device
-
     root = config.root
     prepared = root / "prepared"
     if not (prepared / "SL" / "train_label.csv").is_file():
@@ -299,8 +298,6 @@ def train_encoder(config: EncoderTrainingConfig, progress: bool = True) -> Train
     if config.panns_checkpoint:
         panns = resolve_path(config.panns_checkpoint)
         if not panns.is_file():
-            from bioal.encoder import PANNS_FILENAME, download_panns_checkpoint
-
             if panns.name != PANNS_FILENAME:
                 raise FileNotFoundError(f"no PANNs checkpoint at {panns}")
             download_panns_checkpoint(panns.parent, progress=progress)
@@ -420,7 +417,7 @@ def describe_init(config: EncoderTrainingConfig) -> str:
     """One sentence on where the encoder's starting weights come from (for the notebook)."""
     if config.panns_checkpoint:
         return (f"Encoder initialised from the PANNs AudioSet checkpoint {config.panns_checkpoint} (72 conv-block "
-                f"tensors, strict load); the SL head from the bilinear resize of its fc1/fc_audioset (SPEC 2.3).")
+                f"tensors, strict load); the SL head from the bilinear resize of its fc1/fc_audioset (method §5.1).")
     return (f"No PANNs checkpoint: the encoder (width {config.width}) starts from a seeded Xavier-uniform init "
             f"(seed {config.seed}) and the SL head from a seeded uniform init, so training starts from scratch "
             f"rather than from AudioSet weights as in the paper.")

@@ -128,7 +128,7 @@ def rng(seed: int, *keys: int | str) -> np.random.Generator:
 
 def torch_generator(seed: int, *keys: int | str, device: Any = "cpu") -> Any:
     """A ``torch.Generator`` on ``device`` seeded from ``(seed, *keys)``."""
-    import torch
+    import torch  # lazy: utils sits under every module, torch takes seconds to import
 
     value = int(seed_sequence(seed, *keys).generate_state(1, dtype=np.uint64)[0] >> np.uint64(1))
     generator = torch.Generator(device=torch.device(device))
@@ -141,7 +141,7 @@ def torch_generator(seed: int, *keys: int | str, device: Any = "cpu") -> Any:
 
 def pick_device(preference: str = "auto") -> Any:
     """``torch.device`` for ``"auto"`` (cuda, then mps, then cpu) or an explicit name."""
-    import torch
+    import torch  # lazy: utils sits under every module, torch takes seconds to import
 
     if preference != "auto":
         device = torch.device(preference)

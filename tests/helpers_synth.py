@@ -1,4 +1,4 @@
-"""Test/benchmark helper: what preparation (SPEC 1.4-1.5, via ``bioal.dcase``) will make of a
+"""Test/benchmark helper: what preparation (method §1.4-§1.5, via ``bioal.dcase``) will make of a
 synthetic plan, computed from the plan alone (no audio): per AL class, POS events per split and
 positive clips in the AL train pool."""
 

@@ -89,7 +89,7 @@ def test_cached_tarball_with_the_pinned_integrity_is_reused(tmp_path, monkeypatc
 
 def test_run_titles_and_source_notebooks():
     assert bioal_book.run_label("mfft-cold-seed0") == "MFFT, cold start, seed 0"
-    assert bioal_book.run_label("random-warm-seed12") == "Random, warm start, seed 12"
+    assert bioal_book.run_label("random-warm-seed12") == "RS, warm start, seed 12"
     assert bioal_book.run_label("full-seed3") == "Full supervision, seed 3"
     assert bioal_book.run_label("odd") == "odd"
     assert bioal_book.source_notebook("_executed/runs/05_experiments-mp-warm-seed1") == "notebooks/05_experiments"

@@ -122,7 +122,7 @@ def test_split_frame_labels_match_per_clip(tiny):
     al = data.split_frame_labels(prepared, "AL", "train")
     tags = data.clip_positive(al)
     assert tags.any(axis=0).all(), "every AL class has a positive clip in the tiny pool"
-    assert tags.sum(axis=1).max() <= 1  # AL clips carry at most one class (SPEC 1.3)
+    assert tags.sum(axis=1).max() <= 1  # AL clips carry at most one class (method §1.3)
 
 
 def test_clip_dataset(tiny):

@@ -1,4 +1,4 @@
-"""DCASE formats, label tables, temporal split, clip grid and preparation (SPEC 1.1-1.5)."""
+"""DCASE formats, label tables, temporal split, clip grid and preparation (method §1.1-§1.5)."""
 
 from __future__ import annotations
 

@@ -124,7 +124,7 @@ def test_projection_and_viewer_pure_functions(data_root):
     overview = emb.split_overview({"train": train})
     assert overview.loc["train", "clips"] == 5 and overview.loc["train", "Negative"] == 1
 
-    meta = cv.read_clip_meta(data_root, "train")
+    meta = cv.read_meta(data_root, "train")
     assert cv.default_clip(meta) == ("Meerkat_alarm_call", 0)
     assert [i for _, i in cv.clip_options(meta, "Red_Deer")] == [3, 4]
     assert [i for _, i in cv.clip_options(meta, "Negative")] == [2]
@@ -136,8 +136,16 @@ def test_projection_and_viewer_pure_functions(data_root):
     assert "al_b.wav" in data["title"] and "Red_Deer" in data["title"]
     with pytest.raises(IndexError):
         cv.clip_data(data_root, meta, 99)
-    assert cv.clip_viewer_figure(data_root).axes
+    figure = cv.clip_viewer_figure(data_root)
+    assert "clip 0" in figure.axes[0].get_title() and "Meerkat_alarm_call" in figure.axes[0].get_title()
     widget = cv.clip_viewer(data_root)
-    assert widget.children
+    (split_box, class_box), clip_box, out, player = widget.children[0].children, *widget.children[1:]
+    # the default view: the rare-class clip, drawn and playable
+    assert (split_box.value, class_box.value, clip_box.value) == ("train", "Meerkat_alarm_call", 0)
+    assert "image/png" in out.outputs[0]["data"] and player.value[:4] == b"RIFF"
+    first_png = out.outputs[0]["data"]["image/png"]
+    class_box.value = "Red_Deer"  # picking a class offers its clips and shows the first
+    assert [i for _, i in clip_box.options] == [3, 4] and clip_box.value == 3
+    assert out.outputs[0]["data"]["image/png"] != first_png
     with pytest.raises(FileNotFoundError, match="embeddings"):
-        cv.read_clip_meta(data_root / "nowhere")
+        cv.read_meta(data_root / "nowhere")

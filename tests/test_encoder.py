@@ -13,7 +13,7 @@ WIDTH = 0.0625  # channels 4, 8, 16, 32, 64, 128
 
 
 def _panns_table(scale: int = 1) -> dict[str, tuple[int, ...]]:
-    """SPEC 8 written out independently of bioal: the 84 keys of Cnn14_DecisionLevelMax,
+    """method §3.2 written out independently of bioal: the 84 keys of Cnn14_DecisionLevelMax,
     conv-block channels divided by ``scale``."""
     table: dict[str, tuple[int, ...]] = {
         "spectrogram_extractor.stft.conv_real.weight": (513, 1, 1024),

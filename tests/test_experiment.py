@@ -32,7 +32,7 @@ def _config(tmp_path, **kw):
         strategy="mfft",
     )
     base.update(kw)
-    return ExperimentConfig(**base)
+    return ExperimentConfig.from_dict(base)
 
 
 def _rounds(folder):
@@ -102,6 +102,25 @@ def test_mfft_mismatch_groups_come_first(tmp_path, splits):
         levels = round_.selected_mismatch
         # whole higher groups first, then the overflow group (one level) at the end
         assert levels == sorted(levels, reverse=True)
+
+
+@pytest.mark.parametrize("strategy", ["mfft", "ft"])
+def test_reasons_come_from_one_prediction_per_round(tmp_path, splits, monkeypatch, strategy):
+    import bioal.experiment as experiment
+
+    calls = []
+    original = experiment._pred_tags
+
+    def counting(model, x, index, *args):
+        calls.append(len(index))
+        return original(model, x, index, *args)
+
+    monkeypatch.setattr(experiment, "_pred_tags", counting)
+    rec = run_experiment(_config(tmp_path, strategy=strategy, budgets=(10, 20, 30)), splits=splits, progress=False)
+    n = len(splits[0])
+    # one classifier pass per later round: the unlabelled pool for MFFT, the picks for FT
+    assert calls == ([n - 10, n - 20] if strategy == "mfft" else [10, 10])
+    assert all(isinstance(v, int) for r in rec.rounds[1:] for v in r.selected_mismatch)
 
 
 def test_same_seed_same_records_other_seed_differs(tmp_path, splits):
@@ -193,3 +212,21 @@ def test_standardized_features_change_the_classifier_not_the_strategies(tmp_path
     run_experiment(cut, splits=splits, progress=False, stop_after=1)
     resumed = run_experiment(cut, splits=splits, progress=False)
     assert _rounds(resumed.folder) == _rounds(whole.folder)
+
+
+def test_an_older_run_folder_is_read_and_resumed(tmp_path, splits):
+    """Folders written before the classifier fields were nested (no lr_factor, patience, ...) and
+    before every pick carried its reasons (null lists) read back and resume without a clash."""
+    cfg = _config(tmp_path, budgets=(10, 20))
+    run_experiment(cfg, splits=splits, progress=False, stop_after=1)
+    folder = run_folder(cfg)
+    old = json.loads((folder / "config.json").read_text())
+    for key in ("lr_factor", "patience", "plateau_threshold", "predict_batch_size"):
+        del old[key]
+    (folder / "config.json").write_text(json.dumps(old))
+    first = folder / "rounds" / "00010.json"
+    record = json.loads(first.read_text())
+    first.write_text(json.dumps({**record, "selected_mismatch": None}))
+    rec = run_experiment(cfg, splits=splits, progress=False)
+    assert rec.complete and rec.rounds[0].selected_mismatch == [None] * 10
+    assert all(isinstance(v, int) for v in rec.rounds[1].selected_mismatch)

@@ -8,11 +8,30 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from bioal import explorer as ex
+from bioal import records
 from bioal.embeddings import EmbeddingSplit, write_split
 from bioal.utils import rng, write_json
-from bioal.widgets import explorer as ex
+from bioal.widgets.explorer import selected_samples_explorer
 
 CLASSES = ["A", "B", "C"]
+
+
+def write_run(results, strategy, init_pos, seed, rounds, full=False):
+    """A run folder written through bioal.records: ``rounds`` = (selected, mismatch, distance) per round."""
+    config = {"strategy": strategy, "init_pos": init_pos, "seed": seed, "full_supervision": full,
+              "budgets": [] if full else list(np.cumsum([len(r[0]) for r in rounds]))}
+    folder = records.run_folder(results, records.run_name(strategy, records.config_start(config), seed))
+    records.write_config(folder, config)
+    n = 0
+    for r, (selected, mismatch, distance) in enumerate(rounds):
+        n += len(selected)
+        zeros = [0.0] * len(CLASSES)
+        records.write_round(folder, records.RoundRecord.from_dict({
+            "round": r, "n_labelled": n, "selected": selected, "selected_mismatch": mismatch,
+            "selected_distance": distance, "threshold": 0.5, "epochs": 1, "select_seconds": 0.0,
+            "train_seconds": 0.0, "class_names": CLASSES, "class_counts": [0] * len(CLASSES), "valid_ap": zeros,
+            "valid_f1": zeros, "test_ap": zeros, "test_f1": zeros, "history": []}))
 
 
 def make_records(tmp_path, n_clips=12):
@@ -35,26 +54,23 @@ def make_records(tmp_path, n_clips=12):
     for name in ("rec0.wav", "rec1.wav"):
         sf.write(prepared / name, (0.1 * gen.standard_normal(32000 * 12)).astype(np.float32), 32000, subtype="PCM_16")
     results = tmp_path / "results"
-    base = {"class_names": CLASSES, "threshold": 0.5}
-    cold = results / "runs" / "mfft-cold-seed0" / "rounds"
-    write_json(cold / "00004.json", {**base, "round": 0, "n_labelled": 4, "selected": [3, 1, 7, 0],
-                                     "selected_mismatch": None, "selected_distance": [None, 0.5, 0.25, 0.125]})
-    write_json(cold / "00007.json", {**base, "round": 1, "n_labelled": 7, "selected": [5, 2, 9],
-                                     "selected_mismatch": [2, 1, 1], "selected_distance": [0.1, 0.3, 0.2]})
-    warm = results / "runs" / "random-warm-seed1" / "rounds"
-    write_json(warm / "00004.json", {**base, "round": 0, "n_labelled": 4, "selected": [1, 2, 5, 6],
-                                     "selected_mismatch": None, "selected_distance": None})
-    (results / "runs" / "full-seed0" / "rounds").mkdir(parents=True)
-    write_json(results / "runs" / "full-seed0" / "rounds" / "00012.json", {**base, "round": 0, "n_labelled": 12,
-                                                                             "selected": list(range(12))})
+    write_run(results, "mfft", 0, 0, [
+        ([3, 1, 7, 0], None, [None, 0.5, 0.25, 0.125]),
+        ([5, 2, 9], [2, 1, 1], [0.1, 0.3, 0.2]),
+    ])
+    write_run(results, "random", 5, 1, [([1, 2, 5, 6], None, None)])
+    write_run(results, "random", 0, 0, [(list(range(12)), None, None)], full=True)
     return results, data_root
 
 
 def test_parse_run_name():
-    assert ex.parse_run_name("mfft-cold-seed3") == {"strategy": "mfft", "start": "cold", "seed": 3}
-    assert ex.parse_run_name("random-warm-seed10") == {"strategy": "random", "start": "warm", "seed": 10}
-    assert ex.parse_run_name("full-seed0") is None
-    assert ex.parse_run_name("mfft-lukewarm-seed0") is None
+    assert records.parse_run_name("mfft-cold-seed3") == {"strategy": "mfft", "start": "cold", "seed": 3}
+    assert records.parse_run_name("random-warm-seed10") == {"strategy": "random", "start": "warm", "seed": 10}
+    assert records.parse_run_name("full-seed0") == {"strategy": "full", "start": "full", "seed": 0}
+    assert records.parse_run_name("mfft-lukewarm-seed0") is None
+    for name in ("mfft-cold-seed3", "random-warm-seed10", "full-seed0"):
+        info = records.parse_run_name(name)
+        assert records.run_name(info["strategy"], info["start"], info["seed"]) == name
 
 
 def test_list_runs_and_options(tmp_path):
@@ -70,27 +86,34 @@ def test_list_runs_and_options(tmp_path):
 
 def test_read_round_orders_by_budget_and_names_errors(tmp_path):
     results, _ = make_records(tmp_path)
-    folder = ex.run_folder(results, "mfft", "cold", 0)
-    assert ex.read_round(folder, 1)["n_labelled"] == 7
+    folder = records.find_run(results, "mfft", "cold", 0)
+    assert ex.read_round(folder, 1).n_labelled == 7
     with pytest.raises(IndexError, match="round 2 does not exist"):
         ex.read_round(folder, 2)
     with pytest.raises(FileNotFoundError, match="mfft-cold-seed0"):
-        ex.run_folder(results, "ft", "cold", 0)
+        records.find_run(results, "ft", "cold", 0)
 
 
-def test_selection_table_keeps_pick_order_and_nulls():
-    record = {"selected": [9, 4], "selected_mismatch": None, "selected_distance": [None, 0.5], "n_labelled": 2}
+def test_selection_table_keeps_pick_order_and_nulls(tmp_path):
+    results, _ = make_records(tmp_path)
+    record = ex.read_round(records.find_run(results, "random", "warm", 1), 0)
     table = ex.selection_table(record)
-    assert list(table["index"]) == [9, 4] and list(table.pick) == [0, 1]
-    assert table.mismatch.isna().all()
-    assert math.isnan(table.distance[0]) and table.distance[1] == 0.5
-    with pytest.raises(ValueError, match="selected_distance has 1 entries for 2"):
-        ex.selection_table({**record, "selected_distance": [0.1]})
+    assert list(table["index"]) == [1, 2, 5, 6] and list(table.pick) == [0, 1, 2, 3]
+    assert table.mismatch.isna().all() and table.distance.isna().all()  # null lists of old records
+    first = ex.selection_table(ex.read_round(records.find_run(results, "mfft", "cold", 0), 0))
+    assert math.isnan(first.distance[0]) and first.distance[1] == 0.5
+    folder = records.find_run(results, "mfft", "cold", 0)
+    path = records.round_paths(folder)[0]
+    bad = {**records.load_run(folder).rounds[0].to_dict(), "selected_distance": [0.1]}
+    write_json(path, bad)
+    with pytest.raises(ValueError, match="selected_distance has 1 entries for 4"):
+        records.load_run(folder)
 
 
 def test_explorer_table_joins_metadata(tmp_path):
     results, data_root = make_records(tmp_path)
-    meta = ex.read_split_meta(data_root / "embeddings" / "train.h5")
+    meta = ex.read_train_meta(data_root)
+    assert meta.meta_only and len(meta) == 12
     table = ex.explorer_table(results, meta, "mfft", "cold", 0, 1)
     assert list(table["index"]) == [5, 2, 9]
     assert list(table.classes) == ["A, C", "B", "none"]
@@ -108,8 +131,7 @@ def test_explorer_table_joins_metadata(tmp_path):
 
 def test_explorer_table_rejects_out_of_range_clip(tmp_path):
     results, data_root = make_records(tmp_path)
-    meta = ex.read_split_meta(data_root / "embeddings" / "train.h5")
-    small = ex.SplitMeta(meta.recording[:6], meta.clip_start[:6], meta.labels[:6], meta.class_names)
+    small = ex.read_train_meta(data_root).subset(np.arange(6))
     with pytest.raises(IndexError, match="selected clip 9 is outside the train split"):
         ex.explorer_table(results, small, "mfft", "cold", 0, 1)
 
@@ -138,7 +160,7 @@ def test_default_figure_and_widget(tmp_path):
     titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
     assert titles[0].startswith("#0 clip 5: A, C") and "mismatch 2" in titles[0]
     assert "round 1" in fig._suptitle.get_text()
-    view = ex.selected_samples_explorer(results, data_root, per_page=2)
+    view = selected_samples_explorer(results, data_root, per_page=2)
     gallery = view.children[-1]
     assert len(gallery.children) == 2
     picture = gallery.children[0].children[0].outputs[0]

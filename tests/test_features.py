@@ -131,3 +131,11 @@ def test_freq_mask_option():
     kept = ~zero_bins.unsqueeze(1).expand_as(out)
     assert torch.equal(out[kept], f[kept])
     assert torch.equal(features.freq_mask(f, torch_generator(0, "fm"), prob=0.0), f)
+
+
+def test_the_grid_module_is_the_front_end_and_label_grid():
+    from bioal import dcase, grid
+
+    mel = features.log_mel(np.zeros(grid.CLIP_SAMPLES, dtype=np.float32))
+    assert mel.shape == (grid.STFT_FRAMES, grid.N_MELS) == (1001, 64)
+    assert len(dcase.frame_boundaries()) == grid.LABEL_FRAMES + 1 == 33

@@ -117,3 +117,36 @@ def test_json_round_trip_with_numpy(tmp_path):
 
 def test_relative_paths_resolve_against_the_project_root():
     assert resolve_path("configs/demo.yaml").is_file()
+
+
+@pytest.mark.parametrize(
+    "module, name",
+    [
+        ("bioal.data", "DataConfig"),
+        ("bioal.training", "EncoderTrainingConfig"),
+        ("bioal.embeddings", "EmbeddingConfig"),
+        ("bioal.experiment", "ExperimentConfig"),
+        ("bioal.results", "ResultsConfig"),
+    ],
+)
+def test_config_defaults_are_the_paper_preset(module, name):
+    """The dataclass defaults are the paper's; presets only override (the PANNs file path is local)."""
+    cls = getattr(__import__(module, fromlist=[name]), name)
+    paper = {k: v for k, v in load_preset("paper").items() if k != "PANNS_CHECKPOINT"}
+    assert cls.from_namespace(paper) == cls()
+    demo = cls.from_namespace(load_preset("demo"))
+    assert demo.preset == "demo" and demo != cls()
+
+
+def test_nested_config_is_flat_outside_python():
+    from bioal.classifier import ClassifierConfig
+    from bioal.experiment import ExperimentConfig
+
+    config = ExperimentConfig.from_namespace({"CLASSIFIER_HIDDEN": 64, "MAX_EPOCHS": 45, "LR": 1e-3, "SEED": 2})
+    assert config.classifier == ClassifierConfig(hidden=64, max_epochs=45, lr=1e-3) and config.seed == 2
+    flat = config.to_dict()
+    assert flat["classifier_hidden"] == 64 and "classifier" not in flat and "hidden" not in flat
+    assert ExperimentConfig.from_dict(flat) == config
+    assert "CLASSIFIER_HIDDEN" in str(config)
+    with pytest.raises(ConfigError, match="HIDDEN"):
+        ExperimentConfig.from_dict({"classifier_hidden": 0})

@@ -120,11 +120,24 @@ def test_lab_kernel_is_the_project_environment():
     ), f"kernel python3 at {spec['resource_dir']} ({argv0}) is not this environment's"
 
 
-def test_make_lab_command():
-    """``make lab`` opens JupyterLab from the project's environment on notebooks/ (root: --allow-root)."""
-    result = subprocess.run(["make", "-n", "-W", "pyproject.toml", "lab"], cwd=ROOT, capture_output=True, text=True)
+def test_make_lab_starts_jupyterlab_on_the_notebooks(tmp_path):
+    """``make lab`` runs the environment's ``jupyter lab`` on notebooks/ with BIOAL_ROOT set
+    (a stand-in ``jupyter`` records how it was called instead of starting a server)."""
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    record = tmp_path / "call.json"
+    script = fake / "jupyter"
+    script.write_text(
+        f"#!{sys.executable}\nimport json, os, sys\n"
+        f"json.dump({{'argv': sys.argv[1:], 'root': os.environ.get('BIOAL_ROOT'), 'cwd': os.getcwd()}}, "
+        f"open({str(record)!r}, 'w'))\n"
+    )
+    script.chmod(0o755)
+    result = subprocess.run(
+        ["make", "-o", ".venv/.installed", "lab", f"BIN={fake}"], cwd=ROOT, capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stderr
-    line = [entry for entry in result.stdout.splitlines() if "jupyter lab" in entry]
-    assert line, result.stdout
-    assert ".venv/bin/jupyter lab --notebook-dir=notebooks" in line[-1]
-    assert "--allow-root" in line[-1]  # emitted only when id -u is 0, evaluated by the shell
+    call = json.loads(record.read_text())
+    assert call["argv"][:2] == ["lab", "--notebook-dir=notebooks"]
+    assert ("--allow-root" in call["argv"]) == (os.getuid() == 0)
+    assert Path(call["root"]) == ROOT and Path(call["cwd"]) == ROOT

@@ -261,6 +261,33 @@ def test_registry_errors_and_extension():
         del STRATEGIES["first-k-test"]
 
 
+@pytest.mark.parametrize("name", ["random", "ft", "mp", "mfft"])
+def test_selection_explains_each_pick(name):
+    x, labels, pred, labeled = pool(5, n=60)
+    sel = select(name, embeddings=x, labeled=labeled, k=12, rng=rng(0, name), clip_labels=labels, clip_pred=pred)
+    base, cand = np.flatnonzero(labeled), np.flatnonzero(~labeled)
+    np.testing.assert_allclose(sel.distance, pick_distances(x, labeled, sel.indices), atol=1e-6)
+    expected = mismatch_levels(x, base, labels[base], sel.indices, pred[sel.indices])
+    np.testing.assert_array_equal(sel.mismatch, expected)
+    # the same scores whether predictions come as [N, C], [n_unlabelled, C] or a function
+    for given in (pred[cand], lambda index: pred[index]):
+        other = select(name, embeddings=x, labeled=labeled, k=12, rng=rng(0, name), clip_labels=labels, clip_pred=given)
+        assert other.tolist() == sel.tolist()
+        np.testing.assert_array_equal(other.mismatch, sel.mismatch)
+    quiet = select(name, embeddings=x, labeled=labeled, k=12, rng=rng(0, name), clip_labels=labels, clip_pred=pred,
+                   explain=False)
+    assert quiet.tolist() == sel.tolist() and np.isnan(quiet.distance).all()
+
+
+def test_mismatch_strategies_report_the_levels_that_chose_their_picks(monkeypatch):
+    import bioal.strategies as strategies
+
+    x, labels, pred, labeled = pool(6, n=60)
+    monkeypatch.setattr(strategies, "mismatch_levels", lambda *a, **k: pytest.fail("levels recomputed in select"))
+    sel = select("mfft", embeddings=x, labeled=labeled, k=12, rng=rng(0), clip_labels=labels, clip_pred=pred)
+    assert (np.diff(sel.mismatch) <= 0).all()  # whole higher groups first
+
+
 # ----------------------------------------------------------------------------- conformance
 
 
@@ -280,7 +307,7 @@ class TestConformance:
             clip_labels=labels,
             clip_pred=pred,
             init=init,
-        )
+        ).indices
 
     @pytest.mark.parametrize("init", [True, False])
     def test_k_unique_unlabelled(self, name, init):

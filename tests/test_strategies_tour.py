@@ -9,9 +9,10 @@ matplotlib.use("Agg")
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from bioal.plots.strategies import plot_rare_discovery, plot_round_grid, project_2d  # noqa: E402
+from bioal.plots.strategies import plot_rare_discovery, plot_round_grid  # noqa: E402
+from bioal.strategies import strategy_names  # noqa: E402
 from bioal.synth.embeddings import class_counts, paper_shaped_clip_vectors, paper_shaped_splits, toy_pool  # noqa: E402
-from bioal.widgets.strategy_stepper import round_table, simulate, simulate_all  # noqa: E402
+from bioal.tour import project_2d, round_table, simulate, simulate_all  # noqa: E402
 
 
 def test_toy_pool_is_seeded_with_one_rare_cluster():
@@ -38,7 +39,7 @@ def test_simulate_rounds_are_consistent():
     # MFFT's init round is FT's
     assert runs["mfft"][0].picks.tolist() == runs["ft"][0].picks.tolist()
     table = round_table(runs, 2)
-    assert list(table.index) == ["random", "ft", "mp", "mfft"] and (table["labelled"] == 15).all()
+    assert tuple(table.index) == strategy_names() and (table["labelled"] == 15).all()
     assert simulate(pool.x, pool.labels, "mp", 2, 5, seed=0)[1].picks.tolist() == runs["mp"][1].picks.tolist()
     with pytest.raises(ValueError, match="need"):
         simulate(pool.x, pool.labels, "ft", 100, 5)

@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 from helpers_results import write_prepared_audio
 
-from bioal import sweep
+from bioal import records, sweep
 from bioal.config import load_preset
 from bioal.embeddings import EmbeddingSplit, write_split
 from bioal.paper import PAPER_CLASSES
-from bioal.utils import rng, write_json
+from bioal.utils import rng
 
 
 def write_tiny_embeddings(root: Path, seed: int = 0, sizes=(("train", 90), ("valid", 40), ("test", 40))) -> Path:
@@ -63,7 +63,7 @@ def test_grid_of_the_demo_preset(tmp_path):
     tasks = sweep.sweep_tasks("demo", executed=tmp_path / "_executed")
     names = [t.run_name for t in tasks]
     assert len(tasks) == 4 * 2 * 3 + 3
-    assert names[:4] == ["random-cold-seed0", "ft-cold-seed0", "mp-cold-seed0", "mfft-cold-seed0"]
+    assert names[:4] == ["random-cold-seed0", "mp-cold-seed0", "ft-cold-seed0", "mfft-cold-seed0"]
     assert names[4] == "random-warm-seed0"
     assert names[-3:] == ["full-seed0", "full-seed1", "full-seed2"]
     task = tasks[names.index("mfft-warm-seed2")]
@@ -90,24 +90,34 @@ def test_run_complete_needs_records_and_notebook(tmp_path):
         "demo", strategies=["ft"], starts=[0], seeds=[0], overrides=overrides, executed=tmp_path / "ex"
     )
     al, full = tasks
+
+    def finish_round(folder, r, n):
+        zeros = [0.0] * 7
+        records.write_round(folder, records.RoundRecord(
+            round=r, n_labelled=n, selected=list(range(n - 10, n)), selected_mismatch=[None] * 10,
+            selected_distance=[None] * 10, threshold=0.5, epochs=1, select_seconds=0.0, train_seconds=0.0,
+            class_names=list(PAPER_CLASSES), class_counts=[0] * 7, valid_ap=zeros, valid_f1=zeros, test_ap=zeros,
+            test_f1=zeros, history=[]))
+
     run_dir = Path(al.run_dir)
-    write_json(run_dir / "config.json", {"strategy": "ft"})
-    write_json(run_dir / "rounds" / "00010.json", {"n_labelled": 10})
+    records.write_config(run_dir, {"strategy": "ft", "seed": 0, "init_pos": 0, "budgets": [10, 20]})
+    finish_round(run_dir, 0, 10)
     Path(al.output).parent.mkdir(parents=True)
     Path(al.output).write_text("{}")
     assert not sweep.run_complete(al)  # round 20 missing
-    write_json(run_dir / "rounds" / "00020.json", {"n_labelled": 20})
+    finish_round(run_dir, 1, 20)
     assert sweep.run_complete(al)
     Path(al.output).unlink()
     assert not sweep.run_complete(al)  # records complete, notebook missing
 
     full_dir = Path(full.run_dir)
-    write_json(full_dir / "config.json", {"strategy": "random"})
-    np.save(full_dir / "labelled_round.npy", np.zeros(90, dtype=np.int64))
+    records.write_config(full_dir, {"strategy": "random", "seed": 0, "init_pos": 0, "full_supervision": True})
+    records.write_labelled_round(full_dir, np.zeros(90, dtype=np.int64))
     Path(full.output).write_text("{}")
-    write_json(full_dir / "rounds" / "00050.json", {"n_labelled": 50})
-    assert not sweep.run_complete(full)
-    write_json(full_dir / "rounds" / "00090.json", {"n_labelled": 90})
+    finish_round(full_dir, 0, 50)
+    assert not sweep.run_complete(full)  # the round did not label the whole pool
+    (full_dir / "rounds" / "00050.json").unlink()
+    finish_round(full_dir, 0, 90)
     assert sweep.run_complete(full)
 
 

@@ -374,7 +374,7 @@ def _band_profile(x: np.ndarray, sr: int) -> np.ndarray:
     spec = np.abs(np.fft.rfft(x.reshape(-1, 1024) * np.hanning(1024), axis=1)) ** 2
     freqs = np.fft.rfftfreq(1024, 1 / sr)
     edges = np.linspace(50, 7500, 25)
-    bands = np.array([spec[:, (freqs >= a) & (freqs < b)].mean() for a, b in zip(edges, edges[1:])])
+    bands = np.array([spec[:, (freqs >= a) & (freqs < b)].mean() for a, b in zip(edges[:-1], edges[1:], strict=True)])
     profile = np.log10(bands + 1e-20)
     return profile - profile.mean()
 

@@ -47,7 +47,8 @@ def test_wav_bytes_is_a_peak_normalised_16_bit_wav():
 
 
 def test_strategy_stepper_draws_into_its_output_without_capture():
-    from bioal.widgets.strategy_stepper import simulate_all, strategy_stepper
+    from bioal.tour import simulate_all
+    from bioal.widgets.strategy_stepper import strategy_stepper
 
     pool = toy_pool(n=120, seed=0)
     runs = simulate_all(pool.x, pool.labels, rounds=2, k=5, seed=0, rare=pool.rare)
@@ -61,7 +62,7 @@ def test_strategy_stepper_draws_into_its_output_without_capture():
 
 def test_dataset_tour_tracks_the_two_rarest_classes():
     from bioal.synth.embeddings import paper_shaped_splits
-    from bioal.widgets.strategy_stepper import dataset_tour
+    from bioal.tour import dataset_tour
 
     train, _, _ = paper_shaped_splits(n_train=300, n_valid=20, n_test=20, frames=4, dim=16, seed=0)
     tour = dataset_tour(train, rounds=2, k=10, seed=0)

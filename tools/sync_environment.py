@@ -33,9 +33,10 @@ def requirement_name(requirement: str) -> str:
 
 
 def direct_requirements() -> list[str]:
-    """Direct dependencies of pyproject.toml (runtime and dev), as written there."""
+    """Direct dependencies of pyproject.toml (runtime and every extra), as written there."""
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    return list(project["dependencies"]) + list(project["optional-dependencies"]["dev"])
+    extras = project["optional-dependencies"]
+    return list(project["dependencies"]) + [r for name in sorted(extras) for r in extras[name]]
 
 
 def locked_versions() -> dict[str, str]:

@@ -10,11 +10,15 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
+import seaborn as sns
 from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
+
+from bioal.dcase import frame_boundaries
+from bioal.grid import CLIP_SECONDS
 
 __all__ = ["event_durations", "class_balance", "clip_figure"]
 
-CLIP_SECONDS = 10.0
 
 
 def event_durations(events: pd.DataFrame, title: str = "POS event durations per class") -> Figure:
@@ -22,8 +26,6 @@ def event_durations(events: pd.DataFrame, title: str = "POS event durations per 
 
     ``events``: ``bioal.data.pos_events`` output (``class``, ``split``, ``duration_s``).
     """
-    import seaborn as sns
-
     if events.empty:
         raise ValueError("no POS events to plot")
     order = list(dict.fromkeys(events["class"]))
@@ -44,8 +46,6 @@ def class_balance(summary: pd.DataFrame, division: str = "AL", title: str | None
 
     ``summary``: ``bioal.data.split_summary`` output.
     """
-    import seaborn as sns
-
     table = summary.loc[division].drop(index="All clips").dropna(axis=1, how="all")
     long = table.reset_index().melt(id_vars="class", var_name="split", value_name="clips")
     long["clips"] = long["clips"].astype(float)
@@ -81,10 +81,6 @@ def clip_figure(
     frame's segment (``boundaries``, default :func:`bioal.dcase.frame_boundaries`); the label
     grid's segment edges are marked as ticks. Classes without positives are not drawn.
     """
-    import seaborn as sns
-
-    from bioal.dcase import frame_boundaries
-
     bounds = frame_boundaries() if boundaries is None else boundaries
     mel = np.asarray(mel)
     frame_labels = np.asarray(frame_labels)
@@ -118,6 +114,4 @@ def clip_figure(
 
 
 def _rect(xy, width, height, colour):
-    from matplotlib.patches import Rectangle
-
     return Rectangle(xy, width, height, facecolor=colour, edgecolor="white", linewidth=0.3, gid="frame-label")

@@ -13,7 +13,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import seaborn as sns
 from matplotlib.figure import Figure
+from sklearn.decomposition import PCA
+from sklearn.manifold import TSNE
+
+from bioal.dcase import RARE_CLASSES
 
 __all__ = [
     "RARE_CLASSES",
@@ -24,7 +29,6 @@ __all__ = [
     "projection_figure",
 ]
 
-RARE_CLASSES = ("Meerkat_alarm_call", "Meerkat_move_call")
 
 
 def training_curves(history: dict[str, Any]) -> Figure:
@@ -73,12 +77,8 @@ def project_2d(vectors: np.ndarray, method: str = "pca", seed: int = 0) -> np.nd
     if vectors.ndim != 2 or len(vectors) < 3:
         raise ValueError(f"need [N >= 3, D] vectors, got shape {vectors.shape}")
     if method == "pca":
-        from sklearn.decomposition import PCA
-
         return PCA(n_components=2, random_state=seed).fit_transform(vectors)
     if method == "tsne":
-        from sklearn.manifold import TSNE
-
         perplexity = float(min(30.0, (len(vectors) - 1) / 3))
         return TSNE(n_components=2, random_state=seed, init="pca", perplexity=perplexity).fit_transform(vectors)
     raise ValueError(f"unknown projection {method!r}; use 'pca' or 'tsne'")
@@ -104,8 +104,6 @@ def projection_figure(
     title: str = "clip embeddings (max over frames), 2-D projection",
 ) -> Figure:
     """Scatter of ``xy [N, 2]``: negatives grey, classes coloured, rare classes as large stars."""
-    import seaborn as sns
-
     categories = np.asarray(categories, dtype=object)
     palette = dict(zip(class_names, sns.color_palette("tab10", len(class_names)), strict=True))
     fig = Figure(figsize=(7, 5.5), constrained_layout=True)

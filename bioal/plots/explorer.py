@@ -1,4 +1,4 @@
-"""Figures of the selected-samples explorer (:mod:`bioal.widgets.explorer`).
+"""Figures of the selected-samples explorer (:mod:`bioal.explorer`, :mod:`bioal.widgets.explorer`).
 
 :func:`clip_panel` draws one clip: its log-mel spectrogram with the frame labels as a band
 of coloured rows underneath. :func:`explorer_figure` draws a round's gallery, and
@@ -11,19 +11,19 @@ import os
 
 import numpy as np
 import pandas as pd
+import seaborn as sns
 from matplotlib.figure import Figure
 
+from bioal.explorer import clip_spectrogram, default_state, explorer_table, read_train_meta
+from bioal.grid import CLIP_SECONDS
 from bioal.utils import resolve_path
 
 __all__ = ["clip_panel", "explorer_figure", "default_figure"]
 
-CLIP_SECONDS = 10.0
 
 
 def _draw_clip(ax_mel, ax_lab, mel: np.ndarray, frame_labels: np.ndarray, class_names: list[str]) -> None:
     """Spectrogram ``mel [frames, 64]`` on ``ax_mel``; ``frame_labels [T, C]`` on ``ax_lab``."""
-    import seaborn as sns
-
     ax_mel.imshow(mel.T, origin="lower", aspect="auto", cmap="magma", extent=(0, CLIP_SECONDS, 0, mel.shape[1]))
     ax_mel.set_ylabel("mel band")
     ax_mel.tick_params(labelbottom=False)
@@ -51,7 +51,7 @@ def clip_panel(mel: np.ndarray, frame_labels: np.ndarray, class_names: list[str]
 def explorer_figure(
     table: pd.DataFrame, mels: list[np.ndarray], frame_labels: np.ndarray, class_names: list[str], title: str = "", columns: int = 3
 ) -> Figure:
-    """A gallery of selected clips: ``table`` rows from :func:`bioal.widgets.explorer.explorer_table`
+    """A gallery of selected clips: ``table`` rows from :func:`bioal.explorer.explorer_table`
     (first ``len(mels)`` rows), their log-mels and ``frame_labels [k, T, C]``."""
     k = len(mels)
     if k == 0:
@@ -77,10 +77,8 @@ def explorer_figure(
 def default_figure(results_dir: str | os.PathLike, data_root: str | os.PathLike, n_clips: int = 6) -> Figure:
     """The explorer's default state (MFFT, cold start, lowest seed, round 1) as a static
     gallery of its first ``n_clips`` selected clips."""
-    from bioal.widgets.explorer import clip_spectrogram, default_state, explorer_table, read_split_meta
-
     data_root = resolve_path(data_root)
-    meta = read_split_meta(data_root / "embeddings" / "train.h5")
+    meta = read_train_meta(data_root)
     state = default_state(results_dir)
     table = explorer_table(results_dir, meta, state["strategy"], state["start"], state["seed"], state["round"])
     shown = table.iloc[:n_clips]

@@ -14,7 +14,8 @@ import seaborn as sns
 from matplotlib.figure import Figure
 
 from bioal.paper import paper_full_supervision, paper_tidy
-from bioal.results import SCORES, STRATEGY_LABELS
+from bioal.results import SCORES
+from bioal.strategies import strategy_colours, strategy_label
 
 __all__ = [
     "METRIC_LABELS",
@@ -37,7 +38,8 @@ METRIC_LABELS = {
     "threshold": "threshold",
     "epochs": "epochs",
 }
-STRATEGY_COLORS = {"random": "#7f7f7f", "mp": "#1f77b4", "ft": "#2ca02c", "mfft": "#d62728"}
+#: Colour per strategy, in display order (the strategy registry's).
+STRATEGY_COLORS = strategy_colours()
 _DASHES = {"cold": "", "warm": (4, 2)}
 _PAPER_METRIC = {"test_ap": "test_cmap", "test_f1": "test_f1", "valid_ap": "valid_cmap", "valid_f1": "valid_f1"}
 
@@ -129,7 +131,7 @@ def figure_one(tidy: pd.DataFrame) -> Figure:
         ax.set(xlabel="number of annotations", ylabel=label)
     handles, labels = axes[0].get_legend_handles_labels()
     axes[0].get_legend().remove()
-    labels = [STRATEGY_LABELS.get(x, x) for x in labels]
+    labels = [strategy_label(x) for x in labels]
     fig.legend(handles, labels, loc="outside right center", fontsize=8)
     return fig
 
@@ -149,7 +151,7 @@ def paper_overlay(tidy: pd.DataFrame, metric: str = "test_ap") -> Figure:
         for strategy in [s for s in STRATEGY_COLORS if s in set(ours.strategy)]:
             color = STRATEGY_COLORS[strategy]
             summary = ours[ours.strategy == strategy].groupby("n_labelled")["value"].agg(["mean", "std"])
-            label = STRATEGY_LABELS[strategy]
+            label = strategy_label(strategy)
             ax.plot(summary.index, summary["mean"], color=color, marker="o", markersize=3, label=f"{label} (here)")
             ax.fill_between(
                 summary.index,
@@ -196,7 +198,7 @@ def per_class_curves(tidy: pd.DataFrame, metric: str = "test_ap") -> Figure:
     if legend is not None:
         handles, labels = axes[0][0].get_legend_handles_labels()
         legend.remove()
-        fig.legend(handles, [STRATEGY_LABELS.get(x, x) for x in labels], loc="outside right center", fontsize=8)
+        fig.legend(handles, [strategy_label(x) for x in labels], loc="outside right center", fontsize=8)
     return fig
 
 
@@ -207,7 +209,7 @@ def metric_view_figure(rows: pd.DataFrame, metric: str, class_name: str, start: 
     if len(curves):
         _curves(ax, curves, legend=True)
         handles, labels = ax.get_legend_handles_labels()
-        ax.legend(handles, [STRATEGY_LABELS.get(x, x) for x in labels], fontsize=8)
+        ax.legend(handles, [strategy_label(x) for x in labels], fontsize=8)
     full = rows[rows.strategy == "full"]
     if len(full):
         ax.axhline(full.value.mean(), color="black", linestyle="--", linewidth=1)

@@ -1,6 +1,6 @@
-"""Figures for the strategies chapter (notebook 04): a pool with one round's picks, the four
+"""Figures for the strategies chapter (notebook 04): a pool with one round's picks, the
 strategies side by side (the static twin of :func:`bioal.widgets.strategy_stepper.strategy_stepper`),
-and the rare cluster's discovery over rounds."""
+and the rare cluster's discovery over rounds, from :mod:`bioal.tour`'s rounds."""
 
 from __future__ import annotations
 
@@ -10,21 +10,16 @@ import matplotlib.pyplot as plt
 import numpy as np
 import seaborn as sns
 
-__all__ = ["plot_round", "plot_round_grid", "plot_rare_discovery", "project_2d"]
+from bioal.strategies import strategy_label, strategy_title
 
-TITLES = {"random": "Random (RS)", "ft": "Farthest-first (FT)", "mp": "Mismatch + random (MP)", "mfft": "MFFT"}
+__all__ = ["plot_round", "plot_round_grid", "plot_rare_discovery"]
 
 
-def project_2d(x: np.ndarray) -> np.ndarray:
-    """2-D PCA projection ``[N, 2]`` of ``[N, D]`` vectors (rows normalised first: the
-    strategies only see directions)."""
-    from sklearn.decomposition import PCA
 
-    x = np.asarray(x, dtype=np.float64)
-    unit = x / (np.linalg.norm(x, axis=1, keepdims=True) + np.finfo(np.float32).eps)
-    if unit.shape[1] <= 2:
-        return unit[:, :2]
-    return PCA(n_components=2, svd_solver="full").fit_transform(unit)
+def _title(name: str) -> str:
+    """``"Farthest-first (FT)"``: the registry's title and label."""
+    title, label = strategy_title(name), strategy_label(name)
+    return title if title == label else f"{title} ({label})"
 
 
 def plot_round(ax: Any, xy: np.ndarray, rd: Any, title: str = "", rare_mask: np.ndarray | None = None) -> Any:
@@ -67,7 +62,7 @@ def plot_round_grid(
     for ax, (name, rounds) in zip(axes[0], runs.items(), strict=True):
         rd = rounds[r]
         phase = "init rule" if rd.init else "mismatch round" if (rd.levels >= 0).any() else ""
-        plot_round(ax, xy, rd, f"{TITLES.get(name, name)}\nround {r} ({phase}), rare found: {rd.rare_found}", rare_mask)
+        plot_round(ax, xy, rd, f"{_title(name)}\nround {r} ({phase}), rare found: {rd.rare_found}", rare_mask)
     handles, labels = axes[0, 0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncol=len(labels), frameon=False)
     fig.tight_layout(rect=(0, 0.06, 1, 1))
@@ -80,7 +75,7 @@ def plot_rare_discovery(runs: dict[str, list[Any]], rare_total: int, ax: Any = N
         _, ax = plt.subplots(figsize=(5.5, 3.5))
     for name, rounds in runs.items():
         n = np.cumsum([len(rd.picks) for rd in rounds])
-        sns.lineplot(x=n, y=[rd.rare_found for rd in rounds], marker="o", label=TITLES.get(name, name), ax=ax)
+        sns.lineplot(x=n, y=[rd.rare_found for rd in rounds], marker="o", label=_title(name), ax=ax)
     ax.axhline(rare_total, ls="--", c="0.5", label="all rare clips")
     ax.set_xlabel("labelled clips")
     ax.set_ylabel("rare clips labelled")

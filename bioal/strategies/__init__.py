@@ -1,4 +1,4 @@
-"""Active-learning selection strategies, matrix-free (SPEC 3.3-3.5).
+"""Active-learning selection strategies, matrix-free (method §4.2-§4.4).
 
 Works on any ``[N, D]`` clip vectors (the paper uses the max over the 32 frames of the frozen
 encoder's embeddings) and clip tags; nothing else from the pipeline is needed::
@@ -6,6 +6,12 @@ encoder's embeddings) and clip tags; nothing else from the pipeline is needed::
     from bioal.strategies import select, farthest_first, mismatch_levels
     picks = select("mfft", embeddings=X, labeled=mask, k=50, rng=np.random.default_rng(0),
                    clip_labels=Y, clip_pred=Y_hat)
+    picks.indices, picks.mismatch, picks.distance   # [50] each: the picks and why
+
+``select`` returns a :class:`Selection`: the picks in order and, per pick, the score that
+chose it (mismatch level, cosine distance at pick time). A strategy function (a
+:class:`StrategyFn`) returns indices or a ``Selection`` with the scores it computed; ``select``
+fills in the rest once.
 
 Strategies (``STRATEGIES``; one small module each, added with :func:`register`):
 
@@ -30,7 +36,7 @@ searches run in blocks. torch on the GPU when asked (``device="auto"``/``"cuda"`
 Deterministic tie-breaks: farthest-first takes the earliest candidate among equal distances
 (candidates in ascending index order unless given); the nearest labelled clip is the earliest
 in ascending index order; mismatch groups run from the highest level down and keep ascending
-index order inside a group (a stable order in place of the paper's unstable sort, SPEC Q8).
+index order inside a group (a stable order in place of the paper's unstable sort, method Q8).
 Random choices come only from the ``rng`` passed in.
 """
 
@@ -41,16 +47,33 @@ from typing import Any
 import numpy as np
 import torch
 
-from bioal.strategies._cosine import CosineSpace, as_indices, as_space
+from bioal.strategies._cosine import CosineSpace, as_space
 from bioal.strategies._primitives import (
+    candidate_mismatch,
     distance_to_set,
     farthest_first,
+    labeled_mask,
     mismatch_groups,
     mismatch_levels,
     nearest_in_set,
     pick_distances,
 )
-from bioal.strategies._registry import STRATEGIES, Strategy, get_strategy, register
+from bioal.strategies._registry import (
+    FULL,
+    STRATEGIES,
+    Selection,
+    Strategy,
+    StrategyFn,
+    from_paper_name,
+    get_strategy,
+    ordered,
+    paper_name,
+    register,
+    strategy_colours,
+    strategy_label,
+    strategy_names,
+    strategy_title,
+)
 
 __all__ = [
     "select",
@@ -64,47 +87,20 @@ __all__ = [
     "labeled_mask",
     "CosineSpace",
     "STRATEGIES",
+    "FULL",
+    "Selection",
     "Strategy",
+    "StrategyFn",
     "register",
     "get_strategy",
+    "strategy_names",
+    "ordered",
+    "strategy_label",
+    "strategy_title",
+    "strategy_colours",
+    "paper_name",
+    "from_paper_name",
 ]
-
-
-def labeled_mask(labeled: Any, n: int) -> np.ndarray:
-    """Boolean mask ``[n]`` from indices or a mask."""
-    mask = np.zeros(n, dtype=bool)
-    mask[as_indices(labeled, n, "labeled")] = True
-    return mask
-
-
-def candidate_mismatch(
-    space: Any, labeled: Any, clip_labels: Any, clip_pred: Any, *, device: Any = "cpu"
-) -> tuple[np.ndarray, np.ndarray]:
-    """``(candidates, levels)``: the unlabelled clips (ascending) and their mismatch levels.
-
-    ``clip_labels [N, C]``: true clip tags (only the labelled rows are read).
-    ``clip_pred``: predicted binary tags, ``[N, C]`` or ``[n_unlabelled, C]``.
-    """
-    space = as_space(space, device=device)
-    mask = labeled_mask(labeled, space.n)
-    if clip_labels is None or clip_pred is None:
-        missing = [n for n, v in (("clip_labels", clip_labels), ("clip_pred", clip_pred)) if v is None]
-        raise ValueError(f"mismatch-based selection after the init phase needs {missing}")
-    clip_labels = np.asarray(clip_labels)
-    clip_pred = np.asarray(clip_pred)
-    if clip_labels.shape[0] != space.n:
-        raise ValueError(f"clip_labels must have {space.n} rows (one per clip), got {clip_labels.shape}")
-    cand = np.flatnonzero(~mask)
-    base = np.flatnonzero(mask)
-    if len(clip_pred) == space.n:
-        pred = clip_pred[cand]
-    elif len(clip_pred) == len(cand):
-        pred = clip_pred
-    else:
-        raise ValueError(
-            f"clip_pred must have {space.n} rows (all clips) or {len(cand)} (unlabelled), got {clip_pred.shape}"
-        )
-    return cand, mismatch_levels(space, base, clip_labels[base], cand, pred)
 
 
 def select(
@@ -117,17 +113,26 @@ def select(
     clip_labels: Any = None,
     clip_pred: Any = None,
     init: bool = False,
+    explain: bool = True,
     device: Any = "cpu",
     dtype: torch.dtype = torch.float32,
-) -> np.ndarray:
-    """Pick ``k`` unlabelled clips with strategy ``name`` (SPEC 3.5).
+) -> Selection:
+    """Pick ``k`` unlabelled clips with strategy ``name`` (method §4.4).
 
     ``embeddings``: ``[N, D]`` clip vectors or a :class:`CosineSpace` (reuse one across
     rounds to normalise once). ``labeled``: indices or ``[N]`` mask of the labelled clips.
     ``rng``: the generator for every random choice. ``clip_labels [N, C]`` true clip tags
-    and ``clip_pred`` predicted binary tags (``[N, C]`` or ``[n_unlabelled, C]``) are
-    needed by ``mp``/``mfft`` after the init phase. ``init``: the init-phase rule (random
-    for ``mp``, FT for ``mfft``). Returns ``k`` unique unlabelled indices in pick order.
+    and ``clip_pred`` predicted binary tags (``[N, C]`` or ``[n_unlabelled, C]``, or a
+    function ``indices [m] -> [m, C]`` called only for the clips that need a prediction)
+    are needed by ``mp``/``mfft`` after the init phase. ``init``: the init-phase rule
+    (random for ``mp``, FT for ``mfft``).
+
+    Returns a :class:`Selection`: ``k`` unique unlabelled indices in pick order and, per
+    pick, its mismatch level and distance. Scores the strategy used are kept as it computed
+    them; with ``explain`` the others are filled in once here: the distance of each pick
+    to the labelled set and the earlier picks, and, when ``clip_pred`` is given for a
+    strategy that does not use it, the mismatch level of each pick. ``explain=False``
+    skips that (e.g. a whole-pool selection).
     """
     strategy = get_strategy(name)
     if not isinstance(rng, np.random.Generator):
@@ -139,12 +144,45 @@ def select(
     if k < 0 or k > n_free:
         raise ValueError(f"{name}: cannot select k={k} clips, only {n_free} unlabelled clips are left")
     if k == 0:
-        return np.zeros(0, dtype=np.int64)
-    picks = np.asarray(strategy.fn(space, mask, k, rng, clip_labels, clip_pred, init), dtype=np.int64)
+        return Selection.of(np.zeros(0, dtype=np.int64))
+    predict = clip_pred if callable(clip_pred) else None
+    if predict is not None:  # predictions only where they are used
+        clip_pred = predict(np.flatnonzero(~mask)) if strategy.needs_classifier and not init else None
+    out = strategy.fn(space, mask, k, rng, clip_labels, clip_pred, init)
+    selection = out if isinstance(out, Selection) else Selection.of(out)
+    picks = selection.indices
     if len(picks) != k or len(np.unique(picks)) != k or mask[picks].any():
         raise RuntimeError(f"strategy {name!r} returned an invalid selection (need {k} unique unlabelled clips)")
-    return picks
+    if not explain:
+        return selection
+    distance, mismatch = selection.distance, selection.mismatch
+    if np.isnan(distance).all():
+        distance = pick_distances(space, mask, picks)
+    if np.isnan(mismatch).all() and clip_labels is not None and mask.any():
+        if clip_pred is not None:
+            pred = _rows_of_picks(np.asarray(clip_pred), mask, picks)
+        elif predict is not None:
+            pred = np.asarray(predict(picks))
+        else:
+            pred = None
+        if pred is not None:
+            base = np.flatnonzero(mask)
+            labels = np.asarray(clip_labels)
+            mismatch = mismatch_levels(space, base, labels[base], picks, pred).astype(np.float64)
+    return Selection(picks, mismatch, distance)
 
 
-# register the built-in strategies (one module each)
+def _rows_of_picks(clip_pred: np.ndarray, mask: np.ndarray, picks: np.ndarray) -> np.ndarray:
+    """The rows of ``clip_pred`` (``[N, C]`` or ``[n_unlabelled, C]``) for ``picks``."""
+    if len(clip_pred) == len(mask):
+        return clip_pred[picks]
+    cand = np.flatnonzero(~mask)
+    if len(clip_pred) != len(cand):
+        raise ValueError(
+            f"clip_pred must have {len(mask)} rows (all clips) or {len(cand)} (unlabelled), got {clip_pred.shape}"
+        )
+    return clip_pred[np.searchsorted(cand, picks)]
+
+
+# register the built-in strategies (one module each; they import only the private modules above)
 from bioal.strategies import ft, mfft, mp, random  # noqa: E402,F401

@@ -1,7 +1,7 @@
 """Matrix-free cosine-distance machinery shared by the strategies (private).
 
 Clip vectors are row-normalised once, ``u = x / (||x|| + eps)`` with ``eps`` the float32
-machine epsilon (the paper's formula, SPEC 3.3), and kept as one ``[N, D]`` tensor on the
+machine epsilon (the paper's formula, method §4.2), and kept as one ``[N, D]`` tensor on the
 device (float32, or float16 to halve memory at large N). Distances ``1 - clamp(u_i . u_j)``
 are computed on demand: a block of rows against a small set (``block x |set|``), or one
 matrix-vector product per farthest-first pick. No ``N x N`` array is ever built.

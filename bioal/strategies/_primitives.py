@@ -1,4 +1,4 @@
-"""Selection primitives on a :class:`CosineSpace` (SPEC 3.4), matrix-free (private)."""
+"""Selection primitives on a :class:`CosineSpace` (method §4.3-§4.4), matrix-free (private)."""
 
 from __future__ import annotations
 
@@ -149,7 +149,7 @@ def pick_distances(embeddings: Any, labeled: Any, picks: Any, *, device: Any = "
 def mismatch_levels(
     embeddings: Any, base: Any, base_labels: Any, candidates: Any, candidate_pred: Any, *, device: Any = "cpu"
 ) -> np.ndarray:
-    """Mismatch level per candidate (SPEC 3.4): Hamming distance between its predicted tags
+    """Mismatch level per candidate (method §4.3): Hamming distance between its predicted tags
     ``candidate_pred [len(candidates), C]`` and the tags ``base_labels [len(base), C]`` of
     its nearest ``base`` clip under cosine distance (ties -> earliest base member in the
     order given). Returns ``[len(candidates)]`` ints in ``0..C``.
@@ -175,7 +175,7 @@ def mismatch_groups(levels: np.ndarray, candidates: np.ndarray) -> list[tuple[in
 
     Within a group the candidates keep their given (ascending index) order. This stable
     order replaces the paper's ``argsort(...)[::-1]`` with NumPy's default unstable sort
-    (SPEC Q8), whose within-group order is platform dependent; it changes which clips the
+    (method Q8), whose within-group order is platform dependent; it changes which clips the
     seeded random draw of MP returns and the tie-breaks of MFFT's traversal, not their
     distribution.
     """
@@ -189,7 +189,7 @@ def take_by_mismatch(levels: np.ndarray, candidates: np.ndarray, k: int, fill: A
     then ``fill(group, remaining, taken)`` picks ``remaining`` clips inside the first group
     that overflows (``taken``: the clips of the higher groups). Returns ``k`` indices.
 
-    MP fills with a random draw, MFFT with farthest-first traversal (SPEC 3.4).
+    MP fills with a random draw, MFFT with farthest-first traversal (method §4.4).
     """
     taken: list[np.ndarray] = []
     remaining = int(k)
@@ -204,3 +204,45 @@ def take_by_mismatch(levels: np.ndarray, candidates: np.ndarray, k: int, fill: A
             taken.append(np.asarray(fill(group, remaining, higher)))
             remaining = 0
     return np.concatenate(taken).astype(np.int64) if taken else np.zeros(0, dtype=np.int64)
+
+
+def labeled_mask(labeled: Any, n: int) -> np.ndarray:
+    """Boolean mask ``[n]`` from indices or a mask."""
+    mask = np.zeros(n, dtype=bool)
+    mask[as_indices(labeled, n, "labeled")] = True
+    return mask
+
+
+def candidate_mismatch(
+    space: Any, labeled: Any, clip_labels: Any, clip_pred: Any, *, device: Any = "cpu"
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(candidates, levels)``: the unlabelled clips (ascending) and their mismatch levels.
+
+    ``clip_labels [N, C]``: true clip tags (only the labelled rows are read).
+    ``clip_pred``: predicted binary tags, ``[N, C]`` or ``[n_unlabelled, C]``.
+    """
+    space = as_space(space, device=device)
+    mask = labeled_mask(labeled, space.n)
+    if clip_labels is None or clip_pred is None:
+        missing = [n for n, v in (("clip_labels", clip_labels), ("clip_pred", clip_pred)) if v is None]
+        raise ValueError(f"mismatch-based selection after the init phase needs {missing}")
+    clip_labels = np.asarray(clip_labels)
+    clip_pred = np.asarray(clip_pred)
+    if clip_labels.shape[0] != space.n:
+        raise ValueError(f"clip_labels must have {space.n} rows (one per clip), got {clip_labels.shape}")
+    cand = np.flatnonzero(~mask)
+    base = np.flatnonzero(mask)
+    if len(clip_pred) == space.n:
+        pred = clip_pred[cand]
+    elif len(clip_pred) == len(cand):
+        pred = clip_pred
+    else:
+        raise ValueError(
+            f"clip_pred must have {space.n} rows (all clips) or {len(cand)} (unlabelled), got {clip_pred.shape}"
+        )
+    return cand, mismatch_levels(space, base, clip_labels[base], cand, pred)
+
+
+def levels_of(picks: np.ndarray, candidates: np.ndarray, levels: np.ndarray) -> np.ndarray:
+    """The mismatch level ``[len(picks)]`` of each pick, looked up in ``(candidates ascending, levels)``."""
+    return np.asarray(levels)[np.searchsorted(candidates, picks)]

@@ -1,7 +1,7 @@
 """A synthetic, deterministic stand-in for the DCASE 2024 Task 5 development set.
 
 :func:`generate_development_set` writes, under ``root``, a folder shaped exactly like the
-unpacked Zenodo record 10829604 (SPEC 1.1 and 11), so the real preparation code
+unpacked Zenodo record 10829604 (method §1.1), so the real preparation code
 (:mod:`bioal.dcase`) runs on it unchanged::
 
     root/Development_Set/Training_Set/{BV,HT,JD,MT,WMW}/<rec>.wav + <rec>.csv      (SL, 45 classes)
@@ -116,7 +116,7 @@ _WMW_NAMES = (
     "Circus aeruginosus call",
     "Himantopus himantopus call",
     "Tachybaptus ruficollis song",
-    "Tachybaptus ruficollis song",  # c_5: the duplicate name, adjacent to c_4 (SPEC 1.3)
+    "Tachybaptus ruficollis song",  # c_5: the duplicate name, adjacent to c_4 (method §1.3)
     "Alcedo atthis call",
     "Alcedo atthis song",
     "Motacilla flava song",
@@ -131,7 +131,7 @@ _WMW_NAMES = (
     "Ciconia ciconia clapping",
     "Gallinula chloropus call",
     "Coracias garrulus call",
-    "Anas platyrhynchos song",  # dropped by preparation (SPEC 1.3)
+    "Anas platyrhynchos song",  # dropped by preparation (method §1.3)
     "Anas strepera song",
     "Dendrocopos minor drumming",
     "Charadrius alexandrinus call",
@@ -141,7 +141,7 @@ _WMW_NAMES = (
 )
 
 #: Training (SL) sub-dataset -> ((class_code, class_name), ...) in class-CSV order. Names turn
-#: into the 45-class whitelist of SPEC 1.3 once spaces and hyphens become '_'.
+#: into the 45-class whitelist of method §1.3 once spaces and hyphens become '_'.
 TRAINING_CLASSES: dict[str, tuple[tuple[str, str], ...]] = {
     "BV": (
         ("AMRE", "American Redstart"),
@@ -207,7 +207,7 @@ _AL_LAYOUT: tuple[tuple[str, str, str, int, int, _S, _N], ...] = (
     ("PW", "PW2_20180712_0915", "Pilot whale foraging buzzes", 22050, 1, (None, 800, 2400), (None, 34, 102)),
     ("PW", "PW3_20180715_0300", "Pilot whale foraging buzzes", 48000, 1, (None, 800, 2400), (None, 34, 102)),
 )
-# The real PB folder also holds a copy of PB24's BUK5 recording; preparation deletes it (SPEC 1.1).
+# The real PB folder also holds a copy of PB24's BUK5 recording; preparation deletes it (method §1.1).
 _DUPLICATE = ("PB", DUPLICATE_NAME, "PB24")
 # Recording names written with a trailing space in the validation class CSV (as in the real file).
 _TRAILING_SPACE = {"ME1", "PW3_20180715_0300", "BUK1_20181013_023504"}
@@ -299,7 +299,7 @@ _UNK_SNR = (-10.0, 0.0)
 
 
 def _split_counts(durations: np.ndarray) -> tuple[int, int]:
-    """``(k_train, k_valid)`` of SPEC 1.4 for one class: how many events have cumulative POS
+    """``(k_train, k_valid)`` of method §1.4 for one class: how many events have cumulative POS
     duration below 70 % and 85 % of the total (the cuts fall before events k_train and k_valid)."""
     cum = np.cumsum(durations)
     total = cum[-1]
@@ -813,7 +813,7 @@ def _bg_collar(g: np.random.Generator, n: int, sr: int) -> np.ndarray:
 
 def _bg_night_field(g: np.random.Generator, n: int, sr: int) -> np.ndarray:
     """Quiet night at a field site: faint pink noise, distant road rumble, pulsing crickets."""
-    rumble = _lowpass(g.standard_normal(n, dtype=np.float32), sr, _jit(g, 150)) 
+    rumble = _lowpass(g.standard_normal(n, dtype=np.float32), sr, _jit(g, 150))
     rumble = _unit(rumble) * _envelope(g, n, sr, 0.05, 0.8) * np.float32(_jit(g, 1.2))
     crickets = _unit(_bandpass(g.standard_normal(n, dtype=np.float32), sr, _jit(g, 4500, 0.1), _jit(g, 5500, 0.1)))
     t = np.arange(n, dtype=np.float32) / np.float32(sr)
@@ -945,7 +945,7 @@ def render_recording(plan: RecordingPlan, seed: int) -> np.ndarray:
 
 
 def _csv_text(plan: RecordingPlan) -> str:
-    """The annotation CSV of a recording (SPEC 11 format)."""
+    """The annotation CSV of a recording (method §1.3 format)."""
     events = list(plan.events)
     if plan.row_order == "class":
         def first_pos(ev: Event) -> int:

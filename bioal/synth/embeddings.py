@@ -5,7 +5,7 @@
   distance only sees the angle between vectors.
 * :func:`paper_shaped_splits` - train/valid/test :class:`~bioal.embeddings.EmbeddingSplit`
   with the paper's shapes (21414 / 4600 / 4600 clips, 32 frames, D = 2048, 7 classes) and
-  class imbalance (SPEC 1.7 ``Total_*`` counts scaled to N, at most one class per clip),
+  class imbalance (method §6.3 ``Total_*`` counts scaled to N, at most one class per clip),
   non-negative like ReLU encoder outputs, with class-dependent structure a classifier can
   learn: each class adds its own prototype on the frames of one event, on top of a
   per-recording background. Song thrush and blackbird share half of their prototype, as the
@@ -39,7 +39,7 @@ __all__ = [
 ]
 
 PAPER_CLASSES = AL_CLASSES
-PAPER_TOTALS = (1207, 1024, 19, 6, 193, 196, 1089)  # positive clips among 21414 (SPEC 1.7)
+PAPER_TOTALS = (1207, 1024, 19, 6, 193, 196, 1089)  # positive clips among 21414 (method §3.4)
 PAPER_N_TRAIN = 21414
 
 

@@ -13,13 +13,18 @@ import base64
 import io
 from typing import Any
 
+import matplotlib.pyplot as plt
+import numpy as np
+import soundfile as sf
+from IPython.core.formatters import DisplayFormatter
+
+from bioal.grid import SAMPLE_RATE
+
 __all__ = ["figure_output", "rich_output", "text_output", "set_outputs", "wav_bytes"]
 
 
 def figure_output(fig: Any, dpi: int = 90) -> dict[str, Any]:
     """A Jupyter ``display_data`` output holding a matplotlib figure as PNG."""
-    import matplotlib.pyplot as plt
-
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
     plt.close(fig)  # a no-op for figures not made through pyplot
@@ -29,8 +34,6 @@ def figure_output(fig: Any, dpi: int = 90) -> dict[str, Any]:
 
 def rich_output(obj: Any) -> dict[str, Any]:
     """A ``display_data`` output of any object IPython can format (e.g. a DataFrame)."""
-    from IPython.core.formatters import DisplayFormatter
-
     data, metadata = DisplayFormatter().format(obj)
     return {"output_type": "display_data", "data": data, "metadata": metadata}
 
@@ -45,12 +48,9 @@ def set_outputs(out: Any, *outputs: dict[str, Any]) -> None:
     out.outputs = tuple(outputs)
 
 
-def wav_bytes(wave: Any, sample_rate: int = 32000) -> bytes:
+def wav_bytes(wave: Any, sample_rate: int = SAMPLE_RATE) -> bytes:
     """A 16-bit WAV file (bytes) of ``wave [samples]``, peak-normalised for listening
     (for ``ipywidgets.Audio``, which is saved with the widget state)."""
-    import numpy as np
-    import soundfile as sf
-
     wave = np.asarray(wave, dtype=np.float32)
     peak = float(np.abs(wave).max()) if wave.size else 0.0
     buffer = io.BytesIO()

@@ -1,7 +1,7 @@
 """Clip viewer for notebook 03: pick a split, a class and a clip; see its log-mel and frame labels.
 
-The widget is a thin view over pure functions: :func:`read_clip_meta` (labels and clip
-metadata of an embedding file, without the embeddings), :func:`clip_options` (the clips of a
+The widget is a thin view over pure functions: :func:`read_meta` (an embedding split read
+with ``meta_only``: labels and clip metadata, not the embeddings), :func:`clip_options` (the clips of a
 class), :func:`default_clip` (the clip shown first: a rare-class clip if there is one),
 :func:`clip_data` (spectrogram, labels, title of one clip). :func:`clip_viewer_figure` is the
 static figure of the default state for the book; the drawing is
@@ -10,58 +10,35 @@ static figure of the default state for the book; the drawing is
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from typing import Any
 
+import ipywidgets as widgets
 import numpy as np
 from matplotlib.figure import Figure
 
-from bioal.plots.encoder import RARE_CLASSES
+from bioal.data import load_clip
+from bioal.dcase import RARE_CLASSES
+from bioal.embeddings import EmbeddingSplit, embeddings_dir, read_split
+from bioal.features import log_mel
+from bioal.plots.explorer import clip_panel
 from bioal.utils import resolve_path
+from bioal.widgets import figure_output, set_outputs, text_output, wav_bytes
 
-__all__ = ["ClipMeta", "read_clip_meta", "clip_options", "default_clip", "clip_data", "clip_viewer_figure", "clip_viewer"]
+__all__ = ["read_meta", "clip_options", "default_clip", "clip_data", "clip_viewer_figure", "clip_viewer"]
 
 ALL = "(all clips)"
 NEGATIVE = "Negative"
 
 
-@dataclasses.dataclass
-class ClipMeta:
-    """Per-clip metadata of one split: ``labels [N, 32, C]``, ``recording [N]``, ``clip_start [N]``."""
-
-    split: str
-    labels: np.ndarray
-    class_names: list[str]
-    recording: np.ndarray
-    clip_start: np.ndarray
-
-    @property
-    def tags(self) -> np.ndarray:
-        """Clip tags ``[N, C]`` bool."""
-        return self.labels.max(axis=1) > 0.5
+def read_meta(data_root: str | os.PathLike, split: str = "train") -> EmbeddingSplit:
+    """``DATA_ROOT/embeddings/<split>.h5`` without its embeddings (labels, clips, classes)."""
+    return read_split(embeddings_dir(resolve_path(data_root)) / f"{split}.h5", meta_only=True)
 
 
-def read_clip_meta(data_root: str | os.PathLike, split: str = "train") -> ClipMeta:
-    """Labels and clip metadata of ``DATA_ROOT/embeddings/<split>.h5`` (the embeddings are not read)."""
-    import h5py
-
-    path = resolve_path(data_root) / "embeddings" / f"{split}.h5"
-    if not path.is_file():
-        raise FileNotFoundError(f"no embedding file at {path}; run the extraction (notebook 03) first")
-    with h5py.File(path, "r") as handle:
-        return ClipMeta(
-            split=split,
-            labels=handle["labels"][()],
-            class_names=[c.decode().strip() for c in handle["class_list"][()]],
-            recording=np.array([r.decode() if isinstance(r, bytes) else r for r in handle["recording"][()]], dtype=object),
-            clip_start=handle["clip_start"][()],
-        )
-
-
-def clip_options(meta: ClipMeta, class_name: str = ALL) -> list[tuple[str, int]]:
+def clip_options(meta: EmbeddingSplit, class_name: str = ALL) -> list[tuple[str, int]]:
     """``(label, index)`` pairs of the clips of ``class_name`` (a class, ``"Negative"`` or all)."""
-    tags = meta.tags
+    tags = meta.clip_labels()
     if class_name == ALL:
         index = np.arange(len(tags))
     elif class_name == NEGATIVE:
@@ -73,10 +50,10 @@ def clip_options(meta: ClipMeta, class_name: str = ALL) -> list[tuple[str, int]]
     return [(f"{i}: {meta.recording[i]} @ {meta.clip_start[i]:.0f} s", int(i)) for i in index]
 
 
-def default_clip(meta: ClipMeta, rare: tuple[str, ...] = RARE_CLASSES) -> tuple[str, int]:
+def default_clip(meta: EmbeddingSplit, rare: tuple[str, ...] = RARE_CLASSES) -> tuple[str, int]:
     """The default state: ``(class, clip index)`` of the first clip of a rare class, else of
     the first positive clip, else clip 0."""
-    tags = meta.tags
+    tags = meta.clip_labels()
     for name in [*[r for r in rare if r in meta.class_names], *meta.class_names]:
         hits = np.flatnonzero(tags[:, meta.class_names.index(name)])
         if len(hits):
@@ -84,28 +61,23 @@ def default_clip(meta: ClipMeta, rare: tuple[str, ...] = RARE_CLASSES) -> tuple[
     return ALL, 0
 
 
-def clip_data(data_root: str | os.PathLike, meta: ClipMeta, index: int) -> dict[str, Any]:
+def clip_data(data_root: str | os.PathLike, meta: EmbeddingSplit, index: int, split: str = "train") -> dict[str, Any]:
     """Log-mel ``mel [1001, 64]`` (dB), ``labels [32, C]``, ``class_names``, ``title``, ``waveform`` of one clip."""
-    from bioal.data import load_clip
-    from bioal.features import log_mel
-
     if not 0 <= index < len(meta.recording):
-        raise IndexError(f"clip {index} out of range for {len(meta.recording)} clips of {meta.split}")
-    wav = resolve_path(data_root) / "prepared" / "AL" / meta.split / str(meta.recording[index])
+        raise IndexError(f"clip {index} out of range for {len(meta.recording)} clips of {split}")
+    wav = resolve_path(data_root) / "prepared" / "AL" / split / str(meta.recording[index])
     wave = load_clip(wav, float(meta.clip_start[index]))
-    present = [meta.class_names[c] for c in np.flatnonzero(meta.tags[index])] or [NEGATIVE]
-    title = f"{meta.split} clip {index}: {meta.recording[index]} @ {meta.clip_start[index]:.0f} s ({', '.join(present)})"
+    present = [meta.class_names[c] for c in np.flatnonzero(meta.clip_labels()[index])] or [NEGATIVE]
+    title = f"{split} clip {index}: {meta.recording[index]} @ {meta.clip_start[index]:.0f} s ({', '.join(present)})"
     return {"mel": log_mel(wave), "labels": meta.labels[index], "class_names": meta.class_names, "title": title,
             "waveform": wave}
 
 
 def clip_viewer_figure(data_root: str | os.PathLike, split: str = "train") -> Figure:
     """Static figure of the viewer's default state (for the book)."""
-    from bioal.plots.explorer import clip_panel
-
-    meta = read_clip_meta(data_root, split)
+    meta = read_meta(data_root, split)
     _, index = default_clip(meta)
-    data = clip_data(data_root, meta, index)
+    data = clip_data(data_root, meta, index, split)
     fig = clip_panel(data["mel"], data["labels"], data["class_names"], title=data["title"])
     fig.set_size_inches(8, 4)
     return fig
@@ -113,12 +85,7 @@ def clip_viewer_figure(data_root: str | os.PathLike, split: str = "train") -> Fi
 
 def clip_viewer(data_root: str | os.PathLike, split: str = "train") -> Any:
     """The live widget: split, class and clip pickers, the clip's spectrogram + labels, audio."""
-    import ipywidgets as widgets
-
-    from bioal.plots.explorer import clip_panel
-    from bioal.widgets import figure_output, set_outputs, text_output, wav_bytes
-
-    state = {"meta": read_clip_meta(data_root, split)}
+    state = {"meta": read_meta(data_root, split)}
     cls0, idx0 = default_clip(state["meta"])
     split_box = widgets.Dropdown(options=["train", "valid", "test"], value=split, description="split")
     class_box = widgets.Dropdown(options=[ALL, *state["meta"].class_names, NEGATIVE], value=cls0, description="class")
@@ -131,14 +98,14 @@ def clip_viewer(data_root: str | os.PathLike, split: str = "train") -> Any:
         if clip_box.value is None:
             set_outputs(out, text_output("no clip of this class in this split"))
             return
-        data = clip_data(data_root, state["meta"], clip_box.value)
+        data = clip_data(data_root, state["meta"], clip_box.value, split_box.value)
         fig = clip_panel(data["mel"], data["labels"], data["class_names"], title=data["title"])
         fig.set_size_inches(8, 4)
         set_outputs(out, figure_output(fig))
         player.value = wav_bytes(data["waveform"])
 
     def on_split(change: dict) -> None:
-        state["meta"] = read_clip_meta(data_root, change["new"])
+        state["meta"] = read_meta(data_root, change["new"])
         on_class({"new": class_box.value})
 
     def on_class(change: dict) -> None:

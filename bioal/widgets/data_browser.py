@@ -19,10 +19,15 @@ import os
 from pathlib import Path
 from typing import Any
 
+import ipywidgets as widgets
 import numpy as np
 from matplotlib.figure import Figure
 
 from bioal.data import DIVISIONS, ClipDataset, clip_positive
+from bioal.features import log_mel
+from bioal.grid import SAMPLE_RATE
+from bioal.plots.data import clip_figure
+from bioal.widgets import figure_output, set_outputs, text_output, wav_bytes
 
 __all__ = [
     "ALL",
@@ -84,12 +89,9 @@ def default_state(prepared_root: str | os.PathLike) -> dict[str, Any]:
 
 def clip_view(dataset: ClipDataset, index: int) -> tuple[Figure, np.ndarray]:
     """Figure (log-mel + frame labels) and waveform ``[320000]`` of clip ``index`` of ``dataset``."""
-    from bioal.features import log_mel
-    from bioal.plots.data import clip_figure
-
     wave, labels = dataset[index]
     row = dataset.clips.iloc[index]
-    mel = log_mel(wave.numpy(), sample_rate=32000)
+    mel = log_mel(wave.numpy(), sample_rate=SAMPLE_RATE)
     positive = [c for c, on in zip(dataset.class_names, labels.numpy().max(axis=0) > 0.5, strict=True) if on]
     title = (f"{dataset.division}/{dataset.split} clip {index}: {row['recording']} "
              f"@ {row['start_s']:.0f} s  [{', '.join(positive) or 'negative'}]")
@@ -117,10 +119,6 @@ def browser_figure(prepared_root: str | os.PathLike, split: str | None = None, c
 
 def data_browser(prepared_root: str | os.PathLike):  # -> ipywidgets.VBox
     """The live browser: split / class drop-downs, a clip slider, the figure and an audio player."""
-    import ipywidgets as widgets
-
-    from bioal.widgets import figure_output, set_outputs, text_output, wav_bytes
-
     state = default_state(prepared_root)
     split_w = widgets.Dropdown(options=split_options(), value=state["split"], description="split")
     ds = _dataset(str(Path(prepared_root)), state["split"])

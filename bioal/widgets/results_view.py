@@ -7,11 +7,13 @@ for the book.
 
 from __future__ import annotations
 
+import ipywidgets as widgets
 import pandas as pd
 from matplotlib.figure import Figure
 
 from bioal.plots.results import METRIC_LABELS, metric_view_figure
 from bioal.results import SCORES
+from bioal.widgets import figure_output, set_outputs, text_output
 
 __all__ = ["VIEW_METRICS", "view_options", "view_rows", "default_state", "default_figure", "results_view"]
 
@@ -65,10 +67,6 @@ def default_figure(tidy: pd.DataFrame) -> Figure:
 
 def results_view(tidy: pd.DataFrame):  # -> ipywidgets.VBox
     """The live widget: three dropdowns and the figure of the chosen state."""
-    import ipywidgets as widgets
-
-    from bioal.widgets import figure_output, set_outputs, text_output
-
     options = view_options(tidy)
     state = default_state(tidy)
     metric = widgets.Dropdown(

@@ -19,21 +19,21 @@ from docutils import nodes
 from sphinx.application import Sphinx
 from sphinx.errors import ConfigError
 
+from bioal.records import parse_run_name
+from bioal.strategies import strategy_label
+
 RUN_DOC = re.compile(r"^_executed/runs/(?P<notebook>\d\d_[a-z]+)-(?P<run>.+)$")
-RUN_NAME = re.compile(r"^(?:(?P<strategy>[a-z0-9_]+)-(?P<start>cold|warm)|(?P<full>full))-seed(?P<seed>\d+)$")
-STRATEGY_LABELS = {"random": "Random", "rand": "Random", "ft": "FT", "mp": "MP", "mfft": "MFFT"}
 OFFLINE_ENTRY_POINTS = ("mathjax/tex-mml-chtml.js", "html-manager/embed.js")
 
 
 def run_label(run: str) -> str:
     """Human title of a run folder name: ``mfft-warm-seed2`` -> ``MFFT, warm start, seed 2``."""
-    match = RUN_NAME.match(run)
-    if match is None:
+    info = parse_run_name(run)
+    if info is None:
         return run
-    if match["full"]:
-        return f"Full supervision, seed {int(match['seed'])}"
-    strategy = STRATEGY_LABELS.get(match["strategy"], match["strategy"].upper())
-    return f"{strategy}, {match['start']} start, seed {int(match['seed'])}"
+    if info["start"] == "full":
+        return f"Full supervision, seed {info['seed']}"
+    return f"{strategy_label(info['strategy'])}, {info['start']} start, seed {info['seed']}"
 
 
 def source_notebook(docname: str) -> str | None:
