@@ -788,7 +788,7 @@ def _tonals(g: np.random.Generator, n: int, sr: int, f_range: tuple[float, float
 
 
 # Each sub-dataset is its own project with its own recorders and site, so each has its own
-# background (book: method, the synthetic stand-in). ``mix(g, n, sr)`` returns ``[n]`` of
+# background (method §9). ``mix(g, n, sr)`` returns ``[n]`` of
 # about unit RMS; the recording draws its weights and corners around the sub-dataset's own.
 
 
