@@ -885,7 +885,7 @@ ENVIRONMENTS: dict[str, Environment] = {
     "ME": Environment("collar on a meerkat", _bg_collar, (-36, -28), (8, 24), ("clicks", "chirp"), (1, 3)),
     "PB": Environment("night field site", _bg_night_field, (-48, -40), (0, 18), ("warble", "chirp"), (0.1, 0.5)),
     "PB24": Environment("night field site", _bg_night_field, (-48, -40), (0, 18), ("warble", "chirp"), (0.1, 0.5)),
-    "PW": Environment("hydrophone", _bg_underwater, (-32, -24), (0, 18), ("clicks", "tone"), (0.5, 2)),
+    "PW": Environment("hydrophone", _bg_underwater, (-32, -24), (0, 18), ("tone", "chirp"), (0.5, 2)),  # whistles
     "RD": Environment("open field, rut", _bg_windy_field, (-40, -30), (-2, 16), ("chirp", "warble"), (0.5, 2)),
     # SL (Training_Set)
     "BV": Environment("forest at dawn", _bg_forest_dawn, (-44, -36), (0, 20), ("chirp", "warble"), (1, 4)),
