@@ -23,6 +23,7 @@ import dataclasses
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -61,6 +62,7 @@ __all__ = [
     "table_one",
     "table_one_from_layout",
     "curve_summary",
+    "budget_steps",
     "compare_with_paper",
     "describe_differences",
     "FINDINGS_COLUMNS",
@@ -384,23 +386,34 @@ _COMPARE = {
 }
 
 
-def compare_with_paper(tidy: pd.DataFrame, metric: str = "test_ap") -> pd.DataFrame:
-    """This run's numbers beside the paper's, per (strategy, start, n_labelled) both have.
+def budget_steps(n_labelled: Any) -> dict[int, int]:
+    """``{budget: step}``: each distinct budget's 1-based rank (the paper's 50..500 are steps 1..10)."""
+    return {int(n): i + 1 for i, n in enumerate(sorted({int(v) for v in n_labelled}))}
 
-    Columns ``strategy, start, n_labelled, ours_mean, ours_std0, runs, paper_mean,
-    paper_std0, difference`` (ours - paper; percent for scores, clips for ``rare_count``).
+
+def compare_with_paper(tidy: pd.DataFrame, metric: str = "test_ap") -> pd.DataFrame:
+    """This run's numbers beside the paper's, per (strategy, start, budget step) both have.
+
+    Budgets are matched by their step (the k-th budget here against the paper's k-th), so a
+    run with other budgets (the demo's 30..300 against the paper's 50..500) is compared round by
+    round. Columns ``strategy, start, step, n_labelled, paper_n_labelled, ours_mean, ours_std0,
+    runs, paper_mean, paper_std0, difference`` (ours - paper; percent for scores, clips for
+    ``rare_count``).
     """
     if metric not in _COMPARE:
         raise KeyError(f"metric {metric!r} cannot be compared (choose from {sorted(_COMPARE)})")
     ours = curve_summary(tidy, metric)
     ours = ours[ours.strategy != "full"].rename(columns={"mean": "ours_mean", "std0": "ours_std0"})
+    ours["step"] = ours.n_labelled.map(budget_steps(ours.n_labelled))
     paper = paper_tidy()
     paper = paper[paper.metric == _COMPARE[metric]][["strategy", "start", "n_labelled", "mean", "std0"]]
-    paper = paper.rename(columns={"mean": "paper_mean", "std0": "paper_std0"})
-    merged = ours.merge(paper, on=["strategy", "start", "n_labelled"], how="inner")
+    paper = paper.rename(columns={"mean": "paper_mean", "std0": "paper_std0", "n_labelled": "paper_n_labelled"})
+    paper["step"] = paper.paper_n_labelled.map(budget_steps(paper.paper_n_labelled))
+    merged = ours.merge(paper, on=["strategy", "start", "step"], how="inner")
     merged["difference"] = merged.ours_mean - merged.paper_mean
     return merged[
-        ["strategy", "start", "n_labelled", "ours_mean", "ours_std0", "runs", "paper_mean", "paper_std0", "difference"]
+        ["strategy", "start", "step", "n_labelled", "paper_n_labelled", "ours_mean", "ours_std0", "runs",
+         "paper_mean", "paper_std0", "difference"]
     ]
 
 
@@ -418,6 +431,8 @@ def describe_differences(tidy: pd.DataFrame, metric: str = "test_ap") -> list[st
     for start, block in comparison.groupby("start"):
         n = int(block.n_labelled.max())
         at = block[block.n_labelled == n].set_index("strategy")
+        paper_n = int(at.paper_n_labelled.iloc[0])
+        where = f"{n} annotations" + ("" if paper_n == n else f" (the paper: {paper_n})")
         ours_best, paper_best = at.ours_mean.idxmax(), at.paper_mean.idxmax()
         agree = (
             "as in the paper"
@@ -425,19 +440,19 @@ def describe_differences(tidy: pd.DataFrame, metric: str = "test_ap") -> list[st
             else f"the paper's best is {STRATEGY_LABELS.get(paper_best, paper_best)}"
         )
         lines.append(
-            f"{start} start, {n} annotations: best here is {STRATEGY_LABELS.get(ours_best, ours_best)} "
+            f"{start} start, {where}: best here is {STRATEGY_LABELS.get(ours_best, ours_best)} "
             f"({at.ours_mean[ours_best]:.2f}), {agree} ({at.paper_mean[paper_best]:.2f})."
         )
         if {"mfft", "random"} <= set(at.index):
             ours_gap = at.ours_mean["mfft"] - at.ours_mean["random"]
             paper_gap = at.paper_mean["mfft"] - at.paper_mean["random"]
             lines.append(
-                f"{start} start, {n} annotations: MFFT - RS = {ours_gap:+.2f} {unit} here, {paper_gap:+.2f} in the paper."
+                f"{start} start, {where}: MFFT - RS = {ours_gap:+.2f} {unit} here, {paper_gap:+.2f} in the paper."
             )
     worst = comparison.loc[comparison.difference.abs().idxmax()]
     lines.append(
         f"Largest difference: {STRATEGY_LABELS.get(worst.strategy, worst.strategy)} {worst.start} at "
-        f"{int(worst.n_labelled)} annotations, {worst.ours_mean:.2f} here vs {worst.paper_mean:.2f} in the paper "
+        f"{int(worst.n_labelled)} annotations (the paper: {int(worst.paper_n_labelled)}), {worst.ours_mean:.2f} here vs {worst.paper_mean:.2f} in the paper "
         f"({worst.difference:+.2f} {unit})."
     )
     lines.append(

@@ -340,3 +340,16 @@ def test_paper_findings_needs_every_strategy_start_and_a_full_run():
         results.paper_findings(tidy[tidy.strategy != "full"], totals, 21414)
     with pytest.raises(ValueError, match="missing"):
         results.paper_findings(tidy[~((tidy.strategy == "mp") & (tidy.start == "warm"))], totals, 21414)
+
+
+def test_compare_matches_other_budgets_by_step(tmp_path):
+    for strategy in ("random", "mfft"):
+        write_fake_run(tmp_path, strategy, 0, 1, budgets=(30, 60, 90))
+    tidy = results.tidy_table(tmp_path, progress=False)
+    comparison = results.compare_with_paper(tidy)
+    assert sorted(set(zip(comparison.n_labelled, comparison.paper_n_labelled, strict=True))) == [
+        (30, 50), (60, 100), (90, 150)]
+    row = comparison[(comparison.strategy == "mfft") & (comparison.n_labelled == 90)].iloc[0]
+    assert row.paper_mean == 49.14 and row.step == 3  # MFFT cold at the paper's 150 annotations
+    lines = results.describe_differences(tidy)
+    assert any("90 annotations (the paper: 150)" in line for line in lines)

@@ -163,12 +163,12 @@ def test_split_positives_and_rarity(size, seed):
         negative = 1 - table.loc["total", "train_pos_clips"] / table.loc["total", "train_clips"]
         assert 0.7 < negative < 0.9, negative
     if size == "demo":
-        # the largest budget (500) is at most 10 % of the pool, as the paper's 500 of 21414 is 2.3 %
-        assert 5000 <= table.loc["total", "train_clips"] <= 6000
+        # the demo's largest budget (300) is at most 10 % of the pool (the paper: 500 of 21414, 2.3 %)
+        assert 3000 <= table.loc["total", "train_clips"] <= 3600
         # most of the pool is the long, sparsely annotated bird recordings (random picks land there)
         pool = al_pool_summary(plans).groupby("subset")[["train_clips", "train_pos_clips"]].sum()
         birds = pool.loc[["PB", "PB24"]].sum()
-        assert birds.train_clips > 0.6 * pool.train_clips.sum() and birds.train_pos_clips < 0.05 * birds.train_clips
+        assert birds.train_clips > 0.6 * pool.train_clips.sum() and birds.train_pos_clips < 0.06 * birds.train_clips
 
 
 def test_single_event_split_path_is_never_needed(caplog):

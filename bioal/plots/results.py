@@ -14,7 +14,7 @@ import seaborn as sns
 from matplotlib.figure import Figure
 
 from bioal.paper import paper_full_supervision, paper_tidy
-from bioal.results import SCORES
+from bioal.results import SCORES, budget_steps
 from bioal.strategies import strategy_colours, strategy_label
 
 __all__ = [
@@ -146,11 +146,17 @@ def paper_overlay(tidy: pd.DataFrame, metric: str = "test_ap") -> Figure:
     fig, axes = plt.subplots(
         1, len(starts), figsize=(6 * len(starts), 4), layout="constrained", squeeze=False, sharey=True
     )
+    # budgets are matched by step (the k-th here against the paper's k-th), as compare_with_paper does
+    ours_steps = budget_steps(rows.loc[rows.strategy != "full", "n_labelled"])
+    paper_steps = budget_steps(paper.n_labelled)
+    same = sorted(ours_steps) == sorted(paper_steps)
     for ax, start in zip(axes[0], starts, strict=True):
         ours = rows[(rows.start == start)]
         for strategy in [s for s in STRATEGY_COLORS if s in set(ours.strategy)]:
             color = STRATEGY_COLORS[strategy]
             summary = ours[ours.strategy == strategy].groupby("n_labelled")["value"].agg(["mean", "std"])
+            if not same:
+                summary.index = summary.index.map(ours_steps)
             label = strategy_label(strategy)
             ax.plot(summary.index, summary["mean"], color=color, marker="o", markersize=3, label=f"{label} (here)")
             ax.fill_between(
@@ -161,7 +167,8 @@ def paper_overlay(tidy: pd.DataFrame, metric: str = "test_ap") -> Figure:
                 alpha=0.15,
             )
             ref = paper[(paper.start == start) & (paper.strategy == strategy)]
-            ax.plot(ref.n_labelled, ref["mean"], color=color, linestyle=":", linewidth=2, label=f"{label} (paper)")
+            ref_x = ref.n_labelled if same else ref.n_labelled.map(paper_steps)
+            ax.plot(ref_x, ref["mean"], color=color, linestyle=":", linewidth=2, label=f"{label} (paper)")
         if paper_metric in set(paper_full_supervision().metric):
             full = paper_full_supervision().set_index("metric").loc[paper_metric, "mean"]
             ax.axhline(full, color="black", linestyle=":", linewidth=1, label="fully annotated (paper)")
@@ -172,7 +179,9 @@ def paper_overlay(tidy: pd.DataFrame, metric: str = "test_ap") -> Figure:
             )
         ax.set(
             title=f"{start} start",
-            xlabel="number of annotations",
+            xlabel="number of annotations" if same else (
+                f"budget step (here {min(ours_steps)}..{max(ours_steps)}, the paper "
+                f"{min(paper_steps)}..{max(paper_steps)} annotations)"),
             ylabel=METRIC_LABELS.get(metric, metric) + (" (%)" if metric in SCORES else ""),
         )
     axes[0][-1].legend(fontsize=7, loc="best", ncol=2)

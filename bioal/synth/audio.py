@@ -45,6 +45,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import soundfile as sf
 from scipy.signal import butter, lfilter, sosfilt
 from tqdm.auto import tqdm
 
@@ -92,9 +93,9 @@ SYNTH_SIZES: dict[str, SynthSize] = {
         "tiny", 0, "unit tests: every sub-dataset and class present, ~20 short recordings, seconds to generate"
     ),
     "demo": SynthSize(
-        "demo", 1, "CPU demo: ~10.4 h of AL audio (~5200 pool clips of 10 s after preparation, 85 % negative)"
+        "demo", 1, "CPU demo: ~7.4 h of AL audio (~3100 pool clips of 10 s after preparation, 78 % negative)"
     ),
-    "large": SynthSize("large", 2, "3x demo (~31 h of AL audio, ~15700 pool clips)"),
+    "large": SynthSize("large", 2, "3x demo (~22 h of AL audio, ~10600 pool clips)"),
 }
 
 
@@ -195,13 +196,13 @@ _AL_LAYOUT: tuple[tuple[str, str, str, int, int, _S, _N], ...] = (
     # ME: animal-borne collars, two short recordings, few calls: the two rare classes
     ("ME", "ME1", "Meerkat alarm call", 22050, 1, (130, 500, 1500), (7, 12, 22)),
     ("ME", "ME2", "Meerkat move call", 22050, 1, (130, 400, 1200), (7, 10, 18)),
-    # PB, PB24: long night recordings at a field site, sparse song
-    ("PB", "BUK1_20181011_001004", "Blackbird call", 16000, 1, (125, 8100, 24300), (7, 15, 45)),
-    ("PB", "BUK1_20181013_023504", "Song thrush call", 16000, 1, (125, 8100, 24300), (7, 15, 45)),
-    ("PB", "BUK4_20161011_000804", "Song thrush call", 16000, 1, (None, 5400, 16200), (None, 12, 36)),
-    ("PB", "BUK4_20171022_004304", "Blackbird call", 16000, 1, (None, 5400, 16200), (None, 12, 36)),
-    ("PB24", DUPLICATE_NAME, "Blackbird call", 44100, 2, (100, 3600, 10800), (6, 12, 36)),
-    ("PB24", "BUK3_20190531_021701", "Song thrush call", 48000, 1, (100, 3600, 10800), (6, 12, 36)),
+    # PB, PB24: long night recordings at a field site, sparse song; most of the pool
+    ("PB", "BUK1_20181011_001004", "Blackbird call", 16000, 1, (125, 3600, 10800), (7, 12, 36)),
+    ("PB", "BUK1_20181013_023504", "Song thrush call", 16000, 1, (125, 3600, 10800), (7, 12, 36)),
+    ("PB", "BUK4_20161011_000804", "Song thrush call", 16000, 1, (None, 3600, 10800), (None, 12, 36)),
+    ("PB", "BUK4_20171022_004304", "Blackbird call", 16000, 1, (None, 3600, 10800), (None, 12, 36)),
+    ("PB24", DUPLICATE_NAME, "Blackbird call", 44100, 2, (100, 1800, 5400), (6, 10, 30)),
+    ("PB24", "BUK3_20190531_021701", "Song thrush call", 48000, 1, (100, 1800, 5400), (6, 10, 30)),
     # PW: hydrophones, foraging buzzes every 20 s or so
     ("PW", "PW1_20180708_1230", "Pilot whale foraging buzzes", 22050, 1, (130, 800, 2400), (7, 34, 102)),
     ("PW", "PW2_20180712_0915", "Pilot whale foraging buzzes", 22050, 1, (None, 800, 2400), (None, 34, 102)),
@@ -983,8 +984,6 @@ def _write_text(path: Path, text: str) -> None:
 
 def _write_recording(root: Path, plan: RecordingPlan, seed: int, only_missing: bool) -> list[str]:
     """Render and write one recording's wav and csv (atomically); returns the paths written."""
-    import soundfile as sf
-
     written = []
     wav, csv = root / plan.wav_relpath, root / plan.csv_relpath
     if not (only_missing and wav.is_file()):
