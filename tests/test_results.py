@@ -353,3 +353,16 @@ def test_compare_matches_other_budgets_by_step(tmp_path):
     assert row.paper_mean == 49.14 and row.step == 3  # MFFT cold at the paper's 150 annotations
     lines = results.describe_differences(tidy)
     assert any("90 annotations (the paper: 150)" in line for line in lines)
+
+
+def test_paper_findings_name_both_budgets_when_they_differ():
+    tidy = _tidy_from_paper()
+    step = {n: n * 3 // 5 for n in range(50, 501, 50)}  # 50..500 -> 30..300
+    ours = tidy.assign(n_labelled=[n if s == "full" else step[n] for n, s in zip(tidy.n_labelled, tidy.strategy,
+                                                                                 strict=True)])
+    table = paper.paper_results()
+    totals = pd.Series({c: int(table[f"Total_{c}"].iloc[0]) for c in paper.PAPER_CLASSES})
+    findings = results.paper_findings(ours, totals, 3000)
+    assert findings.finding.iloc[0].startswith("Cold start, 60 (the paper: 100) labels")
+    assert "300 of 3,000 clips (10.0 %), 10 steps of 30" == findings["this run"].iloc[5]
+    assert findings.reproduced.iloc[5]
