@@ -395,7 +395,7 @@ def compare_with_paper(tidy: pd.DataFrame, metric: str = "test_ap") -> pd.DataFr
     """This run's numbers beside the paper's, per (strategy, start, budget step) both have.
 
     Budgets are matched by their step (the k-th budget here against the paper's k-th), so a
-    run with other budgets (the demo's 30..300 against the paper's 50..500) is compared round by
+    run with other budgets (the demo's 35..350 against the paper's 50..500) is compared round by
     round. Columns ``strategy, start, step, n_labelled, paper_n_labelled, ours_mean, ours_std0,
     runs, paper_mean, paper_std0, difference`` (ours - paper; percent for scores, clips for
     ``rare_count``).

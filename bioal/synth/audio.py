@@ -93,9 +93,9 @@ SYNTH_SIZES: dict[str, SynthSize] = {
         "tiny", 0, "unit tests: every sub-dataset and class present, ~20 short recordings, seconds to generate"
     ),
     "demo": SynthSize(
-        "demo", 1, "CPU demo: ~7.4 h of AL audio (~3100 pool clips of 10 s after preparation, 78 % negative)"
+        "demo", 1, "CPU demo: ~8.6 h of AL audio (~3600-3900 pool clips of 10 s after preparation, 81 % negative)"
     ),
-    "large": SynthSize("large", 2, "3x demo (~22 h of AL audio, ~10600 pool clips)"),
+    "large": SynthSize("large", 2, "3x demo (~26 h of AL audio, ~12700 pool clips)"),
 }
 
 
@@ -197,12 +197,12 @@ _AL_LAYOUT: tuple[tuple[str, str, str, int, int, _S, _N], ...] = (
     ("ME", "ME1", "Meerkat alarm call", 22050, 1, (130, 500, 1500), (7, 12, 22)),
     ("ME", "ME2", "Meerkat move call", 22050, 1, (130, 400, 1200), (7, 10, 18)),
     # PB, PB24: long night recordings at a field site, sparse song; most of the pool
-    ("PB", "BUK1_20181011_001004", "Blackbird call", 16000, 1, (125, 3600, 10800), (7, 12, 36)),
-    ("PB", "BUK1_20181013_023504", "Song thrush call", 16000, 1, (125, 3600, 10800), (7, 12, 36)),
-    ("PB", "BUK4_20161011_000804", "Song thrush call", 16000, 1, (None, 3600, 10800), (None, 12, 36)),
-    ("PB", "BUK4_20171022_004304", "Blackbird call", 16000, 1, (None, 3600, 10800), (None, 12, 36)),
-    ("PB24", DUPLICATE_NAME, "Blackbird call", 44100, 2, (100, 1800, 5400), (6, 10, 30)),
-    ("PB24", "BUK3_20190531_021701", "Song thrush call", 48000, 1, (100, 1800, 5400), (6, 10, 30)),
+    ("PB", "BUK1_20181011_001004", "Blackbird call", 16000, 1, (125, 4800, 14400), (7, 12, 36)),
+    ("PB", "BUK1_20181013_023504", "Song thrush call", 16000, 1, (125, 4800, 14400), (7, 12, 36)),
+    ("PB", "BUK4_20161011_000804", "Song thrush call", 16000, 1, (None, 4800, 14400), (None, 12, 36)),
+    ("PB", "BUK4_20171022_004304", "Blackbird call", 16000, 1, (None, 4800, 14400), (None, 12, 36)),
+    ("PB24", DUPLICATE_NAME, "Blackbird call", 44100, 2, (100, 2100, 6300), (6, 10, 30)),
+    ("PB24", "BUK3_20190531_021701", "Song thrush call", 48000, 1, (100, 2100, 6300), (6, 10, 30)),
     # PW: hydrophones, foraging buzzes every 20 s or so
     ("PW", "PW1_20180708_1230", "Pilot whale foraging buzzes", 22050, 1, (130, 800, 2400), (7, 34, 102)),
     ("PW", "PW2_20180712_0915", "Pilot whale foraging buzzes", 22050, 1, (None, 800, 2400), (None, 34, 102)),
