@@ -546,35 +546,8 @@ def _rarest(totals: pd.Series, k: int = 2) -> list[str]:
     return list(totals.sort_values(kind="stable").index[:k])
 
 
-def paper_findings(tidy: pd.DataFrame, totals: pd.Series, pool_size: int) -> pd.DataFrame:
-    """The paper's qualitative findings, each checked on the paper's numbers and on this run's.
-
-    ``tidy``: :func:`tidy_table` with AL runs of the four strategies, cold and warm, and a
-    full-supervision run; ``totals``/``pool_size``: :func:`pool_totals`. Each row holds the
-    finding, its criterion, the paper's values, this run's (means over seeds, test cmAP in
-    percent, rare clips over the two rarest AL classes of each pool) and whether this run
-    meets the criterion. Columns :data:`FINDINGS_COLUMNS`.
-    """
-    summary = curve_summary(tidy, "test_ap")
-    full_rows = summary[summary.strategy == "full"]
-    if full_rows.empty:
-        raise ValueError("paper_findings needs a full-supervision run (FULL_SUPERVISION) in the records")
-    al = summary[summary.strategy != "full"]
-    missing = {(s, start) for s in TABLE_ORDER for start in ("cold", "warm")} - set(zip(al.strategy, al.start, strict=True))
-    if missing:
-        raise ValueError(f"paper_findings needs runs of every strategy and start; missing {sorted(missing)}")
-    budgets = sorted(int(n) for n in al.n_labelled.unique())
-    if len(budgets) < 2:
-        raise ValueError(f"paper_findings needs at least two budgets, got {budgets}")
-    score = {(r.strategy, r.start, int(r.n_labelled)): float(r.mean) for r in al.itertuples()}
-    rare = _rarest(totals)
-    counts = tidy[(tidy.metric == "count") & tidy["class"].isin(rare) & (tidy.strategy != "full")]
-    per_run = counts.groupby(["strategy", "start", "seed", "n_labelled"])["value"].sum()
-    found = {(s, start, int(n)): float(v) for (s, start, n), v in per_run.groupby(
-        ["strategy", "start", "n_labelled"]).mean().items()}
-    ours = _judge_findings(score, found, float(full_rows["mean"].iloc[-1]), budgets, pool_size, rare,
-                           int(totals[rare].sum()))
-
+def _paper_findings_rows() -> list[tuple[str, str, str, bool, int, int]]:
+    """The findings judged on the paper's own numbers, with its second and last budget."""
     paper = paper_tidy()
     p_score = {(r.strategy, r.start, r.n_labelled): r.mean for r in paper[paper.metric == "test_cmap"].itertuples()}
     table = paper_results()
@@ -585,12 +558,52 @@ def paper_findings(tidy: pd.DataFrame, totals: pd.Series, pool_size: int) -> pd.
     p_full = float(paper_full_supervision().set_index("metric").loc["test_cmap", "mean"])
     p_budgets = sorted(int(n) for n in paper.n_labelled.unique())
     p_pool = int(p_totals.sum() + table["Total_Negative"].iloc[0])
-    theirs = _judge_findings(p_score, p_found, p_full, p_budgets, p_pool, p_rare, int(p_totals[p_rare].sum()))
+    rows = _judge_findings(p_score, p_found, p_full, p_budgets, p_pool, p_rare, int(p_totals[p_rare].sum()))
+    return [(*row, p_budgets[1], p_budgets[-1]) for row in rows]
+
+
+def paper_findings(tidy: pd.DataFrame, totals: pd.Series, pool_size: int) -> pd.DataFrame:
+    """The paper's qualitative findings, each checked on the paper's numbers and on this run's.
+
+    ``tidy``: :func:`tidy_table` with AL runs of the four strategies, cold and warm, and a
+    full-supervision run; ``totals``/``pool_size``: :func:`pool_totals`. Each row holds the
+    finding, its criterion, the paper's values, this run's (means over seeds, test cmAP in
+    percent, rare clips over the two rarest AL classes of each pool) and whether this run
+    meets the criterion. Columns :data:`FINDINGS_COLUMNS`. Records without every strategy and
+    start or without a full run (a partial sweep) give the paper's column and "not judged".
+    """
+    summary = curve_summary(tidy, "test_ap")
+    full_rows = summary[summary.strategy == "full"]
+    al = summary[summary.strategy != "full"]
+    missing = {(s, start) for s in TABLE_ORDER for start in ("cold", "warm")} - set(zip(al.strategy, al.start, strict=True))
+    budgets = sorted(int(n) for n in al.n_labelled.unique())
+    problem = ""
+    if full_rows.empty:
+        problem = "no full-supervision run in these records"
+    elif missing:
+        problem = "these records lack " + ", ".join(f"{s} {start}" for s, start in sorted(missing))
+    elif len(budgets) < 2:
+        problem = f"these records have fewer than two budgets ({budgets})"
+    paper_rows = _paper_findings_rows()
+    if problem:  # a partial sweep: the paper's column, and why this run cannot be judged
+        return pd.DataFrame([(t[0].format(second=t[4], last=t[5]), t[1], t[2], f"not judged: {problem}", False)
+                             for t in paper_rows], columns=list(FINDINGS_COLUMNS))
+    score = {(r.strategy, r.start, int(r.n_labelled)): float(r.mean) for r in al.itertuples()}
+    rare = _rarest(totals)
+    counts = tidy[(tidy.metric == "count") & tidy["class"].isin(rare) & (tidy.strategy != "full")]
+    per_run = counts.groupby(["strategy", "start", "seed", "n_labelled"])["value"].sum()
+    found = {(s, start, int(n)): float(v) for (s, start, n), v in per_run.groupby(
+        ["strategy", "start", "n_labelled"]).mean().items()}
+    ours = _judge_findings(score, found, float(full_rows["mean"].iloc[-1]), budgets, pool_size, rare,
+                           int(totals[rare].sum()))
+
+    theirs = [t[:4] for t in paper_rows]
+    p_budgets = [paper_rows[0][4], paper_rows[0][5]]
 
     def budget(n: int, paper_n: int) -> str:
         return str(n) if n == paper_n else f"{n} (the paper: {paper_n})"
 
-    names = {"second": budget(budgets[1], p_budgets[1]), "last": budget(budgets[-1], p_budgets[-1])}
+    names = {"second": budget(budgets[1], p_budgets[0]), "last": budget(budgets[-1], p_budgets[1])}
     rows = [(o[0].format(**names), o[1], t[2], o[2], o[3]) for o, t in zip(ours, theirs, strict=True)]
     return pd.DataFrame(rows, columns=list(FINDINGS_COLUMNS))
 
