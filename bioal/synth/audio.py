@@ -789,7 +789,7 @@ def _tonals(g: np.random.Generator, n: int, sr: int, f_range: tuple[float, float
 
 
 # Each sub-dataset is its own project with its own recorders and site, so each has its own
-# background (method §9). ``mix(g, n, sr)`` returns ``[n]`` of
+# background (method §9). Each ``_bg_*(g, n, sr)`` returns ``[n]`` of
 # about unit RMS; the recording draws its weights and corners around the sub-dataset's own.
 
 
@@ -880,12 +880,14 @@ class Environment:
     distractors_per_minute: tuple[float, float]
 
 
+_NIGHT_FIELD = Environment("night field site", _bg_night_field, (-48, -40), (0, 18), ("warble", "chirp"), (0.1, 0.5))
+
 ENVIRONMENTS: dict[str, Environment] = {
     # AL (Validation_Set)
     "HB": Environment("smartphone held to a mosquito", _bg_smartphone, (-42, -34), (0, 20), ("tone", "chirp"), (0.5, 2)),
     "ME": Environment("collar on a meerkat", _bg_collar, (-36, -28), (8, 24), ("clicks", "chirp"), (1, 3)),
-    "PB": Environment("night field site", _bg_night_field, (-48, -40), (0, 18), ("warble", "chirp"), (0.1, 0.5)),
-    "PB24": Environment("night field site", _bg_night_field, (-48, -40), (0, 18), ("warble", "chirp"), (0.1, 0.5)),
+    "PB": _NIGHT_FIELD,
+    "PB24": _NIGHT_FIELD,  # the same site in another year
     "PW": Environment("hydrophone", _bg_underwater, (-32, -24), (0, 18), ("tone", "chirp"), (0.5, 2)),  # whistles
     "RD": Environment("open field, rut", _bg_windy_field, (-40, -30), (-2, 16), ("chirp", "warble"), (0.5, 2)),
     # SL (Training_Set)
