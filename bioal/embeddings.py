@@ -40,7 +40,7 @@ from tqdm.auto import tqdm
 from bioal.config import Config, ConfigError
 from bioal.data import ClipDataset
 from bioal.encoder import Cnn14Encoder
-from bioal.features import LogMelExtractor, compute_mean_std
+from bioal.features import LogMelExtractor, compute_mean_std, mean_std_path, standardise
 from bioal.utils import atomic_path, pick_device, resolve_path
 
 __all__ = [
@@ -204,8 +204,13 @@ class EmbeddingConfig(Config):
     device: str = "auto"
     bf16: bool = False
     seed: int = 0
+    # the train split's log-mels are kept between the mean/std pass and the embedding pass
+    # when they fit in this many bytes (4 bytes x 1001 x 64 per clip: 1 GB for 3,900 clips)
+    feature_cache_bytes: int = 2 * 2**30
 
     def check(self) -> None:
+        if self.feature_cache_bytes < 0:
+            raise ConfigError(f"FEATURE_CACHE_BYTES: must be >= 0, got {self.feature_cache_bytes}")
         if not self.width > 0:
             raise ConfigError(f"WIDTH: must be positive, got {self.width}")
         if self.encoder_batch_size < 1:
@@ -259,10 +264,29 @@ def embed_clips(
     bf16 autocast if asked) on its own device. ``names`` label the clips in NaN/inf errors.
     """
     device = next(encoder.parameters()).device
-    names = names or [f"clip {i}" for i in range(len(waveforms))]
-    extractor = LogMelExtractor(mean=mean, std=std).to(device)
+    extractor = LogMelExtractor().to(device)
     with torch.no_grad():
         feats = extractor(torch.as_tensor(waveforms).to(device))  # [B, 1001, 64]
+    return embed_features(encoder, feats, mean, std, names=names, bf16=bf16)
+
+
+def embed_features(
+    encoder: Any,
+    features: Any,
+    mean: float,
+    std: float,
+    names: list[str] | None = None,
+    bf16: bool = False,
+) -> Any:
+    """Frozen-encoder embeddings ``[B, 32, D]`` float32 of log-mels ``[B, 1001, 64]`` (dB).
+
+    The second half of :func:`embed_clips`, for features computed elsewhere (the train
+    split's mean/std pass keeps them, so its audio is read once).
+    """
+    device = next(encoder.parameters()).device
+    names = names or [f"clip {i}" for i in range(len(features))]
+    with torch.no_grad():
+        feats = standardise(torch.as_tensor(features).to(device), mean, std)  # [B, 1001, 64]
         bad = ~torch.isfinite(feats).flatten(1).all(dim=1)  # [B]
         if bad.any():
             raise ValueError(f"NaN/inf in the log-mel features of {names[int(bad.nonzero()[0])]}")
@@ -289,12 +313,14 @@ def extract_split(
     attrs: dict[str, Any] | None = None,
     progress: bool = True,
     max_batches: int | None = None,
+    features: list[Any] | None = None,
 ) -> Path:
     """Embed the AL ``split`` into ``path`` (layout above), resuming a partial file.
 
     A file made by the same encoder fingerprint, statistics and dtype continues at its
     ``n_done``; a finished one is left as it is; one from another encoder (or unreadable)
-    is replaced. ``max_batches`` stops early (for tests of the resume).
+    is replaced. ``max_batches`` stops early (for tests of the resume). ``features``: the
+    split's log-mel batches ``[batch_size, 1001, 64]`` (dB) from clip 0, if already computed.
     """
     path = Path(path)
     dataset = ClipDataset(prepared_root, "AL", split)
@@ -342,9 +368,12 @@ def extract_split(
                 if max_batches is not None and count >= max_batches:
                     break
                 hi = min(lo + batch_size, n)
-                waves = torch.stack([dataset[i][0] for i in range(lo, hi)])  # [b, 320000]
                 names = [_clip_name(recordings[i], starts[i]) for i in range(lo, hi)]
-                emb = embed_clips(encoder, waves, mean, std, names=names, bf16=bf16)  # [b, 32, D]
+                if features is not None:
+                    emb = embed_features(encoder, features[lo // batch_size], mean, std, names=names, bf16=bf16)
+                else:
+                    waves = torch.stack([dataset[i][0] for i in range(lo, hi)])  # [b, 320000]
+                    emb = embed_clips(encoder, waves, mean, std, names=names, bf16=bf16)  # [b, 32, D]
                 handle["embeddings"][lo:hi] = emb.cpu().numpy().astype(dtype)
                 handle.attrs["n_done"] = hi
                 handle.flush()
@@ -365,7 +394,12 @@ def extract_embeddings(
     if not (prepared / "AL").is_dir():
         raise FileNotFoundError(f"no prepared AL data under {prepared}; run notebook 01 (bioal.data) first")
     device = pick_device(config.device)
-    stats = compute_mean_std(prepared, "AL", batch_size=config.encoder_batch_size, device=device, progress=progress)
+    # the train split's first pass (mean/std) keeps its log-mels when they fit, so the
+    # embedding pass does not read and transform its audio again (same numbers either way)
+    train_features: list[Any] = []
+    fresh = not mean_std_path(prepared, "AL").is_file()
+    stats = compute_mean_std(prepared, "AL", batch_size=config.encoder_batch_size, device=device, progress=progress,
+                             keep=train_features if "train" in splits else None, keep_bytes=config.feature_cache_bytes)
     encoder, fingerprint = load_encoder(config)
     encoder = encoder.to(device)
     attrs = {"preset": config.preset, "width": encoder.width, "encoder_source": config.encoder_source,
@@ -377,7 +411,10 @@ def extract_embeddings(
             stats.mean, stats.std, batch_size=config.encoder_batch_size, dtype=config.embed_dtype,
             bf16=config.bf16,
             attrs=attrs, progress=progress,
+            features=train_features if split == "train" and fresh and train_features else None,
         )
+        if split == "train":
+            train_features.clear()
     return out
 
 

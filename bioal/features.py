@@ -241,12 +241,19 @@ def compute_mean_std(
     device: str | torch.device = "cpu",
     progress: bool = True,
     overwrite: bool = False,
+    keep: list[torch.Tensor] | None = None,
+    keep_bytes: int = 0,
 ) -> MeanStd:
     """Mean/std of the log-mels of every sequential train clip of ``division``; cached.
 
     Reads the existing ``prepared/<division>/mean_std.json`` unless ``overwrite``; otherwise
     runs the front end over the train split's clips (zero padding included, no
     augmentation, method §2) and writes the JSON atomically: ``{"mean", "std", "n_clips", "n_values"}``.
+
+    ``keep``: a list that receives the computed log-mel batches ``[b, 1001, 64]`` (dB, not
+    standardised, batches of ``batch_size`` from clip 0) on the CPU, so that the caller can
+    embed the train split without a second pass over its audio; filled only when the pass
+    runs and the whole split fits in ``keep_bytes``, else left empty.
     """
     path = mean_std_path(prepared_root, division)
     if path.is_file() and not overwrite:
@@ -256,12 +263,16 @@ def compute_mean_std(
     if n == 0:
         raise ValueError(f"{prepared_root}/{division}: the train split has no clips")
     extractor = LogMelExtractor().to(device)
+    keeping = keep is not None and n * STFT_FRAMES * N_MELS * 4 <= keep_bytes
 
     def batches() -> Iterable[torch.Tensor]:
         for lo in tqdm(range(0, n, batch_size), desc=f"mean/std {division}", disable=not progress):
             wave = torch.stack([torch.as_tensor(dataset[i][0]) for i in range(lo, min(lo + batch_size, n))])
             with torch.no_grad():
-                yield extractor(wave.to(device)).cpu()  # [b, 1001, 64]
+                feats = extractor(wave.to(device)).cpu()  # [b, 1001, 64]
+            if keeping:
+                keep.append(feats)
+            yield feats
 
     stats = mean_std_from_batches(batches())
     write_json(path, {"mean": stats.mean, "std": stats.std, "n_clips": n, "n_values": n * STFT_FRAMES * N_MELS})

@@ -34,6 +34,7 @@ import logging
 import math
 import os
 import time
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +49,7 @@ from bioal.data import ClipDataset, clip_table, load_clip, read_split_labels
 from bioal.dcase import frame_labels
 from bioal.encoder import PANNS_FILENAME, Cnn14Encoder, download_panns_checkpoint
 from bioal.features import LogMelExtractor, add_noise, compute_mean_std, freq_mask
-from bioal.grid import CLIP_SECONDS
+from bioal.grid import CLIP_SECONDS, N_MELS, STFT_FRAMES
 from bioal.metrics import class_average_precision, optimal_threshold
 from bioal.utils import atomic_path, pick_device, read_json, resolve_path, rng, torch_generator, write_json
 
@@ -92,6 +93,9 @@ class EncoderTrainingConfig(Config):
     encoder_lr: float = 5e-4  # Adam's starting learning rate (the paper's 5e-4)
     min_lr: float = 5e-6
     num_workers: int = 0
+    # the SL valid split's standardised log-mels are computed once and kept for every
+    # epoch's validation when they fit in this many bytes (same numbers either way)
+    feature_cache_bytes: int = 2 * 2**30
 
     def check(self) -> None:
         if not self.width > 0:
@@ -101,6 +105,8 @@ class EncoderTrainingConfig(Config):
         for name in ("epochs", "encoder_batch_size", "classifier_hidden"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name.upper()}: must be >= 1, got {getattr(self, name)}")
+        if self.feature_cache_bytes < 0:
+            raise ConfigError(f"FEATURE_CACHE_BYTES: must be >= 0, got {self.feature_cache_bytes}")
         if self.encoder_steps_per_epoch < 0 or self.num_workers < 0 or self.seed < 0:
             raise ConfigError("ENCODER_STEPS_PER_EPOCH, NUM_WORKERS and SEED must be >= 0")
         if not 0 < self.min_lr < self.encoder_lr:
@@ -112,7 +118,7 @@ class EncoderTrainingConfig(Config):
 
     def resume_key(self) -> dict[str, Any]:
         """Fields that must match for a checkpoint to be continued (the epoch cap may grow)."""
-        skip = {"epochs", "device", "num_workers", "preset"}
+        skip = {"epochs", "device", "num_workers", "preset", "feature_cache_bytes"}
         return {k: v for k, v in self.to_dict().items() if k not in skip}
 
 
@@ -248,14 +254,21 @@ def _autocast(device: torch.device, enabled: bool) -> Any:
     return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=enabled)
 
 
-def _validate(encoder, head, loader, extractor, device, bf16) -> tuple[np.ndarray, np.ndarray]:
+def _valid_features(loader, extractor, device) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """Standardised log-mels ``[B, 1001, 64]`` on ``device`` and labels ``[B, 32, C]`` per batch."""
+    with torch.no_grad():
+        for wave, y in loader:
+            yield extractor(wave.to(device)), y
+
+
+def _validate(encoder, head, batches, device, bf16) -> tuple[np.ndarray, np.ndarray]:
     """Sigmoid frame probabilities and labels ``[N, 32, C]`` on the SL valid split."""
     encoder.eval()
     head.eval()
     probs, labels = [], []
     with torch.no_grad():
-        for wave, y in loader:
-            feats = extractor(wave.to(device)).unsqueeze(1)  # [B, 1, 1001, 64]
+        for feats, y in batches:
+            feats = feats.unsqueeze(1)  # [B, 1, 1001, 64]
             with _autocast(device, bf16):
                 logits = head(encoder(feats)["embedding"])  # [B, 32, C]
             probs.append(torch.sigmoid(logits.float()).cpu())
@@ -335,6 +348,17 @@ def train_encoder(config: EncoderTrainingConfig, progress: bool = True) -> Train
     train_extractor = LogMelExtractor().to(device)
     valid_extractor = LogMelExtractor(mean=stats.mean, std=stats.std).to(device)
     train_folder = prepared / "SL" / "train"
+    valid_bytes = len(valid) * STFT_FRAMES * N_MELS * 4
+    valid_cache = None  # the valid features of the first validation, when they fit
+
+    def valid_batches() -> Iterable[tuple[torch.Tensor, torch.Tensor]]:
+        nonlocal valid_cache
+        if valid_cache is not None:
+            return valid_cache
+        if valid_bytes <= config.feature_cache_bytes:
+            valid_cache = list(_valid_features(valid_loader, valid_extractor, device))
+            return valid_cache
+        return _valid_features(valid_loader, valid_extractor, device)
 
     def _write_history(reason: str) -> None:
         write_json(folder / "history.json", {
@@ -378,7 +402,7 @@ def train_encoder(config: EncoderTrainingConfig, progress: bool = True) -> Train
             losses.append(loss.item())
             bar.set_postfix(loss=f"{np.mean(losses):.4f}")
         encoder.set_dropout_generator(None)
-        probs, labels = _validate(encoder, head, valid_loader, valid_extractor, device, config.bf16)
+        probs, labels = _validate(encoder, head, valid_batches(), device, config.bf16)
         ap = class_average_precision(probs, labels)
         threshold, f1 = optimal_threshold(probs, labels)
         valid_map = float(np.mean(ap))

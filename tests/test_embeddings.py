@@ -9,6 +9,7 @@ import torch
 from helpers_encoder import AL_TEST_CLASSES, make_prepared
 
 from bioal import embeddings as emb
+from bioal.config import ConfigError
 from bioal.data import ClipDataset, split_frame_labels
 from bioal.encoder import Cnn14Encoder
 from bioal.features import LogMelExtractor, load_mean_std
@@ -149,3 +150,27 @@ def test_projection_and_viewer_pure_functions(data_root):
     assert out.outputs[0]["data"]["image/png"] != first_png
     with pytest.raises(FileNotFoundError, match="embeddings"):
         cv.read_meta(data_root / "nowhere")
+
+
+def test_train_features_kept_from_the_mean_std_pass_give_the_same_file(tmp_path, monkeypatch):
+    """One pass over the train audio (log-mels kept) and two passes write identical files."""
+    files, waveform_batches = {}, {}
+    real = emb.embed_clips
+    for cache in (0, 2**30):
+        root = tmp_path / f"cache{cache}"
+        make_prepared(root)
+        calls = []
+        monkeypatch.setattr(emb, "embed_clips", lambda *a, calls=calls, **k: calls.append(1) or real(*a, **k))
+        paths = emb.extract_embeddings(_config(root, feature_cache_bytes=cache), progress=False)
+        waveform_batches[cache] = len(calls)
+        with h5py.File(paths["train"], "r") as f:
+            files[cache] = (f["embeddings"][:], dict(f.attrs))
+    # 5 train, 2 valid, 2 test clips in batches of 2: 3 + 1 + 1 batches read from audio, or 1 + 1
+    assert waveform_batches == {0: 5, 2**30: 2}
+    np.testing.assert_array_equal(files[0][0], files[2**30][0])
+    assert files[0][1]["mean"] == files[2**30][1]["mean"] and files[0][1]["std"] == files[2**30][1]["std"]
+
+
+def test_feature_cache_bytes_must_not_be_negative(tmp_path):
+    with pytest.raises(ConfigError, match="FEATURE_CACHE_BYTES"):
+        _config(tmp_path, feature_cache_bytes=-1)

@@ -99,6 +99,14 @@ def test_resume_matches_uninterrupted(trained, tmp_path):
         training.train_encoder(_config(tmp_path, epochs=4, seed=1), progress=False)
 
 
+def test_cached_valid_features_give_the_same_training(trained, tmp_path):
+    """Validation on the kept SL valid log-mels equals validation that reads the audio each epoch."""
+    _, full = trained
+    make_prepared(tmp_path)
+    uncached = training.train_encoder(_config(tmp_path, epochs=3, feature_cache_bytes=0), progress=False)
+    assert _strip(uncached.history) == _strip(full.history)
+
+
 def test_config_checks():
     from bioal.config import ConfigError
 
