@@ -67,6 +67,7 @@ __all__ = [
     "describe_differences",
     "FINDINGS_COLUMNS",
     "paper_findings",
+    "findings_summary",
     "write_results",
 ]
 
@@ -606,6 +607,15 @@ def paper_findings(tidy: pd.DataFrame, totals: pd.Series, pool_size: int) -> pd.
     names = {"second": budget(budgets[1], p_budgets[0]), "last": budget(budgets[-1], p_budgets[1])}
     rows = [(o[0].format(**names), o[1], t[2], o[2], o[3]) for o, t in zip(ours, theirs, strict=True)]
     return pd.DataFrame(rows, columns=list(FINDINGS_COLUMNS))
+
+
+def findings_summary(findings: pd.DataFrame, tidy: pd.DataFrame) -> str:
+    """One Markdown sentence: how many of :func:`paper_findings`' rows this run reproduces, over which seeds."""
+    seeds = sorted(int(s) for s in tidy.loc[tidy.strategy != FULL, "seed"].unique())
+    missed = findings.loc[~findings.reproduced.astype(bool), "finding"].tolist()
+    text = (f"This run ({len(seeds)} seed{'s' if len(seeds) != 1 else ''}: {', '.join(map(str, seeds))}) "
+            f"reproduces **{int(findings.reproduced.sum())} of {len(findings)}** findings.")
+    return text + ("" if not missed else " Missed: " + "; ".join(missed) + ".")
 
 
 # --------------------------------------------------------------------------- files

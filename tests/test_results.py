@@ -330,6 +330,10 @@ def test_paper_findings_hold_on_the_papers_numbers_and_fail_when_broken():
     assert broken.reproduced.tolist() == [True, False, True, True, False, True]
     # a pool so small that 500 labels are a quarter of it
     assert not results.paper_findings(_tidy_from_paper(), totals, 2000).reproduced.iloc[5]
+    summary = results.findings_summary(broken, _tidy_from_paper())
+    assert summary.startswith("This run (1 seed: 1) reproduces **4 of 6** findings. Missed: ")
+    assert broken.finding.iloc[1] in summary and broken.finding.iloc[0] not in summary
+    assert results.findings_summary(findings, _tidy_from_paper()).endswith("**6 of 6** findings.")
 
 
 def test_paper_findings_of_a_partial_sweep_are_not_judged():
