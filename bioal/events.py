@@ -51,6 +51,7 @@ __all__ = [
     "match_count",
     "score_events",
     "dcase_event_scores",
+    "label_events",
     "split_event_scores",
     "main",
 ]
@@ -450,6 +451,19 @@ def dcase_event_scores(
 # --------------------------------------------------------------------------- the AL test split
 
 
+def label_events(
+    labels: np.ndarray,
+    recordings: Sequence[str] | np.ndarray,
+    clip_starts: Sequence[float] | np.ndarray,
+    class_names: Sequence[str],
+) -> pd.DataFrame:
+    """Reference events ``Audiofilename, Starttime, Endtime, label, Q`` (all POS) of frame
+    labels ``[N, T, C]`` {0, 1}: their timeline with the max of overlapping frames, active where 1."""
+    events = frames_to_events(labels, recordings, clip_starts, class_names, 0.5, merge="max")
+    events["Q"] = "POS"
+    return events
+
+
 def split_event_scores(
     probs: np.ndarray,
     labels: np.ndarray,
@@ -462,14 +476,15 @@ def split_event_scores(
     min_duration: float = 0.0,
     max_gap: float = 0.0,
     min_iou: float = 0.3,
+    reference: pd.DataFrame | None = None,
 ) -> dict[str, Any]:
     """Event scores of a split's frame probabilities against its frame labels (method §6.6).
 
     ``probs`` and ``labels`` [N, T, C] on the clip table ``recordings``/``clip_starts`` [N].
     Predicted events: :func:`frames_to_events` of ``probs`` (``merge``, ``threshold``,
-    ``min_duration``, ``max_gap``). Reference events: the same timeline of ``labels`` (max
-    merge, active where a label is 1), all POS. Scored by :func:`score_events` with
-    ``n_shots=0`` and one sub-dataset per class, so ``per_subset`` holds each class and
+    ``min_duration``, ``max_gap``). Reference events: :func:`label_events` of ``labels``
+    (pass them as ``reference`` to reuse them across rounds). Scored by :func:`score_events`
+    with ``n_shots=0`` and one sub-dataset per class, so ``per_subset`` holds each class and
     ``overall`` their harmonic means (plus summed TP/FP/FN).
     """
     labels = np.asarray(labels)
@@ -478,8 +493,7 @@ def split_event_scores(
     pred = frames_to_events(
         probs, recordings, clip_starts, class_names, threshold, merge=merge, min_duration=min_duration, max_gap=max_gap
     )
-    ref = frames_to_events(labels, recordings, clip_starts, class_names, 0.5, merge="max")
-    ref["Q"] = "POS"
+    ref = label_events(labels, recordings, clip_starts, class_names) if reference is None else reference
     names = sorted(set(np.asarray(recordings, dtype=object).tolist()))
     files = pd.DataFrame([(c, n) for c in class_names for n in names], columns=["subset", "Audiofilename"])
     return score_events(
