@@ -94,20 +94,22 @@ def frame_timeline(
     bounds = frame_boundaries(n_frames, clip_s=clip_seconds)  # [T + 1], 0 .. clip_seconds
     edges = np.unique((clip_start[:, None] + bounds[None, :]).ravel())
     mids = (edges[:-1] + edges[1:]) / 2
-    acc = np.zeros((len(mids), probs.shape[2]))
-    if merge == "max":
-        acc[:] = -np.inf
-    count = np.zeros(len(mids), dtype=np.int64)
-    for k, start in enumerate(clip_start):
-        lo, hi = np.searchsorted(mids, [start, start + clip_seconds])
-        frame = np.clip(np.searchsorted(bounds, mids[lo:hi] - start, side="right") - 1, 0, n_frames - 1)
-        if merge == "mean":
-            acc[lo:hi] += probs[k, frame]
-        else:
-            np.maximum(acc[lo:hi], probs[k, frame], out=acc[lo:hi])
-        count[lo:hi] += 1
-    with np.errstate(invalid="ignore", divide="ignore"):
-        values = acc / count[:, None] if merge == "mean" else acc
+    # every (piece, clip) pair with the clip covering the piece, then the clip's frame there
+    lo = np.searchsorted(mids, clip_start)
+    hi = np.searchsorted(mids, clip_start + clip_seconds)
+    n_pieces = hi - lo
+    clip = np.repeat(np.arange(len(clip_start)), n_pieces)
+    piece = np.repeat(lo, n_pieces) + np.arange(n_pieces.sum()) - np.repeat(np.cumsum(n_pieces) - n_pieces, n_pieces)
+    frame = np.clip(np.searchsorted(bounds, mids[piece] - clip_start[clip], side="right") - 1, 0, n_frames - 1)
+    frame_values = probs[clip, frame]  # [pairs, C]
+    count = np.bincount(piece, minlength=len(mids))
+    if merge == "mean":
+        acc = np.stack([np.bincount(piece, frame_values[:, c], minlength=len(mids)) for c in range(probs.shape[2])], 1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            values = acc / count[:, None]
+    else:
+        values = np.full((len(mids), probs.shape[2]), -np.inf)
+        np.maximum.at(values, piece, frame_values)
     values[count == 0] = np.nan
     return edges, values
 
@@ -333,16 +335,17 @@ def match_count(pred: np.ndarray, ref: np.ndarray, min_iou: float) -> tuple[int,
     return int(matched.sum()), matched
 
 
-def _file_counts(pred: np.ndarray | None, ref: pd.DataFrame, n_shots: int, min_iou: float, where: str) -> dict:
-    """TP/FP/FN of one reference file (``ref`` sorted by Starttime); ``pred`` None: no predictions."""
-    q = ref["Q"].to_numpy()
-    times = ref[["Starttime", "Endtime"]].to_numpy(np.float64)
+def _file_counts(
+    pred: np.ndarray | None, times: np.ndarray, q: np.ndarray, n_shots: int, min_iou: float, where: str
+) -> dict:
+    """TP/FP/FN of one reference file: ``times [R, 2]`` and ``q [R]`` sorted by Starttime;
+    ``pred [P, 2]``, None when the file has no prediction."""
     is_pos = q == "POS"
     if n_shots > 0 and is_pos.sum() < n_shots:
         raise EventsError(f"{where}: {int(is_pos.sum())} POS events, fewer than the n_shots={n_shots} to cut")
     if pred is None or len(pred) == 0:  # no prediction at all: every POS is missed, the shots included
         return {"TP": 0, "FP": 0, "FN": int(is_pos.sum())}
-    keep = np.ones(len(ref), dtype=bool)
+    keep = np.ones(len(times), dtype=bool)
     if n_shots > 0:
         cut = times[np.flatnonzero(is_pos)[n_shots - 1], 1]
         keep = times[:, 1] > cut
@@ -397,14 +400,21 @@ def score_events(
             f"predictions, row {i}: {predictions['Audiofilename'].iloc[i]!r} has no reference file "
             f"(in sub-dataset {predictions['subset'].iloc[i]!r})"
         )
-    pred_groups = {k: g[["Starttime", "Endtime"]].to_numpy(np.float64) for k, g in predictions.groupby(key, sort=False)}
-    ref_groups = dict(tuple(reference.groupby(key, sort=False)))
-    empty = pd.DataFrame({"Starttime": [], "Endtime": [], "Q": []})
+    # plain arrays and positions per file: pandas per file would cost more than the matching
+    pred_times = predictions[["Starttime", "Endtime"]].to_numpy(np.float64)
+    pred_at = predictions[key].astype(str).groupby(key, sort=False).indices if len(predictions) else {}
+    ref_times = reference[["Starttime", "Endtime"]].to_numpy(np.float64)
+    ref_q = reference["Q"].astype(str).to_numpy()
+    ref_at = reference[key].astype(str).groupby(key, sort=False).indices if len(reference) else {}
+    no_events = np.zeros(0, dtype=np.int64)
     per_file: dict[str, dict[str, int]] = {}
     sums: dict[str, list[int]] = {}
     for subset, name in known:
+        at = ref_at.get((subset, name), no_events)
+        at = at[np.argsort(ref_times[at, 0], kind="stable")]  # each file sorted by Starttime before the cut
+        p = pred_at.get((subset, name))
         counts = _file_counts(
-            pred_groups.get((subset, name)), ref_groups.get((subset, name), empty), n_shots, min_iou, f"{subset}/{name}"
+            None if p is None else pred_times[p], ref_times[at], ref_q[at], n_shots, min_iou, f"{subset}/{name}"
         )
         per_file[f"{subset}/{name}"] = counts
         total = sums.setdefault(subset, [0, 0, 0])

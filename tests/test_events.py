@@ -27,6 +27,7 @@ from bioal.events import (
     split_event_scores,
 )
 from bioal.grid import LABEL_FRAMES
+from bioal.utils import rng
 
 ROOT = Path(__file__).resolve().parents[1]
 B = frame_boundaries()  # [33] frame edges within a clip, s
@@ -61,6 +62,21 @@ def test_timeline_mean_and_max_of_overlapping_clips():
     np.testing.assert_allclose(mean[(mids > 5) & (mids < 10), 0], 0.5)
     np.testing.assert_allclose(top[(mids > 5) & (mids < 10), 0], 0.8)
     np.testing.assert_allclose(mean[mids > 10, 0], 0.8)
+
+
+@pytest.mark.parametrize("merge", ["mean", "max"])
+def test_timeline_matches_a_point_by_point_evaluation(merge):
+    # irregular clip starts (three clips overlap in places, one gap): check every piece's value
+    # against the frames covering its midpoint, found clip by clip
+    starts = np.array([0.0, 3.2, 6.0, 30.0])
+    probs = rng(1, "timeline").uniform(0, 1, (4, LABEL_FRAMES, 2))
+    edges, values = frame_timeline(probs, starts, merge=merge)
+    for m, v in zip((edges[:-1] + edges[1:]) / 2, values, strict=True):
+        hits = [probs[k, np.searchsorted(B, m - s, side="right") - 1] for k, s in enumerate(starts) if s <= m < s + 10]
+        if not hits:
+            assert np.isnan(v).all() and 16 < m < 30
+        else:
+            np.testing.assert_allclose(v, np.mean(hits, axis=0) if merge == "mean" else np.max(hits, axis=0))
 
 
 def test_frames_to_events_uses_frame_boundaries_and_threshold_rule():
