@@ -470,6 +470,8 @@ def compare_with_paper(tidy: pd.DataFrame, metric: str = "test_ap") -> pd.DataFr
     runs, paper_mean, paper_std0, difference`` (ours - paper; percent for scores, clips for
     ``rare_count``).
     """
+    if metric in EVENT_SCORES:
+        raise KeyError(f"the paper reports no event-level scores ({metric!r}, method §6.6): nothing to compare")
     if metric not in _COMPARE:
         raise KeyError(f"metric {metric!r} cannot be compared (choose from {sorted(_COMPARE)})")
     ours = curve_summary(tidy, metric)

@@ -292,8 +292,9 @@ def test_figures_notebook_runs_on_records(sweep_dir, tmp_path):
     images = sum(
         "image/png" in out.get("data", {}) for cell in book.cells if cell.cell_type == "code" for out in cell.outputs
     )
-    assert images >= 5  # Figure 1, two paper overlays, per-class curves, the results view's default figure
+    assert images >= 6  # Figures 1 and 2, two paper overlays, per-class curves, the results view's default figure
     assert (sweep_dir / "al_results.csv").is_file() and (sweep_dir / "tidy.parquet").is_file()
+    assert (sweep_dir / "event_results.csv").is_file()
     text = "".join(str(out) for cell in book.cells if cell.cell_type == "code" for out in cell.outputs)
     assert "68(±3)" in text  # the paper's Table I, recomputed from the shipped CSV
 
@@ -443,6 +444,8 @@ def test_figure_two_event_panels(sweep_dir):
         "test event recall (%)",
         "test event F (%)",
     ]
+    with pytest.raises(KeyError, match="the paper reports no event-level scores"):
+        results.compare_with_paper(tidy, "test_event_f")
     empty = plots.figure_two(tidy[~tidy.metric.isin(list(results.EVENT_SCORES))])
     assert "no event-level scores" in empty.axes[1].texts[0].get_text()
     plt.close("all")
