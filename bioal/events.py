@@ -176,8 +176,13 @@ def frames_to_events(
         bad = int(np.flatnonzero(~np.isfinite(clip_starts))[0])
         raise ValueError(f"clip {bad} ({recordings[bad]}) has clip start {clip_starts[bad]}")
 
+    names = sorted(set(recordings.tolist()))
+    if recording_seconds is not None:
+        missing = [n for n in names if n not in recording_seconds]
+        if missing:
+            raise KeyError(f"recording_seconds has no length for recording(s) {missing[:5]} ({len(missing)} in all)")
     rows: list[tuple[str, float, float, str]] = []
-    for name in sorted(set(recordings.tolist())):
+    for name in names:
         index = np.flatnonzero(recordings == name)
         starts = clip_starts[index]
         if len(np.unique(starts)) != len(starts):
@@ -266,7 +271,7 @@ def read_reference(reference_root: str | os.PathLike) -> tuple[pd.DataFrame, pd.
 
     Each CSV has the header ``Audiofilename,Starttime,Endtime,Q`` and ``Q`` in POS/UNK; it
     annotates ``<csv stem>.wav``. Returns ``(events, files)``: events ``subset, Audiofilename,
-    Starttime, Endtime, Q`` (each file sorted by Starttime, stably) and files ``subset,
+    Starttime, Endtime, Q`` (in file order; :func:`score_events` sorts each file) and files ``subset,
     Audiofilename`` (every reference file, also those without events). Errors name the file
     and row: a wrong header, an unknown Q, ``Endtime < Starttime``, a recording annotated in
     two files; and the root when it holds no sub-dataset folder with CSVs.
@@ -286,7 +291,6 @@ def read_reference(reference_root: str | os.PathLike) -> tuple[pd.DataFrame, pd.
             if len(bad):
                 i = int(bad[0])
                 raise EventsError(f"{path}, row {i + 2}: Q is {frame['Q'].iloc[i]!r}, expected one of {list(Q_VALUES)}")
-            frame = frame.sort_values("Starttime", kind="stable")
             frame["Audiofilename"] = name
             frame.insert(0, "subset", folder.name)
             tables.append(frame)

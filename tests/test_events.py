@@ -140,6 +140,8 @@ def test_frames_to_events_bad_input():
         frames_to_events(probs, ["r", "r"], [0.0, 5.0], ["a"], 0.5, merge="median")
     with pytest.raises(ValueError, match="one per class"):
         frames_to_events(probs, ["r", "r"], [0.0, 5.0], ["a"], [0.5, 0.5])
+    with pytest.raises(KeyError, match=r"no length for recording\(s\) \['r'\]"):
+        frames_to_events(probs, ["r", "r"], [0.0, 5.0], ["a"], 0.5, recording_seconds={"q": 10.0})
     with pytest.raises(ValueError, match="recordings has 1"):
         frames_to_events(probs, ["r"], [0.0, 5.0], ["a"], 0.5)
 
