@@ -5,6 +5,7 @@ Every scoring rule is pinned by a hand-made case whose counts are worked out in 
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import subprocess
@@ -162,6 +163,34 @@ def test_matching_is_maximum_not_greedy():
     ref = [[0.0, 1.5], [0.5, 2.5]]
     n, matched = match_count(pred, ref, 0.3)
     assert n == 2 and matched.all()
+
+
+def _brute_force_matching(pred, ref, min_iou):
+    """Largest one-to-one matching by trying every assignment (small cases only)."""
+    ok = {
+        (i, j)
+        for i, p in enumerate(pred)
+        for j, r in enumerate(ref)
+        if (min(p[1], r[1]) - max(p[0], r[0])) / (max(p[1], r[1]) - min(p[0], r[0])) > min_iou
+    }
+    best = 0
+    for perm in itertools.permutations(range(len(ref)) if len(ref) >= len(pred) else range(len(pred))):
+        if len(ref) >= len(pred):
+            best = max(best, sum((i, perm[i]) in ok for i in range(len(pred))))
+        else:
+            best = max(best, sum((perm[j], j) in ok for j in range(len(ref))))
+    return best
+
+
+def test_matching_equals_brute_force_on_random_cases():
+    g = rng(0, "matching")
+    for _ in range(150):
+        n_pred, n_ref = g.integers(0, 6, 2)
+        starts_p, starts_r = g.uniform(0, 6, n_pred), g.uniform(0, 6, n_ref)
+        pred = np.stack([starts_p, starts_p + g.uniform(0.2, 2.5, n_pred)], 1)
+        ref = np.stack([starts_r, starts_r + g.uniform(0.2, 2.5, n_ref)], 1)
+        n, matched = match_count(pred, ref, 0.3)
+        assert n == _brute_force_matching(pred, ref, 0.3) == int(matched.sum())
 
 
 def test_one_prediction_overlapping_two_references_matches_one(tmp_path):
@@ -328,6 +357,7 @@ def test_cli_prints_json_and_names_bad_rows(tmp_path):
     # 10 POS at 0, 2, ..., 18; cut at the 5th (ends 9): 5 left (10..18); 2 found
     assert report["per_subset"]["A"]["TP"] == 2 and report["per_subset"]["A"]["FN"] == 3
     assert report["overall"]["recall"] == pytest.approx(0.4)
+    assert report["overall"]["fmeasure (percentage)"] == round(100 * 2 / (2 + 3 / 2), 3)
     path.write_text("Audiofilename,Starttime,Endtime\nf.wav,12,11\n")
     done = subprocess.run(
         [sys.executable, "-m", "bioal.events", str(path), str(tmp_path / "ref")],
