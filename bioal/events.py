@@ -172,6 +172,10 @@ def frames_to_events(
         raise ValueError(f"threshold must be one value or {n_classes} (one per class), got {np.shape(threshold)}")
     if min_duration < 0 or max_gap < 0:
         raise ValueError(f"min_duration and max_gap must be >= 0, got {min_duration} and {max_gap}")
+    finite = np.isfinite(probs).reshape(len(probs), -1).all(axis=1)
+    if not finite.all():
+        bad = int(np.flatnonzero(~finite)[0])
+        raise ValueError(f"clip {bad} ({recordings[bad]} at {clip_starts[bad]} s) has NaN/inf frame probabilities")
     if not np.isfinite(clip_starts).all():
         bad = int(np.flatnonzero(~np.isfinite(clip_starts))[0])
         raise ValueError(f"clip {bad} ({recordings[bad]}) has clip start {clip_starts[bad]}")
@@ -197,8 +201,8 @@ def frames_to_events(
             on, off = edges[first], edges[last]
             if len(on) > 1 and max_gap > 0:
                 new = np.concatenate([[True], on[1:] - off[:-1] > max_gap])  # this run starts a new event
-                last = np.append(np.flatnonzero(new)[1:] - 1, len(off) - 1)  # last run of each event
-                on, off = on[new], off[last]
+                closing = np.append(np.flatnonzero(new)[1:] - 1, len(off) - 1)  # last run of each event
+                on, off = on[new], off[closing]
             if end_of_recording is not None:
                 inside = on < end_of_recording
                 on, off = on[inside], np.minimum(off[inside], end_of_recording)

@@ -137,6 +137,10 @@ def test_frames_to_events_bad_input():
     probs = np.zeros((2, LABEL_FRAMES, 1))
     with pytest.raises(ValueError, match="two clips starting at 5.0"):
         frames_to_events(probs, ["r", "r"], [5.0, 5.0], ["a"], 0.5)
+    nan = probs.copy()
+    nan[1, 3, 0] = np.nan
+    with pytest.raises(ValueError, match=r"clip 1 \(r at 5.0 s\) has NaN/inf frame probabilities"):
+        frames_to_events(nan, ["r", "r"], [0.0, 5.0], ["a"], 0.5)
     with pytest.raises(ValueError, match="merge"):
         frames_to_events(probs, ["r", "r"], [0.0, 5.0], ["a"], 0.5, merge="median")
     with pytest.raises(ValueError, match="one per class"):
