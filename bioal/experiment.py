@@ -10,8 +10,9 @@ so the same seed on the same device gives identical selections and metrics.
 
 Run records in ``RESULTS_DIR/runs/<run_name>/`` are written and read through
 :mod:`bioal.records` (layout there): ``config.json`` (the frozen :class:`ExperimentConfig`),
-one ``rounds/<n_labelled:05d>.json`` per finished round, ``labelled_round.npy``, and
-``state.pt`` (the last round's classifier, written here, for resuming).
+one ``rounds/<n_labelled:05d>.json`` per finished round, ``labelled_round.npy``,
+``state.pt`` (the last round's classifier, written here, for resuming) and
+``classifiers/<n_labelled:05d>.pt`` (every round's classifier, as the paper's release keeps them).
 
 Resume: a run started again continues at the next unfinished round and ends with the same
 records as an uninterrupted run (wall times aside). The round files are the source of truth:
@@ -416,8 +417,9 @@ def _run(config, folder, existing, splits, progress, stop_after) -> RunRecord:
             test_f1=[float(v) for v in ev.test_f1],
             history=trained.history,
         )
-        # state and labels first, the round file last: it marks the round as finished
+        # state, classifier and labels first, the round file last: it marks the round as finished
         run.save_state(r, model, threshold)
+        records.write_classifier(folder, record.n_labelled, r, threshold, model.state_dict())
         records.write_labelled_round(folder, labelled_round)
         records.write_round(folder, record)
         rounds.set_postfix(n=record.n_labelled, test_cmap=f"{record.test_cmap:.3f}")
