@@ -54,6 +54,7 @@ from bioal.dcase import AL_CLASSES, RARE_CLASSES
 from bioal.download import ZENODO_API, download_zenodo_record, md5sum
 from bioal.embeddings import EmbeddingSplit, embeddings_dir, read_split
 from bioal.encoder import BASE_CHANNELS
+from bioal.experiment import ExperimentConfig
 from bioal.metrics import class_average_precision, f1_per_class
 from bioal.paper import PAPER_METHODS, from_paper_method, to_paper_method
 from bioal.results import paper_layout
@@ -84,6 +85,9 @@ __all__ = [
     "scan_release",
     "release_tidy",
     "release_results",
+    "release_layout",
+    "NO_COUNTS",
+    "runs_shapes",
     "LayoutComparison",
     "compare_layouts",
     "ClipOrderCheck",
@@ -591,7 +595,11 @@ def release_results(
     ``table.attrs["counts"]`` says why (:data:`NO_COUNTS`).
     """
     scan = scan_release(models_dir, runs)
-    tidy = release_tidy(scan, train_labels, shapes, progress=progress)
+    return release_layout(release_tidy(scan, train_labels, shapes, progress=progress), train_labels)
+
+
+def release_layout(tidy: pd.DataFrame, train_labels: Any = None) -> pd.DataFrame:
+    """The paper-layout table of a :func:`release_tidy` table (see :func:`release_results`)."""
     names = list(AL_CLASSES)
     if train_labels is None:
         totals, pool_size = pd.Series(np.nan, index=names), None
@@ -601,6 +609,20 @@ def release_results(
     table = paper_layout(tidy, totals, pool_size)
     table.attrs["counts"] = NO_COUNTS if train_labels is None else "from the given train_labels"
     return table
+
+
+def runs_shapes(results_dir: str | os.PathLike, data_root: str | os.PathLike | None = None) -> ReleaseShapes:
+    """The checkpoint shapes of a stand-in made from ``RESULTS_DIR``'s runs: the runs'
+    classifier hidden size, and D, classes and pool size of ``DATA_ROOT/embeddings/train.h5``
+    (``data_root`` defaults to the one the first run recorded)."""
+    folders = records.run_folders(results_dir)
+    if not folders:
+        raise FileNotFoundError(f"no run records under {records.runs_dir(results_dir)}")
+    config = ExperimentConfig.from_dict(records.load_run(folders[0]).config)
+    path = embeddings_dir(resolve_path(data_root if data_root is not None else config.data_root)) / "train.h5"
+    train = read_split(path, dtype=np.float32)
+    n, _, dim = train.embeddings.shape
+    return ReleaseShapes(in_dim=int(dim), hidden=config.classifier.hidden, n_classes=train.n_classes, pool_size=int(n))
 
 
 # --------------------------------------------------------------------------- comparing tables

@@ -421,3 +421,27 @@ def test_old_run_folders_load_but_cannot_make_a_standin(sweep, tmp_path):
     assert records.load_run(results_dir / "runs" / "ft-cold-seed0").complete
     with pytest.raises(FileNotFoundError, match=r"ft-cold-seed0/classifiers/00040\.pt: no classifier .* run it again"):
         release.write_standin_release(results_dir, tmp_path / "release", sweep / "data", progress=False)
+
+
+@pytest.mark.slow
+def test_released_models_notebook_on_a_standin(sweep, tmp_path):
+    import nbformat
+
+    from bioal.notebooks import run_notebook
+
+    results_dir = tmp_path / "results"
+    shutil.copytree(sweep / "results" / "runs", results_dir / "runs")
+    overrides = {"RESULTS_DIR": str(results_dir), "DATA_ROOT": str(sweep / "data"), "DEVICE": "cpu"}
+    output = run_notebook("07_released_models", output=tmp_path / "07.ipynb", preset="demo", overrides=overrides,
+                          progress=False)
+    book = nbformat.read(output, as_version=4)
+    text = "".join(str(out) for cell in book.cells if cell.cell_type == "code" for out in cell.outputs)
+    assert "A stand-in release" in text
+    assert "the runs' own al_results.csv: **24 x 40 cells equal**" in text
+    assert "anno_idx agrees with this pool's clip order" in text
+    images = sum("image/png" in out.get("data", {}) for cell in book.cells if cell.cell_type == "code"
+                 for out in cell.outputs)
+    assert images == 1  # Figure 1
+    written = pd.read_csv(results_dir / "release" / "al_results.csv")
+    assert written.shape == (24, 43)
+    assert len(list((results_dir / "release" / "rescore").rglob("*.pth.json"))) == 50
