@@ -40,7 +40,7 @@ import stat
 import zipfile
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -92,6 +92,7 @@ __all__ = [
     "compare_layouts",
     "ClipOrderCheck",
     "check_clip_order",
+    "last_checkpoints",
     "rescore_release",
     "write_standin_release",
     "make_release_record",
@@ -147,6 +148,7 @@ class ReleaseConfig(Config):
     results_dir: str = "results/paper"
     data_root: str = "data/paper"
     device: str = "auto"
+    rescore: Literal["last", "all"] = "last"  # each run's largest budget and the full runs, or every checkpoint
 
     @property
     def release_dir(self) -> Path:
@@ -747,6 +749,14 @@ def _split_fingerprint(*splits: EmbeddingSplit) -> str:
 
 def _percent(values: np.ndarray | torch.Tensor) -> float:
     return 100.0 * float(values.mean())
+
+
+def last_checkpoints(scan: pd.DataFrame) -> pd.DataFrame:
+    """The rows of :func:`scan_release` for each AL run's largest budget, and the full runs:
+    one checkpoint per run (45 for the paper's release)."""
+    al = scan[scan.kind == "al"]
+    last = al[al.budget == al.budget.max()]
+    return pd.concat([last, scan[scan.kind == "full"]], ignore_index=True)
 
 
 def rescore_release(

@@ -401,6 +401,7 @@ def test_rescoring_reproduces_the_stored_scores_and_resumes(standin, sweep, tmp_
     scan = release.scan_release(tree)
     folder = sweep / "data" / "embeddings"
     valid, test = read_split(folder / "valid.h5"), read_split(folder / "test.h5")
+    assert len(release.last_checkpoints(scan)) == 2 * 8 + 2 and set(release.last_checkpoints(scan).budget.dropna()) == {60}
     table = release.rescore_release(scan, valid, test, tmp_path / "rescore", SHAPES, device="cpu", progress=False)
     assert len(table) == 50
     # the folded scaler gives the same classifier up to float32 rounding
@@ -444,4 +445,4 @@ def test_released_models_notebook_on_a_standin(sweep, tmp_path):
     assert images == 1  # Figure 1
     written = pd.read_csv(results_dir / "release" / "al_results.csv")
     assert written.shape == (24, 43)
-    assert len(list((results_dir / "release" / "rescore").rglob("*.pth.json"))) == 50
+    assert len(list((results_dir / "release" / "rescore").rglob("*.pth.json"))) == 2 * 8 + 2  # one per run
