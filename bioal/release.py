@@ -37,6 +37,7 @@ import pickle
 import re
 import shutil
 import stat
+import warnings
 import zipfile
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path, PurePosixPath
@@ -476,7 +477,8 @@ def scan_release(tree: ReleaseTree | str | os.PathLike, runs: int | None = None)
     complete: runs ``exp_1..exp_<runs>`` (default: up to the largest found), every one with
     the four methods at every start found, every budget found, and ``al_train_full/exp_<e>.pth``
     for each run; anything missing, and any file that is not a checkpoint, raises
-    :class:`ReleaseError` naming it, so a table is never built from fewer runs.
+    :class:`ReleaseError` naming it, so a table is never built from fewer runs. Hidden files
+    (``.DS_Store``, ``._*``) are left out with a warning that lists them.
     """
     if not isinstance(tree, ReleaseTree):
         root = Path(tree)
@@ -485,11 +487,17 @@ def scan_release(tree: ReleaseTree | str | os.PathLike, runs: int | None = None)
     for folder in (tree.al_train, tree.al_train_full):
         if not folder.is_dir():
             raise ReleaseError(f"{folder}: missing release folder")
-    rows = []
+    rows, hidden = [], []
     for folder in (tree.al_train, tree.al_train_full):
         for path in sorted(p for p in folder.rglob("*") if not p.is_dir()):
             rel = path.relative_to(root).as_posix()
+            if path.name.startswith("."):  # .DS_Store, ._* AppleDouble: operating-system files, not runs
+                hidden.append(rel)
+                continue
             rows.append({**parse_release_path(rel), "relpath": rel, "path": path})
+    if hidden:
+        warnings.warn(f"{root}: ignoring {len(hidden)} hidden file(s) that are not checkpoints: {hidden[:5]}",
+                      stacklevel=2)
     table = pd.DataFrame(rows, columns=_SCAN_COLUMNS).astype({"budget": "Int64"})
     al, full = table[table.kind == "al"], table[table.kind == "full"]
     if al.empty:

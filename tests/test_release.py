@@ -209,6 +209,9 @@ def test_scan_refuses_an_incomplete_release(standin, tmp_path):
     (copy / "al_train_full" / "exp_2.pth").unlink()
     with pytest.raises(ReleaseError, match=r"al_train/exp_2: missing run folder"):
         release.scan_release(copy, runs=2)
+    (copy / "al_train" / "exp_1" / ".DS_Store").write_bytes(b"\0")
+    with pytest.warns(UserWarning, match=r"ignoring 1 hidden file\(s\) that are not checkpoints: \['al_train/exp_1/\.DS_Store'\]"):
+        assert len(release.scan_release(copy)) == 4 * 2 * 3 + 1
     (copy / "al_train" / "exp_1" / "notes.txt").write_text("x")
     with pytest.raises(ReleaseError, match="notes.txt: not a release checkpoint path"):
         release.scan_release(copy)
