@@ -252,6 +252,19 @@ def test_malicious_pickle_is_refused_and_never_runs(standin, tmp_path):
         release.load_checkpoint(tmp_path / "square.pth", SHAPES)
 
 
+def test_a_numpy_1_pickle_loads(tmp_path):
+    """Files saved under numpy 1 name the array rebuilder numpy.core.multiarray._reconstruct."""
+    shapes = _write_release(tmp_path / "release", runs=1, budgets=(10,))
+    source = tmp_path / "release" / "al_train_full" / "exp_1.pth"
+    saved = torch.load(source, weights_only=False)
+    torch.save(saved, tmp_path / "legacy.pth", _use_new_zipfile_serialization=False)  # plain pickle stream
+    raw = (tmp_path / "legacy.pth").read_bytes()
+    assert raw.count(b"numpy._core.multiarray\n") == 1
+    (tmp_path / "numpy1.pth").write_bytes(raw.replace(b"numpy._core.multiarray\n", b"numpy.core.multiarray\n"))
+    loaded = release.load_checkpoint(tmp_path / "numpy1.pth", shapes)
+    np.testing.assert_array_equal(loaded["anno_idx"], saved["anno_idx"])
+
+
 def test_truncated_and_malformed_checkpoints(standin, tmp_path):
     _, tree = standin
     source = tree.al_train / "exp_1" / "rand_with_0_pos_init" / "40.pth"
@@ -443,6 +456,7 @@ def test_released_models_notebook_on_a_standin(sweep, tmp_path):
     assert "A stand-in release" in text
     assert "the runs' own al_results.csv: **24 x 40 cells equal**" in text
     assert "anno_idx agrees with this pool's clip order" in text
+    assert "best_encoder.pth: 72 tensors, width 0.0625" in text
     images = sum("image/png" in out.get("data", {}) for cell in book.cells if cell.cell_type == "code"
                  for out in cell.outputs)
     assert images == 1  # Figure 1
