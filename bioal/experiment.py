@@ -11,8 +11,9 @@ so the same seed on the same device gives identical selections and metrics.
 
 Run records in ``RESULTS_DIR/runs/<run_name>/`` are written and read through
 :mod:`bioal.records` (layout there): ``config.json`` (the frozen :class:`ExperimentConfig`),
-one ``rounds/<n_labelled:05d>.json`` per finished round, ``labelled_round.npy``, and
-``state.pt`` (the last round's classifier, written here, for resuming).
+one ``rounds/<n_labelled:05d>.json`` per finished round, ``labelled_round.npy``,
+``state.pt`` (the last round's classifier, written here, for resuming) and
+``classifiers/<n_labelled:05d>.pt`` (every round's classifier, as the paper's release keeps them).
 
 Resume: a run started again continues at the next unfinished round and ends with the same
 records as an uninterrupted run (wall times aside). The round files are the source of truth:
@@ -464,8 +465,9 @@ def _run(config, folder, existing, splits, progress, stop_after) -> RunRecord:
             test_event_overall={k: (int(v) if k in ("TP", "FP", "FN") else float(v)) for k, v in events["overall"].items()},
             event_seconds=event_seconds,
         )
-        # state and labels first, the round file last: it marks the round as finished
+        # state, classifier and labels first, the round file last: it marks the round as finished
         run.save_state(r, model, threshold)
+        records.write_classifier(folder, record.n_labelled, r, threshold, model.state_dict())
         records.write_labelled_round(folder, labelled_round)
         records.write_round(folder, record)
         rounds.set_postfix(n=record.n_labelled, test_cmap=f"{record.test_cmap:.3f}")

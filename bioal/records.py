@@ -6,7 +6,10 @@ A run folder ``RESULTS_DIR/runs/<run_name>/`` (DESIGN.md "Run records") holds:
 * ``rounds/<n_labelled:05d>.json`` - one per budget, written atomically when the round ends,
   with the keys of :data:`ROUND_KEYS`;
 * ``labelled_round.npy`` - int ``[N_train]``, the round each clip was labelled in, -1 never;
-* ``state.pt`` - the last round's classifier, for resuming (written by the loop).
+* ``state.pt`` - the last round's classifier, for resuming (written by the loop);
+* ``classifiers/<n_labelled:05d>.pt`` - every round's classifier ``{round, threshold, model}``
+  (the state_dict), as the paper's release keeps one checkpoint per budget; folders written
+  before this file existed still load, they only lack these (:func:`load_classifier` says so).
 
 Run names are ``<strategy>-<cold|warm>-seed<seed>`` and ``full-seed<seed>``; the start of a
 run is ``full`` (full supervision), ``warm`` (``init_pos > 0``) or ``cold``. Everything that
@@ -25,6 +28,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import torch
 
 from bioal.utils import atomic_path, read_json, resolve_path, write_json
 
@@ -48,6 +52,9 @@ __all__ = [
     "write_config",
     "write_round",
     "write_labelled_round",
+    "classifier_path",
+    "write_classifier",
+    "load_classifier",
 ]
 
 ROUND_KEYS = (
@@ -342,3 +349,37 @@ def write_round(folder: str | os.PathLike, record: RoundRecord) -> Path:
     path = Path(folder) / "rounds" / f"{record.n_labelled:05d}.json"
     write_json(path, record.to_dict())
     return path
+
+
+def classifier_path(folder: str | os.PathLike, n_labelled: int) -> Path:
+    """``<run folder>/classifiers/<n_labelled:05d>.pt``: the classifier of the round ending at that budget."""
+    return Path(folder) / "classifiers" / f"{int(n_labelled):05d}.pt"
+
+
+def write_classifier(
+    folder: str | os.PathLike, n_labelled: int, round_: int, threshold: float, state: Mapping[str, Any]
+) -> Path:
+    """Write one round's classifier ``{round, threshold, model}`` atomically (before its round file)."""
+    path = classifier_path(folder, n_labelled)
+    with atomic_path(path) as tmp:
+        torch.save({"round": int(round_), "threshold": float(threshold), "model": dict(state)}, tmp)
+    return path
+
+
+def load_classifier(folder: str | os.PathLike, n_labelled: int) -> dict[str, Any]:
+    """One round's classifier ``{round, threshold, model}`` (``torch.load(weights_only=True)``).
+
+    A folder written before per-round classifiers were kept raises ``FileNotFoundError``
+    naming the file and saying to run the run again into a fresh ``RESULTS_DIR``.
+    """
+    path = classifier_path(folder, n_labelled)
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"{path}: no classifier for the round ending at {n_labelled} labels; this run folder was written "
+            "before bioal kept one classifier per round: run it again into a fresh RESULTS_DIR"
+        )
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    missing = [k for k in ("round", "threshold", "model") if k not in state]
+    if missing:
+        raise KeyError(f"{path}: lacks keys {missing}")
+    return state

@@ -251,7 +251,12 @@ def _method_order(strategies: Sequence[str]) -> list[str]:
     return known + sorted((s for s in strategies if key[s] not in METHOD_ORDER), reverse=True)
 
 
-def paper_layout(tidy: pd.DataFrame, totals: pd.Series, pool_size: int) -> pd.DataFrame:
+def _count(value: Any) -> Any:
+    """A clip count as an int, or NaN when it is not known."""
+    return int(value) if pd.notna(value) else np.nan
+
+
+def paper_layout(tidy: pd.DataFrame, totals: pd.Series, pool_size: int | None) -> pd.DataFrame:
     """The paper's ``al_results.csv`` table from a tidy table (method §6.3).
 
     Per run and budget: per-class positive counts, ``Negative`` = n - sum of counts, and
@@ -259,7 +264,8 @@ def paper_layout(tidy: pd.DataFrame, totals: pd.Series, pool_size: int) -> pd.Da
     (method, start, budget): mean and std (ddof 1), rounded to 2 decimals. ``Total_*``
     come from ``totals`` (class -> positive clips in the pool) and ``pool_size``. The
     ``full_*`` columns: 100 x mean and std (ddof 0) over the full-supervision runs, rounded
-    to 2 decimals, in every row (NaN without full runs). Rows: ``pos_init_num`` ascending,
+    to 2 decimals, in every row (NaN without full runs). Counts that are not known (NaN
+    ``count`` values, NaN ``totals``, ``pool_size`` None) leave their columns NaN. Rows: ``pos_init_num`` ascending,
     ``sampling_method`` rand, mp, mfft, ft, budgets ascending.
     """
     al = tidy[tidy.strategy != "full"]
@@ -303,9 +309,10 @@ def paper_layout(tidy: pd.DataFrame, totals: pd.Series, pool_size: int) -> pd.Da
         }
         m, s = means.loc[(strategy, init_pos, n)], stds.loc[(strategy, init_pos, n)]
         for name in class_names:
-            row[f"{name}_mean"], row[f"{name}_std"], row[f"Total_{name}"] = m[name], s[name], int(totals[name])
+            row[f"{name}_mean"], row[f"{name}_std"], row[f"Total_{name}"] = m[name], s[name], _count(totals[name])
         row["Negative_mean"], row["Negative_std"] = m["Negative"], s["Negative"]
-        row["Total_Negative"] = int(pool_size - int(totals[class_names].sum()))
+        known = pool_size is not None and bool(totals[class_names].notna().all())
+        row["Total_Negative"] = int(pool_size - int(totals[class_names].sum())) if known else np.nan
         for paper_name in _PAPER_SCORE.values():
             row[f"{paper_name}_mean"], row[f"{paper_name}_std"] = m[paper_name], s[paper_name]
         row.update(full_values)

@@ -76,7 +76,7 @@ def standin_book(root: Path) -> Path:
     ax.plot([0, 1], [0, 1])
     fig.savefig(figures / "mfft_toy.png")
     plt.close(fig)
-    chapters = ["01_data", "02_encoder", "03_embeddings", "04_strategies", "06_figures"]
+    chapters = ["01_data", "02_encoder", "03_embeddings", "04_strategies", "06_figures", "07_released_models"]
     for name in chapters:
         standin_notebook(root / "_executed" / f"{name}.ipynb", f"Chapter {name}")
     standin_notebook(root / "_executed" / "runs" / "05_experiments-mfft-cold-seed0.ipynb", "Experiments")

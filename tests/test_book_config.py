@@ -37,7 +37,7 @@ def test_config_renders_without_executing_and_offline():
 
 def test_toc_names_the_chapters_and_runs():
     toc = (ROOT / "_toc.yml").read_text()
-    for chapter in ("01_data", "02_encoder", "03_embeddings", "04_strategies", "06_figures"):
+    for chapter in ("01_data", "02_encoder", "03_embeddings", "04_strategies", "06_figures", "07_released_models"):
         assert f"file: _executed/{chapter}" in toc
     assert "glob: _executed/runs/*" in toc
     for page in ("intro", "reproduce", "api", "references", "experiments"):
