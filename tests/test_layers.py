@@ -26,6 +26,7 @@ LAYERS: dict[str, int] = {
     "bioal.dcase": 1,
     "bioal.data": 1,
     "bioal.synth.audio": 1,
+    "bioal.annotations": 1,
     "bioal.features": 2,
     "bioal.encoder": 2,
     "bioal.embeddings": 3,
