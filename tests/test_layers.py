@@ -36,6 +36,7 @@ LAYERS: dict[str, int] = {
     "bioal.metrics": 4,
     "bioal.records": 4,
     "bioal.training": 4,
+    "bioal.stopping": 4,
     "bioal.experiment": 5,
     "bioal.tour": 5,
     "bioal.sweep": 6,
