@@ -31,6 +31,7 @@ LAYERS: dict[str, int] = {
     "bioal.encoder": 2,
     "bioal.embeddings": 3,
     "bioal.synth.embeddings": 3,
+    "bioal.collection": 3,
     "bioal.strategies": 4,
     "bioal.classifier": 4,
     "bioal.metrics": 4,
