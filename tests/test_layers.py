@@ -40,6 +40,7 @@ LAYERS: dict[str, int] = {
     "bioal.stopping": 4,
     "bioal.experiment": 5,
     "bioal.tour": 5,
+    "bioal.session": 5,
     "bioal.sweep": 6,
     "bioal.results": 6,
     "bioal.paper": 6,
