@@ -384,6 +384,7 @@ class Evaluation:
     test_f1: np.ndarray
     test_ap: np.ndarray
     seconds: float = 0.0
+    test_probs: np.ndarray | None = None  # [N_test, T, C] frame probabilities (for event scores)
 
 
 def evaluate(
@@ -396,7 +397,10 @@ def evaluate(
     batch_size: int = 4096,
     device: Any = None,
 ) -> Evaluation:
-    """Optimal threshold on valid (method §6.2), then F1 at it and AP on valid and test."""
+    """Optimal threshold on valid (method §6.2), then F1 at it and AP on valid and test.
+
+    The result keeps the test frame probabilities ``[N_test, T, C]`` for event scoring.
+    """
     start = time.perf_counter()
     valid_p = predict_probs(model, valid_x, batch_size, device)
     threshold, valid_f1 = optimal_threshold(valid_p, valid_y, levels)
@@ -409,4 +413,5 @@ def evaluate(
         test_f1=f1_per_class(test_p, test_y, threshold),
         test_ap=class_average_precision(test_p, test_y),
         seconds=time.perf_counter() - start,
+        test_probs=test_p.detach().cpu().numpy(),
     )

@@ -3,7 +3,8 @@
 :func:`run_experiment` runs one strategy x start x seed over the budgets: start-up (cold: one
 random clip + the init rule; warm: ``init_pos`` true positives per class + the init rule),
 then one selection round per budget, each followed by a fresh classifier trained on the
-labelled clips, its valid threshold and valid/test F1 and AP. MP/MFFT mismatch uses the
+labelled clips, its valid threshold and valid/test F1 and AP, and event-level test precision,
+recall and F (method §6.6). MP/MFFT mismatch uses the
 previous round's best classifier and its valid threshold. Every random choice comes from
 ``bioal.utils.rng(seed, component, round)`` / ``torch_generator(seed, component, round)``,
 so the same seed on the same device gives identical selections and metrics.
@@ -54,6 +55,7 @@ from bioal.classifier import (
 )
 from bioal.config import Config, ConfigError
 from bioal.embeddings import SPLITS, EmbeddingSplit, read_split
+from bioal.events import MERGE_RULES, label_events, split_event_scores
 from bioal.metrics import optimal_threshold
 from bioal.records import ROUND_KEYS, RoundRecord, RunRecord, load_run, start_name
 from bioal.strategies import STRATEGIES, CosineSpace, Selection, get_strategy, pick_distances, select
@@ -109,6 +111,13 @@ class ExperimentConfig(Config):
     # not the paper's: z-score each embedding dimension (pool statistics) before the classifier
     standardize_features: bool = False
     threads: int = 0  # torch CPU threads during the run (0 = leave torch's setting); 1 is fastest for small MLPs
+    # event-level test scores (method §6.6, not in the paper): overlapping clips' frames merged by
+    # EVENT_MERGE, events shorter than EVENT_MIN_DURATION s dropped after joining gaps of at most
+    # EVENT_MAX_GAP s, a match needs IoU > EVENT_MIN_IOU
+    event_merge: Literal["mean", "max"] = "mean"
+    event_min_duration: float = 0.0
+    event_max_gap: float = 0.0
+    event_min_iou: float = 0.3
 
     def check(self) -> None:
         if self.strategy not in STRATEGIES:
@@ -122,6 +131,14 @@ class ExperimentConfig(Config):
                 raise ConfigError(f"BUDGETS must increase strictly, got {self.budgets}")
         if self.threads < 0:
             raise ConfigError(f"THREADS must be >= 0, got {self.threads}")
+        if self.event_merge not in MERGE_RULES:
+            raise ConfigError(f"EVENT_MERGE must be one of {MERGE_RULES}, got {self.event_merge!r}")
+        if self.event_min_duration < 0 or self.event_max_gap < 0:
+            raise ConfigError(
+                f"EVENT_MIN_DURATION and EVENT_MAX_GAP must be >= 0, got {self.event_min_duration}, {self.event_max_gap}"
+            )
+        if not 0 <= self.event_min_iou < 1:
+            raise ConfigError(f"EVENT_MIN_IOU must be in [0, 1), got {self.event_min_iou}")
 
     @property
     def start(self) -> str:
@@ -238,6 +255,27 @@ class _Run:
         self.valid_x = torch.from_numpy(np.ascontiguousarray(valid_x, dtype=np.float32)).to(self.device)
         self.test_x = torch.from_numpy(np.ascontiguousarray(test_x, dtype=np.float32)).to(self.device)
         self.classifier_config = config.classifier
+        # the test split's reference events, the same in every round (method §6.6)
+        self.test_events = label_events(
+            self.test.labels, self.test.recording, self.test.clip_start, self.test.class_names
+        )
+
+    def event_scores(self, probs: np.ndarray, threshold: float) -> dict[str, Any]:
+        """Event-level test scores of one round's test frame probabilities ``[N_test, T, C]``."""
+        cfg = self.config
+        return split_event_scores(
+            probs,
+            self.test.labels,
+            self.test.recording,
+            self.test.clip_start,
+            self.test.class_names,
+            threshold,
+            merge=cfg.event_merge,
+            min_duration=cfg.event_min_duration,
+            max_gap=cfg.event_max_gap,
+            min_iou=cfg.event_min_iou,
+            reference=self.test_events,
+        )
 
     # ----------------------------------------------------------------- selection
     def start_up(self) -> Selection:
@@ -397,6 +435,10 @@ def _run(config, folder, existing, splits, progress, stop_after) -> RunRecord:
         )
         train_seconds = time.perf_counter() - t0
         model, threshold = trained.model, ev.threshold
+        t0 = time.perf_counter()
+        events = run.event_scores(ev.test_probs, ev.threshold)
+        event_seconds = time.perf_counter() - t0
+        per_class = [events["per_subset"][c] for c in run.train.class_names]
 
         record = RoundRecord(
             round=r,
@@ -415,6 +457,12 @@ def _run(config, folder, existing, splits, progress, stop_after) -> RunRecord:
             test_ap=[float(v) for v in ev.test_ap],
             test_f1=[float(v) for v in ev.test_f1],
             history=trained.history,
+            test_event_precision=[float(v["precision"]) for v in per_class],
+            test_event_recall=[float(v["recall"]) for v in per_class],
+            test_event_f=[float(v["f-measure"]) for v in per_class],
+            test_event_counts=[[int(v["TP"]), int(v["FP"]), int(v["FN"])] for v in per_class],
+            test_event_overall={k: (int(v) if k in ("TP", "FP", "FN") else float(v)) for k, v in events["overall"].items()},
+            event_seconds=event_seconds,
         )
         # state and labels first, the round file last: it marks the round as finished
         run.save_state(r, model, threshold)

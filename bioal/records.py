@@ -30,6 +30,7 @@ from bioal.utils import atomic_path, read_json, resolve_path, write_json
 
 __all__ = [
     "ROUND_KEYS",
+    "EVENT_KEYS",
     "START_NAMES",
     "RoundRecord",
     "RunRecord",
@@ -67,8 +68,21 @@ ROUND_KEYS = (
     "test_f1",
     "history",
 )
+#: Event-level test scores (method §6.6), added after the first records were written: a round
+#: file without them reads as None. Per-class lists (fractions 0..1, or [TP, FP, FN] per class
+#: for ``test_event_counts``), ``test_event_overall`` (harmonic means over classes and summed
+#: counts: ``precision``, ``recall``, ``f-measure``, ``TP``, ``FP``, ``FN``) and ``event_seconds``.
+EVENT_KEYS = (
+    "test_event_precision",
+    "test_event_recall",
+    "test_event_f",
+    "test_event_counts",
+    "test_event_overall",
+    "event_seconds",
+)
 #: The per-class lists of a round record (one value per class).
 _PER_CLASS = ("class_counts", "valid_ap", "valid_f1", "test_ap", "test_f1")
+_PER_CLASS_EVENTS = ("test_event_precision", "test_event_recall", "test_event_f", "test_event_counts")
 START_NAMES: tuple[str, ...] = ("cold", "warm", "full")
 _RUN_NAME = re.compile(r"^(?:(?P<strategy>[a-z0-9_]+)-(?P<start>cold|warm)|(?P<full>full))-seed(?P<seed>\d+)$")
 
@@ -135,7 +149,10 @@ def round_paths(folder: str | os.PathLike) -> list[Path]:
 
 @dataclasses.dataclass
 class RoundRecord:
-    """One ``rounds/<n>.json`` file (per-class lists are fractions 0..1, in class order)."""
+    """One ``rounds/<n>.json`` file (per-class lists are fractions 0..1, in class order).
+
+    The :data:`EVENT_KEYS` fields are None for rounds written before event scoring.
+    """
 
     round: int
     n_labelled: int
@@ -153,6 +170,12 @@ class RoundRecord:
     test_ap: list[float]
     test_f1: list[float]
     history: list[dict[str, float]]
+    test_event_precision: list[float] | None = None
+    test_event_recall: list[float] | None = None
+    test_event_f: list[float] | None = None
+    test_event_counts: list[list[int]] | None = None
+    test_event_overall: dict[str, float] | None = None
+    event_seconds: float | None = None
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], source: Any = "") -> RoundRecord:
@@ -171,10 +194,23 @@ class RoundRecord:
                 data = {**data, key: [None] * n}
             elif len(data[key]) != n:
                 raise ValueError(f"{source}: {key} has {len(data[key])} entries for {n} selected clips")
-        return cls(**{k: data[k] for k in ROUND_KEYS})
+        for key in _PER_CLASS_EVENTS:
+            if data.get(key) is not None and len(data[key]) != n_classes:
+                raise ValueError(f"{source}: {key!r} has {len(data[key])} values for {n_classes} classes")
+        overall = data.get("test_event_overall")
+        if overall is not None:
+            lacking = [k for k in ("precision", "recall", "f-measure", "TP", "FP", "FN") if k not in overall]
+            if lacking:
+                raise KeyError(f"{source}: test_event_overall lacks keys {lacking}")
+        return cls(**{k: data[k] for k in ROUND_KEYS}, **{k: data.get(k) for k in EVENT_KEYS})
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in ROUND_KEYS}
+        return {k: getattr(self, k) for k in (*ROUND_KEYS, *EVENT_KEYS)}
+
+    @property
+    def has_events(self) -> bool:
+        """True when the round carries event-level scores (method §6.6)."""
+        return self.test_event_f is not None
 
     @property
     def valid_cmap(self) -> float:

@@ -10,9 +10,15 @@ anything else, so every figure and table is generated from this run's records:
   (``class`` = ``"all"``): the class means of the four scores (``test_ap`` there is the
   cmAP), ``count`` (sum over classes), ``negative``, ``rare_count`` (method §6.4),
   ``threshold``, ``epochs``, ``select_seconds``, ``train_seconds``.
+  Event-level test scores (method §6.6; absent for rounds recorded before them):
+  ``test_event_precision``, ``test_event_recall``, ``test_event_f`` per class, and with
+  ``class`` = ``"all"`` their harmonic means over classes (the DCASE overall), plus
+  ``event_seconds``.
   Full-supervision runs have ``strategy`` and ``start`` equal to ``"full"``.
 - :func:`paper_layout`: the 43-column table of the paper's ``al_results.csv`` (method §6.3),
   in its row order, written by :func:`write_results` to ``RESULTS_DIR/al_results.csv``.
+- :func:`event_layout`: the companion ``RESULTS_DIR/event_results.csv`` (same rows, event-level
+  precision, recall and F in percent; the paper has no such columns).
 - :func:`table_one` / :func:`table_one_from_layout`: Table I's ``mean(±std)`` cells, with
   the paper's population std (method Q14).
 """
@@ -49,6 +55,7 @@ from bioal.utils import atomic_path, resolve_path
 __all__ = [
     "ResultsConfig",
     "SCORES",
+    "EVENT_SCORES",
     "STRATEGY_LABELS",
     "ROUND_KEYS",
     "run_folders",
@@ -58,6 +65,7 @@ __all__ = [
     "tidy_table",
     "pool_totals",
     "paper_layout",
+    "event_layout",
     "format_cell",
     "table_one",
     "table_one_from_layout",
@@ -72,6 +80,13 @@ __all__ = [
 
 #: Per-class score lists in every round file (fractions 0..1).
 SCORES: tuple[str, ...] = ("valid_ap", "valid_f1", "test_ap", "test_f1")
+#: Event-level test scores per class (fractions 0..1, method §6.6); their "all" row is the
+#: harmonic mean over classes, under the overall key of the round record.
+EVENT_SCORES: dict[str, str] = {
+    "test_event_precision": "precision",
+    "test_event_recall": "recall",
+    "test_event_f": "f-measure",
+}
 #: Column labels of Table I and the figures (the strategy registry's labels).
 STRATEGY_LABELS: dict[str, str] = {s: strategy_label(s) for s in (*strategy_names(), FULL)}
 #: Column order of Table I (the registry's display order).
@@ -138,6 +153,12 @@ def tidy_run(folder: str | os.PathLike) -> pd.DataFrame:
             "train_seconds": record["train_seconds"],
         }
         rows += [{**base, "class": "all", "metric": k, "value": float(v)} for k, v in run_level.items()]
+        if record.get("test_event_f") is not None:
+            overall = record["test_event_overall"]
+            for key, name in EVENT_SCORES.items():
+                rows += [{**base, "class": c, "metric": key, "value": float(v)} for c, v in zip(names, record[key], strict=True)]
+                rows.append({**base, "class": "all", "metric": key, "value": float(overall[name])})
+            rows.append({**base, "class": "all", "metric": "event_seconds", "value": float(record["event_seconds"])})
     return pd.DataFrame(rows, columns=[*_ID, "class", "metric", "value"])
 
 
@@ -158,6 +179,9 @@ def run_summary(run: pd.DataFrame) -> pd.DataFrame:
     table["threshold"] = rows["threshold"].round(3)
     table["select s"] = rows["select_seconds"].round(2)
     table["train s"] = rows["train_seconds"].round(2)
+    if "test_event_f" in rows:  # rounds recorded before event scores have none (method §6.6)
+        table["test event F %"] = (100 * rows["test_event_f"]).round(2)
+        table["event s"] = rows["event_seconds"].round(2)
     table.index.name = "annotated"
     return table
 
@@ -289,6 +313,52 @@ def paper_layout(tidy: pd.DataFrame, totals: pd.Series, pool_size: int) -> pd.Da
     return table
 
 
+def event_layout(tidy: pd.DataFrame) -> pd.DataFrame:
+    """The companion of ``al_results.csv``: event-level test scores per (method, start, budget).
+
+    Rows in the paper layout's order (``pos_init_num`` ascending, methods rand, mp, mfft, ft,
+    budgets ascending), then full supervision (``sampling_method`` ``full``). Columns
+    ``sampling_method, pos_init_num, num_annotated_samples, runs``, then for the overall scores
+    (harmonic means over classes) and each class: ``event_{precision,recall,f}_mean/_std`` and
+    ``<class>_event_{...}_mean/_std``, each 100 x the run's value rounded to 2 decimals, then mean
+    and std (ddof 1) over runs, rounded to 2 decimals (as the paper's columns). Only rounds with
+    event scores count (method §6.6); raises ``ValueError`` when there are none.
+    """
+    rows = tidy[tidy.metric.isin(list(EVENT_SCORES))]
+    if rows.empty:
+        raise ValueError("no event-level scores in these run records (recorded before method §6.6)")
+    class_names = [c for c in dict.fromkeys(rows["class"]) if c != "all"]
+    wide = (100 * rows.set_index([*_ID, "metric", "class"])["value"].unstack(["metric", "class"])).round(2)
+    short = {"test_event_precision": "precision", "test_event_recall": "recall", "test_event_f": "f"}
+    columns = {}
+    for name in ["all", *class_names]:
+        for key, tag in short.items():
+            columns[(key, name)] = f"event_{tag}" if name == "all" else f"{name}_event_{tag}"
+    per_run = wide[list(columns)].set_axis(list(columns.values()), axis=1)
+    groups = per_run.groupby(level=["strategy", "init_pos", "n_labelled"])
+    means, stds, runs = groups.mean().round(2), groups.std(ddof=1).round(2), groups.size()
+    order = []
+    al = means[means.index.get_level_values("strategy") != "full"]
+    for init_pos in sorted(al.index.get_level_values("init_pos").unique()):
+        block = al.xs(init_pos, level="init_pos")
+        for method in _method_order(list(block.index.get_level_values("strategy").unique())):
+            order += [(method, init_pos, n) for n in sorted(block.xs(method, level="strategy").index)]
+    order += [k for k in means.index if k[0] == "full"]
+    out = []
+    for key in order:
+        strategy, init_pos, n = key
+        row = {
+            "sampling_method": "full" if strategy == "full" else PAPER_METHODS.get(strategy, strategy),
+            "pos_init_num": int(init_pos),
+            "num_annotated_samples": int(n),
+            "runs": int(runs.loc[key]),
+        }
+        for column in columns.values():
+            row[f"{column}_mean"], row[f"{column}_std"] = means.loc[key, column], stds.loc[key, column]
+        out.append(row)
+    return pd.DataFrame(out)
+
+
 # --------------------------------------------------------------------------- Table I
 
 
@@ -350,7 +420,7 @@ def curve_summary(
     rows = tidy[(tidy.metric == metric) & (tidy["class"] == class_name)]
     if rows.empty:
         raise KeyError(f"no rows for metric {metric!r} and class {class_name!r}")
-    scale = 100.0 if percent and metric in SCORES else 1.0
+    scale = 100.0 if percent and (metric in SCORES or metric in EVENT_SCORES) else 1.0
     grouped = rows.groupby(["strategy", "start", "n_labelled"])["value"]
     summary = pd.DataFrame(
         {
@@ -614,8 +684,9 @@ def paper_findings(tidy: pd.DataFrame, totals: pd.Series, pool_size: int) -> pd.
 def write_results(
     results_dir: str | os.PathLike, data_root: str | os.PathLike | None = None, progress: bool = True
 ) -> dict[str, Path]:
-    """Write ``tidy.parquet``, ``al_results.csv`` (paper layout) and ``table_one.csv`` into
-    ``RESULTS_DIR``, atomically; return their paths by name."""
+    """Write ``tidy.parquet``, ``al_results.csv`` (paper layout), ``table_one.csv`` and, when the
+    records have event scores, ``event_results.csv`` (:func:`event_layout`) into ``RESULTS_DIR``,
+    atomically; return their paths by name (``event_results`` only when written)."""
     results_dir = resolve_path(results_dir)
     tidy = tidy_table(results_dir, progress=progress)
     totals, pool_size = pool_totals(tidy, results_dir=results_dir, data_root=data_root)
@@ -630,4 +701,8 @@ def write_results(
         paper_layout(tidy, totals, pool_size).to_csv(tmp, index=False)
     with atomic_path(paths["table_one"]) as tmp:
         table_one(tidy).to_csv(tmp)
+    if tidy.metric.isin(list(EVENT_SCORES)).any():
+        paths["event_results"] = results_dir / "event_results.csv"
+        with atomic_path(paths["event_results"]) as tmp:
+            event_layout(tidy).to_csv(tmp, index=False)
     return paths

@@ -20,8 +20,11 @@ def write_fake_run(
     seed: int,
     budgets: tuple[int, ...] = (50, 100),
     full: bool = False,
+    events: bool = True,
 ) -> Path:
-    """Write one run folder with random but valid records; return the folder."""
+    """Write one run folder with random but valid records; return the folder.
+
+    ``events=False`` writes rounds as recorded before event-level scores (method §6.6)."""
     name = f"full-seed{seed}" if full else f"{strategy}-{'warm' if init_pos else 'cold'}-seed{seed}"
     folder = results_dir / "runs" / name
     gen = rng(seed, "fake-run", strategy, init_pos, int(full))
@@ -53,6 +56,23 @@ def write_fake_run(
             "test_f1": gen.uniform(0, 1, 7).tolist(),
             "history": [{"loss": 1.0, "valid_cmap": 0.5, "lr": 5e-4}],
         }
+        if events:  # its own generator: the other fields are the same with or without events
+            eg = rng(seed, "fake-events", strategy, init_pos, int(full), r)
+            counts3 = eg.integers(0, 20, (7, 3))
+            p, r_, f = (eg.uniform(0.01, 1, 7) for _ in range(3))
+            record.update(
+                test_event_precision=p.tolist(),
+                test_event_recall=r_.tolist(),
+                test_event_f=f.tolist(),
+                test_event_counts=counts3.tolist(),
+                test_event_overall={
+                    "precision": 7 / np.sum(1 / p),
+                    "recall": 7 / np.sum(1 / r_),
+                    "f-measure": 7 / np.sum(1 / f),
+                    **dict(zip(("TP", "FP", "FN"), counts3.sum(axis=0).tolist(), strict=True)),
+                },
+                event_seconds=float(eg.uniform(0, 0.1)),
+            )
         write_json(folder / "rounds" / f"{n:05d}.json", record)
         labelled[selected] = r
         previous = n

@@ -6,14 +6,18 @@ import json
 
 import numpy as np
 import pytest
+import torch
 
+from bioal.classifier import MLPClassifier, predict_probs
 from bioal.config import ConfigError
 from bioal.embeddings import write_split
+from bioal.events import split_event_scores
 from bioal.experiment import ROUND_KEYS, ExperimentConfig, load_run, run_experiment, run_folder, run_name
+from bioal.records import EVENT_KEYS
 from bioal.synth.embeddings import paper_shaped_splits
 from bioal.utils import rng
 
-TIMING = ("select_seconds", "train_seconds")
+TIMING = ("select_seconds", "train_seconds", "event_seconds")
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +70,7 @@ def test_records_layout_and_content(tmp_path, splits):
     seen = []
     for r, round_ in enumerate(rec.rounds):
         data = json.loads((folder / "rounds" / f"{round_.n_labelled:05d}.json").read_text())
-        assert tuple(data) == ROUND_KEYS
+        assert tuple(data) == (*ROUND_KEYS, *EVENT_KEYS)
         assert data["round"] == r and data["n_labelled"] == cfg.budgets[r]
         assert len(data["selected"]) == 10 and not set(data["selected"]) & set(seen)
         seen += data["selected"]
@@ -77,6 +81,11 @@ def test_records_layout_and_content(tmp_path, splits):
         assert data["epochs"] == len(data["history"]) and set(data["history"][0]) == {"loss", "valid_cmap", "lr"}
         assert 0 < data["threshold"] < 1
         assert len(data["selected_mismatch"]) == len(data["selected_distance"]) == 10
+        for key in ("test_event_precision", "test_event_recall", "test_event_f"):
+            assert len(data[key]) == 7 and all(1e-5 <= v <= 1 for v in data[key])
+        overall = data["test_event_overall"]
+        assert [overall[k] for k in ("TP", "FP", "FN")] == np.sum(data["test_event_counts"], axis=0).tolist()
+        assert data["event_seconds"] >= 0
     # round 0: cold start = one random clip, then FT; no classifier yet, first distance null
     first = rec.rounds[0]
     assert first.selected[0] == int(rng(0, "cold-start").integers(len(train)))
@@ -223,10 +232,37 @@ def test_an_older_run_folder_is_read_and_resumed(tmp_path, splits):
     old = json.loads((folder / "config.json").read_text())
     for key in ("lr_factor", "patience", "plateau_threshold", "predict_batch_size"):
         del old[key]
-    (folder / "config.json").write_text(json.dumps(old))
     first = folder / "rounds" / "00010.json"
     record = json.loads(first.read_text())
-    first.write_text(json.dumps({**record, "selected_mismatch": None}))
+    for key in ("event_merge", "event_min_duration", "event_max_gap", "event_min_iou"):
+        del old[key]
+    (folder / "config.json").write_text(json.dumps(old))
+    # and before event scores (method §6.6): the round file lacks those keys
+    pre_events = {k: v for k, v in record.items() if k not in EVENT_KEYS}
+    first.write_text(json.dumps({**pre_events, "selected_mismatch": None}))
     rec = run_experiment(cfg, splits=splits, progress=False)
     assert rec.complete and rec.rounds[0].selected_mismatch == [None] * 10
     assert all(isinstance(v, int) for v in rec.rounds[1].selected_mismatch)
+    assert not rec.rounds[0].has_events and rec.rounds[0].test_event_f is None
+    assert rec.rounds[1].has_events and len(rec.rounds[1].test_event_f) == 7
+
+
+def test_round_event_scores_are_the_classifier_on_the_test_timelines(tmp_path, splits):
+    """A round's event scores are those of its classifier's test probabilities at its valid
+    threshold, per class, against the test labels' events (recomputed here from state.pt)."""
+    cfg = _config(tmp_path, budgets=(10, 20))
+    rec = run_experiment(cfg, splits=splits, progress=False)
+    test = splits[2]
+    state = torch.load(rec.folder / "state.pt", weights_only=True)
+    model = MLPClassifier(7, test.embeddings.shape[2], 8)
+    model.load_state_dict(state["model"])
+    probs = predict_probs(model, test.embeddings).numpy()
+    last = rec.rounds[-1]
+    expected = split_event_scores(
+        probs, test.labels, test.recording, test.clip_start, test.class_names, last.threshold
+    )
+    assert last.test_event_f == pytest.approx([expected["per_subset"][c]["f-measure"] for c in test.class_names])
+    assert last.test_event_overall["f-measure"] == pytest.approx(expected["overall"]["f-measure"])
+    assert sum(c[0] for c in last.test_event_counts) > 0  # the classifier finds some events
+    with pytest.raises(ConfigError, match="EVENT_MERGE"):
+        _config(tmp_path, event_merge="median")

@@ -25,6 +25,7 @@ LAYERS: dict[str, int] = {
     "bioal.download": 1,
     "bioal.dcase": 1,
     "bioal.data": 1,
+    "bioal.events": 1,
     "bioal.synth.audio": 1,
     "bioal.annotations": 1,
     "bioal.features": 2,

@@ -367,3 +367,82 @@ def test_paper_findings_name_both_budgets_when_they_differ():
     assert findings.finding.iloc[0].startswith("Cold start, 60 (the paper: 100) labels")
     assert "300 of 3,000 clips (10.0 %), 10 steps of 30" == findings["this run"].iloc[5]
     assert findings.reproduced.iloc[5]
+
+
+# --------------------------------------------------------------------------- event-level scores (method §6.6)
+
+
+def test_tidy_table_carries_event_scores_and_tolerates_older_runs(sweep_dir):
+    # one run recorded before event scores: its rows lack them, the others keep theirs
+    write_fake_run(sweep_dir, "ft", 0, 7, events=False)
+    tidy = results.tidy_table(sweep_dir, progress=False)
+    record = json.loads((sweep_dir / "runs" / "mp-cold-seed2" / "rounds" / "00050.json").read_text())
+    rows = tidy[(tidy.run == "mp-cold-seed2") & (tidy.n_labelled == 50)].set_index(["metric", "class"])["value"]
+    assert rows[("test_event_f", "Red_Deer")] == pytest.approx(record["test_event_f"][1])
+    assert rows[("test_event_recall", "Mosquito")] == pytest.approx(record["test_event_recall"][0])
+    # the "all" row is the record's overall (harmonic mean), not the arithmetic mean
+    assert rows[("test_event_f", "all")] == pytest.approx(record["test_event_overall"]["f-measure"])
+    assert rows[("test_event_f", "all")] < np.mean(record["test_event_f"])
+    old = tidy[tidy.run == "ft-cold-seed7"]
+    assert len(old) and not old.metric.isin(list(results.EVENT_SCORES)).any()
+    summary = results.run_summary(tidy[tidy.run == "mp-cold-seed2"])
+    assert summary.loc[50, "test event F %"] == pytest.approx(round(100 * record["test_event_overall"]["f-measure"], 2))
+
+
+def test_event_layout_rows_and_values(sweep_dir):
+    write_fake_run(sweep_dir, "ft", 0, 7, events=False)  # counts in no event cell
+    tidy = results.tidy_table(sweep_dir, progress=False)
+    layout = results.event_layout(tidy)
+    assert list(layout.columns[:4]) == ["sampling_method", "pos_init_num", "num_annotated_samples", "runs"]
+    assert "event_f_mean" in layout and "Red_Deer_event_recall_std" in layout
+    # the paper layout's row order, then the full-supervision runs
+    paper_rows = results.paper_layout(tidy, *results.pool_totals(tidy))
+    al = layout[layout.sampling_method != "full"]
+    assert list(zip(al.sampling_method, al.pos_init_num, al.num_annotated_samples, strict=True)) == list(
+        zip(paper_rows.sampling_method, paper_rows.pos_init_num, paper_rows.num_annotated_samples, strict=True)
+    )
+    full = layout[layout.sampling_method == "full"]
+    assert len(full) == 1 and full.runs.iloc[0] == 2
+    cell = layout[(layout.sampling_method == "ft") & (layout.pos_init_num == 0) & (layout.num_annotated_samples == 100)]
+    assert cell.runs.iloc[0] == 3  # seeds 0, 1, 2; the older seed-7 run has no event scores
+    values = []
+    for seed in (0, 1, 2):
+        rec = json.loads((sweep_dir / "runs" / f"ft-cold-seed{seed}" / "rounds" / "00100.json").read_text())
+        values.append(round(100 * rec["test_event_overall"]["f-measure"], 2))
+    assert cell.event_f_mean.iloc[0] == pytest.approx(round(np.mean(values), 2))
+    assert cell.event_f_std.iloc[0] == pytest.approx(round(np.std(values, ddof=1), 2))
+    with pytest.raises(ValueError, match="no event-level scores"):
+        results.event_layout(tidy[~tidy.metric.isin(list(results.EVENT_SCORES))])
+
+
+def test_write_results_adds_the_event_companion_and_keeps_43_columns(sweep_dir, tmp_path):
+    paths = results.write_results(sweep_dir, progress=False)
+    assert pd.read_csv(paths["al_results"]).shape[1] == 43
+    events = pd.read_csv(paths["event_results"])
+    assert paths["event_results"] == sweep_dir / "event_results.csv" and len(events) == 17
+    old = tmp_path / "old"
+    for seed in (0, 1):
+        write_fake_run(old, "mfft", 0, seed, events=False)
+    write_fake_run(old, "random", 0, 0, full=True, events=False)
+    paths = results.write_results(old, progress=False)
+    assert "event_results" not in paths and not (old / "event_results.csv").exists()
+
+
+def test_figure_two_event_panels(sweep_dir):
+    import matplotlib.pyplot as plt
+
+    from bioal.plots import results as plots
+
+    tidy = results.tidy_table(sweep_dir, progress=False)
+    fig = plots.figure_two(tidy)
+    assert len(fig.axes) == 3
+    full = tidy[(tidy.strategy == "full") & (tidy.metric == "test_event_f") & (tidy["class"] == "all")].value.mean()
+    assert any(np.allclose(line.get_ydata(), 100 * full) for line in fig.axes[2].lines)
+    assert [ax.get_ylabel() for ax in fig.axes] == [
+        "test event precision (%)",
+        "test event recall (%)",
+        "test event F (%)",
+    ]
+    empty = plots.figure_two(tidy[~tidy.metric.isin(list(results.EVENT_SCORES))])
+    assert "no event-level scores" in empty.axes[1].texts[0].get_text()
+    plt.close("all")

@@ -14,7 +14,7 @@ import seaborn as sns
 from matplotlib.figure import Figure
 
 from bioal.paper import paper_full_supervision, paper_tidy
-from bioal.results import SCORES, budget_steps
+from bioal.results import EVENT_SCORES, SCORES, budget_steps
 from bioal.strategies import strategy_colours, strategy_label
 
 __all__ = [
@@ -23,6 +23,7 @@ __all__ = [
     "run_curves",
     "selected_class_counts",
     "figure_one",
+    "figure_two",
     "paper_overlay",
     "per_class_curves",
     "metric_view_figure",
@@ -37,6 +38,9 @@ METRIC_LABELS = {
     "count": "positive clips labelled",
     "threshold": "threshold",
     "epochs": "epochs",
+    "test_event_precision": "test event precision",
+    "test_event_recall": "test event recall",
+    "test_event_f": "test event F",
 }
 #: Colour per strategy, in display order (the strategy registry's).
 STRATEGY_COLORS = strategy_colours()
@@ -45,7 +49,7 @@ _PAPER_METRIC = {"test_ap": "test_cmap", "test_f1": "test_f1", "valid_ap": "vali
 
 
 def _scale(metric: str) -> float:
-    return 100.0 if metric in SCORES else 1.0
+    return 100.0 if metric in SCORES or metric in EVENT_SCORES else 1.0
 
 
 def _select(tidy: pd.DataFrame, metric: str, class_name: str = "all") -> pd.DataFrame:
@@ -133,6 +137,32 @@ def figure_one(tidy: pd.DataFrame) -> Figure:
     axes[0].get_legend().remove()
     labels = [strategy_label(x) for x in labels]
     fig.legend(handles, labels, loc="outside right center", fontsize=8)
+    return fig
+
+
+def figure_two(tidy: pd.DataFrame) -> Figure:
+    """Figure 2 (not in the paper): event-level test precision, recall and F (%) against annotations.
+
+    The DCASE Task 5 event metric of every round's classifier on the test recordings (method
+    §6.6), overall = harmonic mean over classes; styles as in :func:`figure_one`. Records
+    without event scores (written before them) give a figure that says so.
+    """
+    fig, axes = plt.subplots(1, 3, figsize=(14, 4), layout="constrained")
+    if not tidy.metric.isin(list(EVENT_SCORES)).any():
+        for ax in axes:
+            ax.set_axis_off()
+        axes[1].text(0.5, 0.5, "these run records have no event-level scores", ha="center", va="center")
+        return fig
+    for i, (ax, metric) in enumerate(zip(axes, EVENT_SCORES, strict=True)):
+        rows = _select(tidy, metric)
+        _curves(ax, rows[rows.strategy != "full"], legend=i == 0)
+        full = rows[rows.strategy == "full"]
+        if len(full):
+            ax.axhline(full.value.mean(), color="black", linestyle="--", linewidth=1, label="fully annotated")
+        ax.set(xlabel="number of annotations", ylabel=f"{METRIC_LABELS[metric]} (%)")
+    handles, labels = axes[0].get_legend_handles_labels()
+    axes[0].get_legend().remove()
+    fig.legend(handles, [strategy_label(x) for x in labels], loc="outside right center", fontsize=8)
     return fig
 
 

@@ -12,13 +12,13 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from bioal.plots.results import METRIC_LABELS, metric_view_figure
-from bioal.results import SCORES
+from bioal.results import EVENT_SCORES, SCORES
 from bioal.widgets import figure_output, set_outputs, text_output
 
 __all__ = ["VIEW_METRICS", "view_options", "view_rows", "default_state", "default_figure", "results_view"]
 
 #: Metrics offered by the view (per-class ones also for the run-level mean, class "all").
-VIEW_METRICS: tuple[str, ...] = (*SCORES, "count", "rare_count", "threshold", "epochs")
+VIEW_METRICS: tuple[str, ...] = (*SCORES, *EVENT_SCORES, "count", "rare_count", "threshold", "epochs")
 _RUN_LEVEL_ONLY = ("rare_count", "threshold", "epochs")
 
 
@@ -39,7 +39,7 @@ def view_rows(tidy: pd.DataFrame, metric: str, class_name: str, start: str) -> p
     rows = tidy[(tidy.metric == metric) & (tidy["class"] == class_name) & tidy.start.isin([start, "full"])].copy()
     if rows[rows.start == start].empty:
         raise KeyError(f"no records for metric {metric!r}, class {class_name!r}, start {start!r}")
-    if metric in SCORES:
+    if metric in SCORES or metric in EVENT_SCORES:
         rows["value"] = rows["value"] * 100
     return rows
 
