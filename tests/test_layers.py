@@ -42,6 +42,7 @@ LAYERS: dict[str, int] = {
     "bioal.experiment": 5,
     "bioal.tour": 5,
     "bioal.session": 5,
+    "bioal.detections": 5,
     "bioal.sweep": 6,
     "bioal.results": 6,
     "bioal.paper": 6,

@@ -20,6 +20,7 @@ import soundfile as sf
 
 from bioal.annotations import read_raven, write_raven
 from bioal.collection import CollectionConfig, build_collection
+from bioal.detections import detect, export_detections, raven_table_name
 from bioal.session import JOURNAL_FILE, JournalError, Session, SessionConfig, SimulatedAnnotator, parse_answer_text
 from bioal.utils import rng
 
@@ -230,3 +231,24 @@ def test_parse_answer_text():
     assert parse_answer_text(" Unsure ", ["a"])["status"] == "unsure"
     assert parse_answer_text("none", ["a"]) == {"status": "labelled", "tags": [], "unknown": []}
     assert parse_answer_text("a, b", ["a"]) == {"status": "labelled", "tags": ["a", "b"], "unknown": ["b"]}
+
+
+def test_detections_export_valid_tables(col, tmp_path):
+
+    folder, events = col
+    session = run_rounds(folder, events, 2)
+    found = detect(session, threshold=0.5, min_duration=0.1, max_gap=0.2)
+    assert len(found) > 0 and len(detect(session, threshold=0.999999)) < len(found)
+    assert list(found.columns) == ["recording", "start", "end", "low_freq", "high_freq", "label"]
+    assert set(found["label"]) <= set(session.classes)
+    assert ((found["end"] - found["start"]) >= 0.1).all() and (found["end"] <= 60.0 + 1e-9).all()
+    paths = export_detections(session, found, tmp_path / "det")
+    csv = pd.read_csv(paths["csv"])
+    assert list(csv.columns) == ["Audiofilename", "Starttime", "Endtime", "label"] and len(csv) == len(found)
+    for rec in session.collection.files["recording"]:
+        assert paths[rec].name == raven_table_name(rec)
+        back = read_raven(paths[rec], recording=rec)
+        mine = found[found["recording"] == rec]
+        assert len(back) == len(mine)
+        np.testing.assert_allclose(back["start"].to_numpy(), mine["start"].to_numpy())
+    assert raven_table_name("site b/night.flac") == "site b__night.Table.1.selections.txt"
