@@ -19,7 +19,9 @@ from bioal.utils import atomic_path, project_root
 
 __all__ = ["CHAPTERS", "notebook_path", "executed_dir", "notebook_parameters", "preset_parameters", "run_notebook"]
 
-CHAPTERS = ("01_data", "02_encoder", "03_embeddings", "04_strategies", "05_experiments", "06_figures")
+CHAPTERS = (
+    "01_data", "02_encoder", "03_embeddings", "04_strategies", "05_experiments", "06_figures", "08_your_recordings",
+)
 
 KERNEL = "python3"
 

@@ -195,8 +195,8 @@ class Session:
         self.bounds = frame_boundaries(self.frames, clip_s=self.clip_seconds)
         self.device = pick_device(config.device)
         self.space = CosineSpace(split.clip_vectors(), device=self.device)
-        scaler = FeatureScaler.fit(split.embeddings) if config.standardize_features else None
-        self.x = scaler.transform(split.embeddings) if scaler else split.embeddings
+        self.scaler = FeatureScaler.fit(split.embeddings) if config.standardize_features else None
+        self.x = self.scaler.transform(split.embeddings) if self.scaler else split.embeddings
         self.journal = Journal(self.dir / JOURNAL_FILE)
         self.state_dir = self.dir / STATE_DIR
         self.classes: list[str] = []
@@ -405,7 +405,8 @@ class Session:
         """Retrain the classifier on every labelled clip, predict the collection's clip tags,
         compute the round's kappa against the previous round's tags on the clips still
         unlabelled, and record the round as finished. ``validation``: optional ``(x [M, T, D],
-        y [M, T, C])`` labelled clips for choosing epochs and the round's valid mAP.
+        y [M, T, C])`` labelled clips (embedded like the collection, classes in the session's
+        order) for choosing epochs and the round's valid mAP (mean over classes with positives).
         Returns the round's ``trained`` record."""
         r = self.pending_round_index()
         if r is None:
@@ -419,6 +420,7 @@ class Session:
         y = self.frame_labels(labelled)
         if validation is not None:
             vx, vy = validation
+            vx = self.scaler.transform(vx) if self.scaler else vx
             if vy.shape[2] != len(self.classes):
                 raise ValueError(f"validation labels have {vy.shape[2]} classes, the session {len(self.classes)}")
         else:
@@ -441,7 +443,9 @@ class Session:
                 kappa = prediction_kappa(previous[pool], tags[pool, : previous.shape[1]])
         valid_map = None
         if validation is not None:
-            valid_map = float(class_average_precision(predict_probs(model, vx, device=self.device), vy).mean())
+            ap = class_average_precision(predict_probs(model, vx, device=self.device), vy)
+            present = np.asarray(vy).reshape(-1, vy.shape[2]).max(axis=0) > 0
+            valid_map = float(ap[present].mean()) if present.any() else None
         record = {
             "type": "trained", "round": r, "n_labelled": int(len(labelled)), "n_answered": len(self.answers),
             "classes": list(self.classes), "kappa": None if math.isnan(kappa) else float(kappa),

@@ -48,6 +48,7 @@ LAYERS: dict[str, int] = {
     "bioal.paper": 6,
     "bioal.explorer": 6,
     "bioal.pipeline": 6,
+    "bioal.recordings": 6,
     "bioal.plots": 7,
     "bioal.widgets": 8,
 }

@@ -9,7 +9,7 @@ from bioal import pipeline
 
 
 def test_pipeline_steps():
-    assert pipeline.pipeline_steps() == ["01", "02", "03", "04", "05", "06"]
+    assert pipeline.pipeline_steps() == ["01", "02", "03", "04", "05", "06", "08"]
     assert pipeline.pipeline_steps("03", "05") == ["03", "04", "05"]
     assert pipeline.pipeline_steps("06", "06") == ["06"]
     with pytest.raises(ValueError, match="unknown step '07'"):
