@@ -87,7 +87,7 @@ class RecordingsConfig(Config):
             audio_dir=str(self.audio), collection_dir=str(self.folder), encoder=self.encoder,
             data_root=self.data_root, panns_checkpoint=self.panns_checkpoint, embeddings_file=self.embeddings_file,
             width=self.width, encoder_batch_size=self.encoder_batch_size, embed_dtype=self.embed_dtype,
-            skip_unreadable=self.skip_unreadable, device="cpu" if self.device == "auto" else self.device,
+            skip_unreadable=self.skip_unreadable, device=self.device,
             seed=self.seed,
         )
 
@@ -96,7 +96,7 @@ class RecordingsConfig(Config):
             strategy=self.strategy, k=self.k, seed=self.seed, classifier_hidden=self.classifier_hidden,
             max_epochs=self.max_epochs, standardize_features=self.standardize_features,
             kappa_threshold=self.kappa_threshold, kappa_window=self.kappa_window,
-            device="cpu" if self.device == "auto" else self.device,
+            device=self.device,
         )
 
 

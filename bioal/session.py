@@ -18,6 +18,8 @@ fsync'ed when it happens, replayed when the session is opened. Record types:
 A killed kernel loses at most a line being written: a torn last line is reported and cut off on
 the next open; a malformed line elsewhere is an error naming the file and line. Unsure and skipped
 clips are not trained on; an unsure clip is not offered again, a skipped one returns to the pool.
+(For MP/MFFT an unsure clip counts among the annotated clips with no class, since the strategies
+take one mask of clips not to pick.)
 Without a validation set the classifier's epochs are chosen on the labelled clips themselves.
 """
 

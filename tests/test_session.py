@@ -18,6 +18,8 @@ import pytest
 
 from bioal.annotations import read_raven, write_raven
 from bioal.detections import detect, export_detections, raven_table_name
+from bioal.embeddings import EmbeddingSplit
+from bioal.recordings import validation_for
 from bioal.session import JOURNAL_FILE, JournalError, Session, SimulatedAnnotator, parse_answer_text
 from tests.helpers_session import CONFIG, ROOT, build_small_collection, fresh_copy
 
@@ -220,3 +222,25 @@ def test_detections_export_valid_tables(col, tmp_path):
         assert len(back) == len(mine)
         np.testing.assert_allclose(back["start"].to_numpy(), mine["start"].to_numpy())
     assert raven_table_name("site b/night.flac") == "site b__night.Table.1.selections.txt"
+
+
+def test_validation_set_in_the_session_class_order(col):
+    folder, events = col
+    session = Session(folder, CONFIG)
+    for name in ("hi", "lo"):
+        session.add_class(name)
+    m = 6
+    labels = np.zeros((m, 32, 3), dtype=np.float32)
+    labels[:3, 5:9, 0] = 1  # "lo"
+    labels[3:, 2:4, 2] = 1  # "hi"
+    split = EmbeddingSplit(session.collection.split.embeddings[:m], labels, ["lo", "other", "hi"],
+                           np.array(["v.wav"] * m, dtype=object), 5.0 * np.arange(m))
+    x, y = validation_for(session, split)
+    np.testing.assert_array_equal(y[..., 0], labels[..., 2])
+    np.testing.assert_array_equal(y[..., 1], labels[..., 0])
+    session.next_round()
+    SimulatedAnnotator(events).label_round(session)
+    record = session.finish_round(validation=(x, y))
+    assert 0.0 < record["valid_map"] <= 1.0
+    session.add_class("new")
+    assert validation_for(session, split) is None
