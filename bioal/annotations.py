@@ -192,7 +192,8 @@ def read_raven(
         label_column = candidates[0]
     elif label_column not in header:
         raise AnnotationError(f"{path}, line 1: no column {label_column!r}; header {header}")
-    shown = set(RAVEN_STANDARD) | set(_RAVEN_FILE_COLUMNS) | {label_column}
+    # kept as extra columns: Channel (which channel of a multichannel file) and Begin Path
+    shown = (set(RAVEN_STANDARD) | set(_RAVEN_FILE_COLUMNS) | {label_column}) - {"Channel", "Begin Path"}
     extras = [c for c in header if c not in shown]
     default_recording = recording if recording is not None else raven_recording_name(path)
 
@@ -282,7 +283,9 @@ def write_raven(
     """
     events = as_events(events)
     path = Path(path)
-    extras = [c for c in events.columns if c not in EVENT_COLUMNS]
+    own = set(RAVEN_STANDARD) | set(_RAVEN_FILE_COLUMNS)
+    # a read table's Channel and Begin Path fill those columns; no column is written twice
+    extras = [c for c in events.columns if c not in EVENT_COLUMNS and c not in own]
     if label_column in extras or label_column in RAVEN_STANDARD:
         raise AnnotationError(f"label column {label_column!r} clashes with another column")
     recordings = list(dict.fromkeys(events["recording"]))
@@ -311,10 +314,12 @@ def write_raven(
         low = 0.0 if math.isnan(rec["low_freq"]) else rec["low_freq"]
         high = max_freq if math.isnan(rec["high_freq"]) else rec["high_freq"]
         offset = offsets.get(rec["recording"], 0.0)
-        cells = [str(i + 1), "Spectrogram 1", "1", _fmt(offset + rec["start"]), _fmt(offset + rec["end"]), _fmt(low), _fmt(high)]
+        channel = str(rec.get("Channel") or "1")
+        cells = [str(i + 1), "Spectrogram 1", channel, _fmt(offset + rec["start"]), _fmt(offset + rec["end"]),
+                 _fmt(low), _fmt(high)]
         if multi:
             name = rec["recording"]
-            cells += [name, (paths or {}).get(name, name), _fmt(rec["start"])]
+            cells += [name, (paths or {}).get(name) or rec.get("Begin Path") or name, _fmt(rec["start"])]
         cells += [rec["label"]] + ["" if pd.isna(rec[c]) else str(rec[c]) for c in extras]
         bad = [c for c in cells if "\t" in c or "\n" in c or "\r" in c]
         if bad:

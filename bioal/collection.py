@@ -243,9 +243,12 @@ def collection_path(collection_dir: str | os.PathLike) -> Path:
 
 
 def _fingerprint_files(files: pd.DataFrame) -> str:
+    """Names, formats, lengths, sizes and modification times of the files (a changed file changes it)."""
     digest = hashlib.sha1()
-    for row in files[["recording", "samplerate", "channels", "frames"]].itertuples(index=False):
-        digest.update(repr(tuple(row)).encode())
+    for row in files[["recording", "path", "samplerate", "channels", "frames"]].itertuples(index=False):
+        stat = os.stat(row.path)
+        digest.update(repr((row.recording, row.samplerate, row.channels, row.frames, stat.st_size,
+                            stat.st_mtime_ns)).encode())
     return digest.hexdigest()[:16]
 
 

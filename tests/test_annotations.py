@@ -55,7 +55,7 @@ def test_raven_waveform_and_spectrogram_rows_count_once_with_crlf(tmp_path):
         newline="\r\n",
     )
     frame = read_raven(path)
-    assert list(frame.columns) == [*EVENT_COLUMNS, "Delta Time (s)"]
+    assert list(frame.columns) == [*EVENT_COLUMNS, "Channel", "Delta Time (s)"]
     assert frame["recording"].tolist() == ["night one", "night one"]
     assert frame["start"].tolist() == [1.0, 4.0] and frame["end"].tolist() == [2.5, 5.0]
     assert frame["low_freq"].tolist() == [300.0, 100.5]  # the spectrogram row's range
@@ -74,6 +74,10 @@ def test_raven_multi_file_table_uses_begin_file_and_file_offset(tmp_path):
     frame = read_raven(path)
     assert frame["recording"].tolist() == ["a.wav", "b b.wav"]
     assert frame["start"].tolist() == [3.0, 5.0] and frame["end"].tolist() == [4.0, 6.5]
+    assert frame["Begin Path"].tolist() == ["C:\\x\\a.wav", "C:\\x\\b b.wav"]
+    again = read_raven(write_raven(frame.assign(Channel=["2", "1"]), tmp_path / "again.selections.txt",
+                                   durations={"a.wav": 60.0, "b b.wav": 60.0}))
+    pd.testing.assert_frame_equal(again, frame.assign(Channel=["2", "1"]))
 
 
 def test_raven_label_column_must_be_named_when_ambiguous(tmp_path):
@@ -109,6 +113,7 @@ def test_raven_round_trip_single_recording_keeps_extras(tmp_path):
     text = path.read_bytes().decode()
     assert text.startswith(RAVEN_HEADER + "\tAnnotation\tNotes\r\n")
     back = read_raven(path, label_column="Annotation")
+    assert back.pop("Channel").tolist() == ["1", "1", "1"]
     expected = frame.copy()
     expected["low_freq"] = expected["low_freq"].fillna(0.0)
     expected["high_freq"] = expected["high_freq"].fillna(16000.0)

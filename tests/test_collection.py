@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 
 import h5py
 import numpy as np
@@ -102,6 +104,11 @@ def test_build_resumes_and_equals_an_uninterrupted_run(folder, tmp_path):
 
 def test_changed_inputs_are_refused_and_skips_recorded(folder, tmp_path):
     out = tmp_path / "c"
+    build_collection(config(folder, out), progress=False, max_batches=1)
+    os.utime(folder / "short.WAV", ns=(0, 123456789))  # the same file, touched (e.g. re-exported)
+    with pytest.raises(ValueError, match="other inputs.*files"):
+        build_collection(config(folder, out), progress=False)
+    shutil.rmtree(out)
     build_collection(config(folder, out), progress=False, max_batches=1)
     sf.write(folder / "new.wav", tone(2.0, 8000), 8000)
     with pytest.raises(ValueError, match="other inputs.*files"):
