@@ -326,26 +326,29 @@ def frame_boundaries(n_frames: int = LABEL_FRAMES, sr: int = SAMPLE_RATE, hop_le
 
 
 def clip_frame_labels(
-    starts: np.ndarray, ends: np.ndarray, positive: np.ndarray, clip_start_s: np.ndarray
+    starts: np.ndarray, ends: np.ndarray, positive: np.ndarray, clip_start_s: np.ndarray,
+    bounds: np.ndarray | None = None,
 ) -> np.ndarray:
     """Frame labels for many clips of one recording: ``[K, 32, C]`` float32.
 
     ``starts``/``ends`` [E] event times, ``positive`` [E, C] bool (value == 1),
     ``clip_start_s`` [K]. Closed-interval overlap: start <= seg_end and end >= seg_start.
+    ``bounds``: the T + 1 frame boundaries within a clip (default :func:`frame_boundaries`, T = 32).
     """
-    bounds = frame_boundaries()
+    bounds = frame_boundaries() if bounds is None else np.asarray(bounds, dtype=np.float64)
+    n_frames = len(bounds) - 1
     clip_start_s = np.asarray(clip_start_s, dtype=np.float64)
     positive = np.asarray(positive, dtype=bool)
     n_classes = positive.shape[1]
-    out = np.zeros((len(clip_start_s), LABEL_FRAMES, n_classes), dtype=np.float32)
+    out = np.zeros((len(clip_start_s), n_frames, n_classes), dtype=np.float32)
     keep = positive.any(axis=1)
     starts, ends, positive = np.asarray(starts)[keep], np.asarray(ends)[keep], positive[keep].astype(np.float32)
     if len(starts) == 0 or len(clip_start_s) == 0:
         return out
-    chunk = max(1, 4_000_000 // (LABEL_FRAMES * len(starts)))
+    chunk = max(1, 4_000_000 // (n_frames * len(starts)))
     for lo in range(0, len(clip_start_s), chunk):
         cs = clip_start_s[lo : lo + chunk, None]
-        seg_lo = (cs + bounds[None, :-1])[:, :, None]  # [k, 32, 1]
+        seg_lo = (cs + bounds[None, :-1])[:, :, None]  # [k, T, 1]
         seg_hi = (cs + bounds[None, 1:])[:, :, None]
         hit = (starts[None, None, :] <= seg_hi) & (ends[None, None, :] >= seg_lo)  # [k, 32, E]
         out[lo : lo + chunk] = (hit.astype(np.float32) @ positive) > 0

@@ -53,6 +53,7 @@ __all__ = [
     "load_encoder",
     "embed_clips",
     "extract_split",
+    "write_incrementally",
     "extract_embeddings",
     "split_overview",
 ]
@@ -332,49 +333,103 @@ def extract_split(
         raise ValueError(f"label frames {dataset.labels.shape[1]} != encoder frames {frames} (method Q9)")
     identity = {"encoder": fingerprint, "mean": float(mean), "std": float(std), "embed_dtype": dtype,
                 "n_clips": n, "embedding_dim": encoder.embedding_dim}
+    recordings = dataset.clips["recording"].to_numpy()
+    starts = dataset.clips["start_s"].to_numpy()
+    encoder.eval()
+
+    def embed(lo: int, hi: int) -> np.ndarray:
+        names = [_clip_name(recordings[i], starts[i]) for i in range(lo, hi)]
+        kept = features[lo // batch_size] if features is not None and lo % batch_size == 0 else None
+        if kept is not None and len(kept) == hi - lo:  # the batch the mean/std pass computed
+            emb = embed_features(encoder, kept, mean, std, names=names, bf16=bf16)
+        else:
+            waves = torch.stack([dataset[i][0] for i in range(lo, hi)])  # [b, 320000]
+            emb = embed_clips(encoder, waves, mean, std, names=names, bf16=bf16)
+        return emb.cpu().numpy()  # [b, 32, D]
+
+    return write_incrementally(
+        path, EmbeddingSplit(None, dataset.labels.astype(np.float32), dataset.class_names,
+                             recordings.astype(str), starts),
+        encoder.embedding_dim, embed, identity, attrs=attrs, batch_size=batch_size, dtype=dtype,
+        progress=progress, desc=f"embed {split}", max_batches=max_batches,
+    )
+
+
+def write_incrementally(
+    path: str | os.PathLike,
+    meta: EmbeddingSplit,
+    dim: int,
+    embed: Any,
+    identity: dict[str, Any],
+    attrs: dict[str, Any] | None = None,
+    extra: dict[str, np.ndarray] | None = None,
+    batch_size: int = 32,
+    dtype: str = "float32",
+    progress: bool = True,
+    desc: str = "embed",
+    max_batches: int | None = None,
+    on_change: Literal["replace", "error"] = "replace",
+) -> Path:
+    """Write a split file (layout above) batch by batch, resuming a partial one.
+
+    ``meta``: the clips' labels ``[N, T, C]``, class names, recordings and starts (embeddings
+    None); ``embed(lo, hi)`` returns the embeddings ``[hi - lo, T, dim]`` of clips lo..hi-1.
+    ``identity``: attributes that must match for a partial file to be continued; a finished
+    matching file is left as it is. A file with another identity (or unreadable) is replaced,
+    or with ``on_change="error"`` refused with the differing keys named. ``extra`` datasets are
+    written once at creation. ``n_done`` advances after each batch; ``max_batches`` stops early.
+    """
+    path = Path(path)
+    n, frames = len(meta), meta.labels.shape[1]
+    if n == 0:
+        raise ValueError(f"{path}: no clips to embed")
+    identity = {**identity, "n_clips": n, "embedding_dim": int(dim)}
     done = 0
     if path.is_file():
+        differ: list[str] = []
         try:
             with h5py.File(path, "r") as handle:
-                same = all(handle.attrs.get(k) == v for k, v in identity.items())
-                done = int(handle.attrs.get("n_done", 0)) if same else -1
+                differ = [k for k, v in identity.items() if handle.attrs.get(k) != v]
+                done = int(handle.attrs.get("n_done", 0)) if not differ else -1
         except OSError:
-            done = -1
+            differ, done = ["unreadable file"], -1
         if done == n:
             return path
         if done < 0:
+            if on_change == "error":
+                raise ValueError(f"{path} was written from other inputs ({', '.join(differ)} differ); "
+                                 "delete it or choose another output path")
             path.unlink()
             done = 0
     if not path.is_file():
         with atomic_path(path) as tmp, h5py.File(tmp, "w") as handle:
-            handle.create_dataset("embeddings", shape=(n, frames, encoder.embedding_dim), dtype=dtype,
-                                  chunks=(min(n, batch_size), frames, encoder.embedding_dim))
-            handle.create_dataset("labels", data=dataset.labels.astype(np.float32))
-            handle.create_dataset("class_list", data=np.array([c.encode() for c in dataset.class_names], dtype="S100"))
-            handle.create_dataset("recording", data=dataset.clips["recording"].astype(str).tolist(),
-                                  dtype=h5py.string_dtype())
-            handle.create_dataset("clip_start", data=dataset.clips["start_s"].to_numpy(np.float64))
+            handle.create_dataset("embeddings", shape=(n, frames, dim), dtype=dtype,
+                                  chunks=(min(n, batch_size), frames, dim))
+            handle.create_dataset("labels", data=meta.labels.astype(np.float32))
+            handle.create_dataset("class_list", data=np.array([c.encode() for c in meta.class_names], dtype="S100"))
+            handle.create_dataset("recording", data=meta.recording.astype(str).tolist(), dtype=h5py.string_dtype())
+            handle.create_dataset("clip_start", data=meta.clip_start)
+            for key, value in (extra or {}).items():
+                value = np.asarray(value)
+                if value.dtype.kind in "OU":
+                    handle.create_dataset(key, data=value.astype(str).tolist(), dtype=h5py.string_dtype())
+                else:
+                    handle.create_dataset(key, data=value)
             for key, value in {**(attrs or {}), **identity}.items():
                 handle.attrs[key] = value
             handle.attrs["n_done"] = 0
-    recordings = dataset.clips["recording"].to_numpy()
-    starts = dataset.clips["start_s"].to_numpy()
-    encoder.eval()
-    batches = range(done, n, batch_size)
     with h5py.File(path, "r+") as handle:
-        bar = tqdm(total=n, initial=done, desc=f"embed {split}", unit="clip", disable=not progress)
+        bar = tqdm(total=n, initial=done, desc=desc, unit="clip", disable=not progress)
         with bar:
-            for count, lo in enumerate(batches):
+            for count, lo in enumerate(range(done, n, batch_size)):
                 if max_batches is not None and count >= max_batches:
                     break
                 hi = min(lo + batch_size, n)
-                names = [_clip_name(recordings[i], starts[i]) for i in range(lo, hi)]
-                if features is not None:
-                    emb = embed_features(encoder, features[lo // batch_size], mean, std, names=names, bf16=bf16)
-                else:
-                    waves = torch.stack([dataset[i][0] for i in range(lo, hi)])  # [b, 320000]
-                    emb = embed_clips(encoder, waves, mean, std, names=names, bf16=bf16)  # [b, 32, D]
-                handle["embeddings"][lo:hi] = emb.cpu().numpy().astype(dtype)
+                emb = np.asarray(embed(lo, hi))
+                if emb.shape != (hi - lo, frames, dim):
+                    raise ValueError(f"{path}: clips {lo}..{hi - 1} embedded to {emb.shape}, "
+                                     f"expected {(hi - lo, frames, dim)}")
+                handle["embeddings"][lo:hi] = emb.astype(dtype)
                 handle.attrs["n_done"] = hi
                 handle.flush()
                 bar.update(hi - lo)

@@ -27,6 +27,7 @@ CHAPTERS = (
     "05_experiments",
     "06_figures",
     "07_released_models",
+    "08_your_recordings",
 )
 
 KERNEL = "python3"

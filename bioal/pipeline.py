@@ -1,12 +1,13 @@
-"""The whole pipeline on one preset: notebooks 01-04, the sweep (05 per run), then 06 and 07.
+"""The whole pipeline on one preset: notebooks 01-04, the sweep (05 per run), then 06, 07 and 08.
 
-``python -m bioal.pipeline --preset demo [--from 01] [--to 07]`` is what ``make book`` runs.
+``python -m bioal.pipeline --preset demo [--from 01] [--to 08]`` is what ``make book`` runs.
 Notebooks 01-04 are executed into ``_executed/<name>.ipynb`` every time; each resumes by
 its own code (preparation, encoder training and extraction pick up finished work), so
 nothing is skipped silently. Step ``05`` is :func:`bioal.sweep.run_sweep`, which skips
 finished runs and reports them; step ``06`` is the figures notebook (run by the sweep when
 both are selected); step ``07`` is the released-models chapter (on the demo preset a stand-in
-release made from the sweep's runs). The pipeline stops at the first failing notebook, naming its cell.
+release made from the sweep's runs); step ``08`` is the your-recordings chapter on a stand-in
+collection. The pipeline stops at the first failing notebook, naming its cell.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ __all__ = ["STEPS", "pipeline_steps", "run_pipeline", "main"]
 STEPS: dict[str, str] = {name[:2]: name for name in CHAPTERS}
 
 
-def pipeline_steps(start: str = "01", stop: str = "07") -> list[str]:
+def pipeline_steps(start: str = "01", stop: str = "08") -> list[str]:
     """The step numbers from ``start`` to ``stop`` inclusive, e.g. ``["03", "04", "05"]``."""
     keys = list(STEPS)
     for value in (start, stop):
@@ -49,7 +50,7 @@ def _declared(name: str, overrides: Mapping[str, Any]) -> dict[str, Any]:
 def run_pipeline(
     preset: str = "demo",
     start: str = "01",
-    stop: str = "07",
+    stop: str = "08",
     overrides: Mapping[str, Any] | None = None,
     executed: str | os.PathLike | None = None,
     progress: bool = True,
@@ -113,7 +114,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bioal.pipeline", description=__doc__.split("\n\n")[0])
     parser.add_argument("--preset", default="demo", help="demo, paper or a YAML file")
     parser.add_argument("--from", dest="start", default="01", choices=list(STEPS), help="first step")
-    parser.add_argument("--to", dest="stop", default="07", choices=list(STEPS), help="last step")
+    parser.add_argument("--to", dest="stop", default="08", choices=list(STEPS), help="last step")
     parser.add_argument("--workers", type=int, default=None, help="parallel sweep runs")
     where = parser.add_mutually_exclusive_group()
     where.add_argument("--scheduler", default=None, help="Dask scheduler address for the sweep")

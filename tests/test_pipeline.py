@@ -9,11 +9,11 @@ from bioal import pipeline
 
 
 def test_pipeline_steps():
-    assert pipeline.pipeline_steps() == ["01", "02", "03", "04", "05", "06", "07"]
+    assert pipeline.pipeline_steps() == ["01", "02", "03", "04", "05", "06", "07", "08"]
     assert pipeline.pipeline_steps("03", "05") == ["03", "04", "05"]
     assert pipeline.pipeline_steps("06", "06") == ["06"]
-    with pytest.raises(ValueError, match="unknown step '08'"):
-        pipeline.pipeline_steps("01", "08")
+    with pytest.raises(ValueError, match="unknown step '09'"):
+        pipeline.pipeline_steps("01", "09")
     with pytest.raises(ValueError, match="comes after"):
         pipeline.pipeline_steps("05", "02")
 

@@ -1,0 +1,173 @@
+"""Chapter 08 (your own recordings), end to end: its configuration, the synthetic stand-in for a
+person's folder, the labelled validation set when one exists, and the unattended rounds.
+
+The stand-in (:func:`stand_in`) copies the shortest validation recording of each of the
+``n_recordings`` sub-datasets with the shortest such recordings from ``DATA_ROOT/raw`` into a
+folder and treats it as an unlabelled collection; their annotation CSVs feed only the simulated
+annotator (:class:`bioal.session.SimulatedAnnotator`), as events labelled with the recording's
+class name.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+import soundfile as sf
+from tqdm.auto import tqdm
+
+from bioal.annotations import read_dcase_csv
+from bioal.collection import CollectionConfig
+from bioal.config import Config, ConfigError
+from bioal.dcase import normalise_name, read_validation_classes
+from bioal.embeddings import EmbeddingSplit, embeddings_dir, read_split
+from bioal.session import Session, SessionConfig, SimulatedAnnotator
+from bioal.stopping import KAPPA_THRESHOLD, KAPPA_WINDOW
+from bioal.utils import resolve_path
+
+__all__ = ["RecordingsConfig", "stand_in", "validation_split", "validation_for", "run_rounds"]
+
+
+@dataclasses.dataclass(frozen=True)
+class RecordingsConfig(Config):
+    """Chapter 08. ``audio_dir`` "" = the synthetic stand-in (``n_recordings`` recordings copied
+    to ``<collection_dir>/audio``); ``collection_dir`` "" = ``DATA_ROOT/recordings``. The encoder
+    fields are :class:`bioal.collection.CollectionConfig`'s, the round fields
+    :class:`bioal.session.SessionConfig`'s; ``rounds`` unattended rounds of ``k`` clips;
+    ``min_duration``/``max_gap`` (s) shape the detections."""
+
+    preset: str = "paper"
+    data_root: str = "data/paper"
+    audio_dir: str = ""
+    collection_dir: str = ""
+    n_recordings: int = 3
+    encoder: Literal["trained", "panns", "random", "file"] = "trained"
+    embeddings_file: str = ""
+    panns_checkpoint: str = ""
+    width: float = 1.0
+    encoder_batch_size: int = 128
+    embed_dtype: Literal["float32", "float16"] = "float32"
+    skip_unreadable: bool = False
+    device: str = "auto"
+    seed: int = 0
+    strategy: str = "mfft"
+    k: int = 10
+    rounds: int = 6
+    classifier_hidden: int = 1024
+    max_epochs: int = 5000
+    standardize_features: bool = False
+    kappa_threshold: float = KAPPA_THRESHOLD
+    kappa_window: int = KAPPA_WINDOW
+    min_duration: float = 0.0
+    max_gap: float = 0.0
+
+    def check(self) -> None:
+        if self.n_recordings < 1 or self.rounds < 1:
+            raise ConfigError(f"N_RECORDINGS and ROUNDS must be >= 1, got {self.n_recordings}, {self.rounds}")
+        if self.min_duration < 0 or self.max_gap < 0:
+            raise ConfigError(f"MIN_DURATION and MAX_GAP must be >= 0, got {self.min_duration}, {self.max_gap}")
+        self.collection_config()
+        self.session_config()
+
+    @property
+    def folder(self) -> Path:
+        return resolve_path(self.collection_dir) if self.collection_dir else resolve_path(self.data_root) / "recordings"
+
+    @property
+    def audio(self) -> Path:
+        return resolve_path(self.audio_dir) if self.audio_dir else self.folder / "audio"
+
+    def collection_config(self) -> CollectionConfig:
+        return CollectionConfig(
+            audio_dir=str(self.audio), collection_dir=str(self.folder), encoder=self.encoder,
+            data_root=self.data_root, panns_checkpoint=self.panns_checkpoint, embeddings_file=self.embeddings_file,
+            width=self.width, encoder_batch_size=self.encoder_batch_size, embed_dtype=self.embed_dtype,
+            skip_unreadable=self.skip_unreadable, device=self.device,
+            seed=self.seed,
+        )
+
+    def session_config(self) -> SessionConfig:
+        return SessionConfig(
+            strategy=self.strategy, k=self.k, seed=self.seed, classifier_hidden=self.classifier_hidden,
+            max_epochs=self.max_epochs, standardize_features=self.standardize_features,
+            kappa_threshold=self.kappa_threshold, kappa_window=self.kappa_window,
+            device=self.device,
+        )
+
+
+def stand_in(data_root: str | os.PathLike, audio_dir: str | os.PathLike, n_recordings: int) -> pd.DataFrame:
+    """Copy the stand-in recordings into ``audio_dir`` (kept when already there) and return the
+    simulated annotator's events (``recording`` = file name, ``label`` = class name, POS only)."""
+    raw = resolve_path(data_root) / "raw"
+    valid = raw / "Development_Set" / "Validation_Set"
+    classes_csv = raw / "DCASE2024_task5_validation_set_classes.csv"
+    if not valid.is_dir() or not classes_csv.is_file():
+        raise FileNotFoundError(f"no validation recordings under {valid} (or no {classes_csv.name}); run notebook 01")
+    classes = read_validation_classes(classes_csv)
+    shortest: list[tuple[float, Path]] = []
+    for sub in sorted(p for p in valid.iterdir() if p.is_dir()):
+        wavs = sorted(sub.glob("*.wav"))
+        if wavs:
+            shortest.append(min((sf.info(str(w)).duration, w) for w in wavs))
+    chosen = [path for _, path in sorted(shortest)[:n_recordings]]
+    audio_dir = Path(audio_dir)
+    audio_dir.mkdir(parents=True, exist_ok=True)
+    parts = []
+    for wav in chosen:
+        target = audio_dir / wav.name
+        if not target.is_file() or target.stat().st_size != wav.stat().st_size:
+            shutil.copyfile(wav, target)
+        name = classes.get(normalise_name(wav.stem))
+        if name is None:
+            raise KeyError(f"{classes_csv}: no class for recording {wav.stem!r}")
+        events = read_dcase_csv(wav.with_suffix(".csv"))
+        events = events[events["status"] == "POS"].assign(recording=wav.name, label=name)
+        parts.append(events.drop(columns="status"))
+    return pd.concat(parts, ignore_index=True)
+
+
+def validation_split(data_root: str | os.PathLike, exclude: Any) -> EmbeddingSplit | None:
+    """The clips of ``DATA_ROOT/embeddings/valid.h5`` (chapter 03) not cut from the recordings
+    named in ``exclude`` (compared by normalised stem); None when that file does not exist."""
+    path = embeddings_dir(resolve_path(data_root)) / "valid.h5"
+    if not path.is_file():
+        return None
+    split = read_split(path, dtype=np.float32)
+    stems = {normalise_name(Path(str(r)).stem) for r in exclude}
+    keep = np.array([normalise_name(Path(str(r)).stem) not in stems for r in split.recording])
+    return split.subset(keep) if keep.any() else None
+
+
+def validation_for(session: Session, split: EmbeddingSplit | None) -> tuple[np.ndarray, np.ndarray] | None:
+    """``(x [M, T, D], y [M, T, C])`` with the label columns in the session's class order, or
+    None when there is no split, the embeddings differ in shape, or a class is not in it."""
+    if split is None or not session.classes or split.embeddings.shape[1:] != session.x.shape[1:]:
+        return None
+    if any(c not in split.class_names for c in session.classes):
+        return None
+    columns = [split.class_names.index(c) for c in session.classes]
+    return split.embeddings, split.labels[:, :, columns]
+
+
+def run_rounds(
+    session: Session,
+    annotator: SimulatedAnnotator,
+    rounds: int,
+    validation: EmbeddingSplit | None = None,
+    progress: bool = True,
+) -> pd.DataFrame:
+    """Finish the pending round and run rounds until ``rounds`` are finished, the simulated
+    annotator answering; resumes where the journal stopped. Returns ``session.stopping()``."""
+    bar = tqdm(total=rounds, initial=min(len(session.trained), rounds), desc="rounds", disable=not progress)
+    with bar:
+        while len(session.trained) < rounds:
+            session.next_round()
+            annotator.label_round(session)
+            session.finish_round(validation=validation_for(session, validation))
+            bar.update(1)
+    return session.stopping()

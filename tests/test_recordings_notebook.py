@@ -1,0 +1,44 @@
+"""Chapter 08 executed through papermill on the tiny synthetic set, and run again to resume (slow)."""
+
+from __future__ import annotations
+
+import json
+
+import nbformat
+import pandas as pd
+import pytest
+
+from bioal.annotations import read_raven
+from bioal.notebooks import run_notebook
+from bioal.synth.audio import generate_development_set
+
+
+def _images(path) -> int:
+    nb = nbformat.read(path, as_version=4)
+    return sum("image/png" in out.get("data", {}) for c in nb.cells if c.cell_type == "code" for out in c.outputs)
+
+
+@pytest.mark.slow
+def test_chapter_08_runs_unattended_and_resumes(tmp_path):
+    root = tmp_path / "data"
+    generate_development_set(root / "raw", size="tiny", seed=0, progress=False)
+    overrides = {"DATA_ROOT": str(root), "ENCODER": "random", "N_RECORDINGS": 2, "ROUNDS": 3, "K": 4,
+                 "MAX_EPOCHS": 5, "ENCODER_BATCH_SIZE": 8}
+    out = run_notebook("08_your_recordings", output=tmp_path / "08.ipynb", preset="demo", progress=False,
+                       overrides=overrides)
+    folder = root / "recordings"
+    records = [json.loads(line) for line in (folder / "journal.jsonl").read_text().splitlines()]
+    assert [r["round"] for r in records if r["type"] == "trained"] == [0, 1, 2]
+    assert sum(r["type"] == "answer" for r in records) == 12
+    assert _images(out) >= 2  # the labeller's default state + the stopping figure
+    detections = pd.read_csv(folder / "detections" / "detections.csv")
+    assert list(detections.columns) == ["Audiofilename", "Starttime", "Endtime", "label"]
+    tables = sorted((folder / "detections").glob("*.selections.txt"))
+    assert len(tables) == 2 and sum(len(read_raven(t)) for t in tables) == len(detections)
+    assert len(read_raven(next((folder / "raven").glob("*.selections.txt")), label_column="Annotation")) == 4
+    again = run_notebook("08_your_recordings", output=tmp_path / "08b.ipynb", preset="demo", progress=False,
+                         overrides=overrides)
+    assert again.is_file()
+    records2 = [json.loads(line) for line in (folder / "journal.jsonl").read_text().splitlines()]
+    assert records2[: len(records)] == records  # replayed, nothing rewritten
+    assert [r["type"] for r in records2[len(records) :]] == ["round"]  # only the next round's picks
