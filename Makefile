@@ -33,8 +33,9 @@ chromium:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq --no-install-recommends chromium fonts-dejavu-core >/dev/null; }
 
+# two pytest-xdist workers, one per core; whole files per worker, the demo book's first
 test: lint chromium
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 test-fast: lint
 	$(BIN)/python -m pytest -m "not slow and not browser"

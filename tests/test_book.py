@@ -32,7 +32,9 @@ HTML = ROOT / "_build" / "html"
 SHOTS = ROOT / "_build" / "screenshots"
 chromium = helpers_book.load_tool("headless_chromium")
 
-pytestmark = [pytest.mark.slow, pytest.mark.browser]
+# the first test builds the demo book (the whole pipeline, 20-30 min on 2 cores): more than the
+# suite's default 30-minute timeout allows once other test files run beside it
+pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.timeout(3600)]
 
 
 def require_chromium() -> None:
