@@ -192,6 +192,12 @@ class ClassifierConfig(Config):
             raise ConfigError(f"LR_FACTOR must be in (0, 1), got {self.lr_factor}")
         if self.lr <= 0 or self.min_lr < 0:
             raise ConfigError(f"LR must be > 0 and MIN_LR >= 0, got {self.lr}, {self.min_lr}")
+        if self.min_lr > self.lr:
+            raise ConfigError(f"MIN_LR must be <= LR, got {self.min_lr} > {self.lr}")
+        if self.plateau_threshold < 0 or self.init_seed < 0:
+            raise ConfigError(
+                f"PLATEAU_THRESHOLD and CLASSIFIER_INIT_SEED must be >= 0, got {self.plateau_threshold}, {self.init_seed}"
+            )
 
 
 @dataclasses.dataclass(frozen=True)

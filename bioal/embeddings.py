@@ -210,6 +210,8 @@ class EmbeddingConfig(Config):
             raise ConfigError(f"WIDTH: must be positive, got {self.width}")
         if self.encoder_batch_size < 1:
             raise ConfigError(f"ENCODER_BATCH_SIZE: must be >= 1, got {self.encoder_batch_size}")
+        if self.seed < 0:
+            raise ConfigError(f"SEED: must be >= 0, got {self.seed}")
         if self.encoder_source == "panns" and not self.panns_checkpoint:
             raise ConfigError("PANNS_CHECKPOINT: needed when ENCODER_SOURCE is 'panns'")
 

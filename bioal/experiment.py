@@ -122,6 +122,8 @@ class ExperimentConfig(Config):
                 raise ConfigError(f"BUDGETS must increase strictly, got {self.budgets}")
         if self.threads < 0:
             raise ConfigError(f"THREADS must be >= 0, got {self.threads}")
+        if self.seed < 0:
+            raise ConfigError(f"SEED must be >= 0, got {self.seed}")
 
     @property
     def start(self) -> str:
