@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import re
+import struct
 
 import pytest
+from helpers_data import make_dev_set
 
 from bioal.classifier import ClassifierConfig
 from bioal.config import ConfigError, load_preset
+from bioal.dcase import DatasetError, prepare
 from bioal.embeddings import EmbeddingConfig
 from bioal.experiment import ExperimentConfig
 from bioal.notebooks import notebook_path, preset_keys, preset_parameters
@@ -69,3 +72,66 @@ def test_fingerprint_is_recorded_then_checked(tmp_path):
     with pytest.raises(StaleResumeError, match=r"changed: files/x.csv: abc -> abd.*delete it"):
         check_fingerprint(path, {"a": 1, "files": {"x.csv": "abd"}}, "the output", "delete it")
     assert fingerprint_changes({"a": 1}, {"b": 1}) == ["a: gone", "b: new"]
+
+
+# --------------------------------------------------------------------------- audio and preparation
+
+
+def _streaming(path, cut: int) -> None:
+    """Rewrite ``path`` with a streaming header (RIFF and data sizes 0xFFFFFFFF), ``cut`` bytes shorter."""
+    data = bytearray(path.read_bytes())
+    data[4:8] = struct.pack("<I", 0xFFFFFFFF)
+    i = data.find(b"data")
+    data[i + 4 : i + 8] = struct.pack("<I", 0xFFFFFFFF)
+    path.write_bytes(bytes(data[: len(data) - cut]))
+
+
+def test_streaming_header_cut_mid_frame_is_named(tmp_path):
+    raw = make_dev_set(tmp_path / "raw")
+    wav = raw / "Development_Set" / "Validation_Set" / "ME" / "ME1.wav"
+    _streaming(wav, cut=1001)
+    with pytest.raises(DatasetError, match=re.escape(str(wav)) + ".*streaming header"):
+        prepare(raw, tmp_path / "prepared", progress=False)
+    assert not (tmp_path / "prepared" / "AL" / "valid" / "ME1.wav").exists()
+
+
+def test_streaming_header_cut_short_leaves_annotations_past_the_end(tmp_path):
+    raw = make_dev_set(tmp_path / "raw")
+    wav = raw / "Development_Set" / "Validation_Set" / "ME" / "ME1.wav"
+    _streaming(wav, cut=2 * 32000 * 20)  # 20 s of 16-bit mono at 32 kHz gone, on a frame boundary
+    with pytest.raises(DatasetError, match=r"ME1\.csv, row \d+: event .* lies past the end of its recording"):
+        prepare(raw, tmp_path / "prepared", progress=False)
+    assert not any((tmp_path / "prepared").rglob("*.wav"))  # checked before any chunk is written
+
+
+def test_annotation_past_the_end_names_file_and_row(tmp_path):
+    raw = make_dev_set(tmp_path / "raw")
+    csv = raw / "Development_Set" / "Validation_Set" / "ME" / "ME1.csv"
+    csv.write_text(csv.read_text() + "\r\nME1.wav,40.000,41.000,POS")
+    rows = len(csv.read_text().splitlines())
+    with pytest.raises(DatasetError, match=re.escape(f"{csv}, row {rows}: event 40.0-41.0 s")):
+        prepare(raw, tmp_path / "prepared", progress=False)
+
+
+def test_prepare_refuses_to_resume_on_a_changed_csv(tmp_path):
+    raw = make_dev_set(tmp_path / "raw")
+    prepared = tmp_path / "prepared"
+    with pytest.raises(RuntimeError, match="stop"):
+
+        def stop(division: str, name: str) -> None:
+            raise RuntimeError("stop")
+
+        prepare(raw, prepared, progress=False, on_recording=stop)
+    assert (prepared / "fingerprint.json").is_file()
+    csv = raw / "Development_Set" / "Validation_Set" / "PB" / "BUK1_20181011_001004.csv"
+    original = csv.read_bytes()
+    csv.write_bytes(original.replace(b"POS", b"NEG", 1))
+    with pytest.raises(StaleResumeError, match=r"Validation_Set/PB/BUK1_20181011_001004.wav/csv.*delete .*prepared"):
+        prepare(raw, prepared, progress=False)
+    # a finished preparation refuses as well once its inputs change
+    csv.write_bytes(original)
+    prepare(raw, prepared, progress=False)
+    wav = raw / "Development_Set" / "Training_Set" / "BV" / "bv1.wav"
+    wav.write_bytes(wav.read_bytes()[:-64])
+    with pytest.raises(StaleResumeError, match=r"Training_Set/BV/bv1.wav/wav"):
+        prepare(raw, prepared, progress=False)
