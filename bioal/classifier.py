@@ -335,6 +335,15 @@ def train_classifier(
         raise ValueError(f"train_x [L, T, D] and train_y [L, T, C] do not match: {tuple(x.shape)}, {tuple(y.shape)}")
     if len(x) == 0:
         raise ValueError("train_classifier needs at least one labelled clip")
+    for what, labels in (("train_y", y.detach().cpu().numpy()), ("valid_y", vy)):
+        odd = ~np.isin(labels, (0.0, 1.0)).reshape(len(labels), -1).all(axis=1)
+        if odd.any():
+            raise ValueError(
+                f"{what}: clip {int(np.flatnonzero(odd)[0])} has labels {np.unique(labels[odd][0]).tolist()}; "
+                "expected 0 or 1 only (map -1/UNK codes before training)"
+            )
+    if not torch.isfinite(x).all():
+        raise ValueError(f"train_x: clip {int((~torch.isfinite(x)).flatten(1).any(1).nonzero()[0])} has NaN/inf features")
     model = build_classifier(config, y.shape[-1], x.shape[-1]).to(device)
     optimiser = torch.optim.Adam(model.parameters(), lr=config.lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=0)
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(

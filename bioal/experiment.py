@@ -57,7 +57,7 @@ from bioal.embeddings import SPLITS, EmbeddingSplit, read_split
 from bioal.metrics import optimal_threshold
 from bioal.records import ROUND_KEYS, RoundRecord, RunRecord, load_run, start_name
 from bioal.strategies import STRATEGIES, CosineSpace, Selection, get_strategy, pick_distances, select
-from bioal.utils import atomic_path, pick_device, resolve_path, rng
+from bioal.utils import array_digest, atomic_path, check_fingerprint, pick_device, resolve_path, rng
 
 __all__ = [
     "ExperimentConfig",
@@ -69,6 +69,7 @@ __all__ = [
     "run_experiment",
     "load_run",
     "load_splits",
+    "splits_fingerprint",
 ]
 
 # fields that do not change a run's results (may differ when a run is resumed)
@@ -153,10 +154,31 @@ def load_splits(config: ExperimentConfig) -> tuple[EmbeddingSplit, EmbeddingSpli
 
 
 def _check_splits(splits: Any) -> tuple[EmbeddingSplit, EmbeddingSplit, EmbeddingSplit]:
+    """Check the three splits before anything is written: embeddings present and finite, labels
+    in {0, 1}, the same classes, embedding size and frame count; errors name split and clip."""
     if len(splits) != 3:
         raise ValueError(f"splits must be (train, valid, test), got {len(splits)} items")
     train, valid, test = splits
     for name, s in zip(SPLITS, splits, strict=True):
+        if not isinstance(s, EmbeddingSplit) or s.embeddings is None:
+            raise ValueError(f"{name} split: expected an EmbeddingSplit with embeddings, got {type(s).__name__}")
+        finite = np.isfinite(s.embeddings).reshape(len(s), -1).all(axis=1)
+        if not finite.all():
+            bad = int(np.flatnonzero(~finite)[0])
+            raise ValueError(
+                f"{name} split: clip {bad} ({s.recording[bad]} at {s.clip_start[bad]:.1f} s) has NaN/inf "
+                f"embeddings ({int((~finite).sum())} clip(s) do); re-extract the embeddings"
+            )
+        odd = ~np.isin(s.labels, (0.0, 1.0)).reshape(len(s), -1).all(axis=1)
+        if odd.any():
+            bad = int(np.flatnonzero(odd)[0])
+            values = sorted({float(v) for v in np.unique(s.labels[bad])})
+            raise ValueError(
+                f"{name} split: clip {bad} ({s.recording[bad]} at {s.clip_start[bad]:.1f} s) has frame labels "
+                f"{values}; expected 0 or 1 only"
+            )
+        if s.embeddings.shape[1] != train.embeddings.shape[1]:
+            raise ValueError(f"{name} split has {s.embeddings.shape[1]} frames per clip, train {train.embeddings.shape[1]}")
         if s.class_names != train.class_names:
             raise ValueError(f"{name} split classes {s.class_names} differ from train {train.class_names}")
         if s.embeddings.shape[2] != train.embeddings.shape[2]:
@@ -164,6 +186,14 @@ def _check_splits(splits: Any) -> tuple[EmbeddingSplit, EmbeddingSplit, Embeddin
                 f"{name} split embedding size {s.embeddings.shape[2]} != train {train.embeddings.shape[2]}"
             )
     return train, valid, test
+
+
+def splits_fingerprint(splits: Any) -> dict[str, str]:
+    """``{split: SHA-256 of its embeddings, labels, class names, recordings and clip starts}``."""
+    return {
+        name: array_digest(s.embeddings, s.labels, np.asarray(s.class_names), s.recording, s.clip_start)
+        for name, s in zip(SPLITS, splits, strict=True)
+    }
 
 
 # --------------------------------------------------------------------------- the loop
@@ -362,6 +392,12 @@ def run_experiment(
 
 def _run(config, folder, existing, splits, progress, stop_after) -> RunRecord:
     run = _Run(config, splits if splits is not None else load_splits(config), progress)
+    check_fingerprint(
+        folder / "inputs.json",
+        {"embeddings": splits_fingerprint((run.train, run.valid, run.test))},
+        f"the run in {folder}",
+        f"delete {folder} (or use another RESULTS_DIR) to run it on these embeddings.",
+    )
     records.write_config(folder, config.to_dict())
 
     labelled_round = np.full(run.n, -1, dtype=np.int64)

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import copy
 import re
 import struct
 
+import numpy as np
 import pytest
 from helpers_data import make_dev_set
 
-from bioal.classifier import ClassifierConfig
+from bioal.classifier import ClassifierConfig, train_classifier
 from bioal.config import ConfigError, load_preset
 from bioal.dcase import DatasetError, prepare
 from bioal.embeddings import EmbeddingConfig
-from bioal.experiment import ExperimentConfig
+from bioal.experiment import ExperimentConfig, run_experiment, run_folder
 from bioal.notebooks import notebook_path, preset_keys, preset_parameters
+from bioal.strategies import select
+from bioal.synth.embeddings import paper_shaped_splits
 from bioal.utils import StaleResumeError, check_fingerprint, fingerprint_changes
 
 # --------------------------------------------------------------------------- presets
@@ -135,3 +139,75 @@ def test_prepare_refuses_to_resume_on_a_changed_csv(tmp_path):
     wav.write_bytes(wav.read_bytes()[:-64])
     with pytest.raises(StaleResumeError, match=r"Training_Set/BV/bv1.wav/wav"):
         prepare(raw, prepared, progress=False)
+
+
+# --------------------------------------------------------------------------- experiments and strategies
+
+
+@pytest.fixture(scope="module")
+def small_splits():
+    return paper_shaped_splits(n_train=120, n_valid=40, n_test=40, frames=8, dim=16, seed=5)
+
+
+def _run_config(tmp_path, **kw):
+    base = dict(results_dir=str(tmp_path / "results"), budgets=(10, 20), classifier_hidden=8, max_epochs=5,
+                device="cpu", threads=1, strategy="mfft")
+    base.update(kw)
+    return ExperimentConfig.from_dict(base)
+
+
+def test_nan_in_valid_embeddings_names_split_and_clip_before_anything_is_written(tmp_path, small_splits):
+    train, valid, test = (copy.deepcopy(s) for s in small_splits)
+    valid.embeddings[7, 2, 3] = np.nan
+    config = _run_config(tmp_path)
+    with pytest.raises(ValueError, match=rf"valid split: clip 7 \({re.escape(str(valid.recording[7]))} at"):
+        run_experiment(config, splits=(train, valid, test), progress=False)
+    assert not run_folder(config).exists()
+
+
+def test_training_labels_coded_minus_one_are_refused(tmp_path, small_splits):
+    train, valid, test = (copy.deepcopy(s) for s in small_splits)
+    train.labels[train.labels == 0] = -1
+    with pytest.raises(ValueError, match=r"train split: clip 0 .*expected 0 or 1 only"):
+        run_experiment(_run_config(tmp_path), splits=(train, valid, test), progress=False)
+    x = np.zeros((4, 8, 16), np.float32)
+    with pytest.raises(ValueError, match="train_y: clip 0 has labels"):
+        train_classifier(x, -np.ones((4, 8, 7), np.float32), x, np.zeros((4, 8, 7)), ClassifierConfig(), seed=0)
+
+
+def test_run_refuses_to_resume_on_other_embeddings(tmp_path, small_splits):
+    config = _run_config(tmp_path)
+    run_experiment(config, splits=small_splits, progress=False, stop_after=1)
+    assert (run_folder(config) / "inputs.json").is_file()
+    other = paper_shaped_splits(n_train=120, n_valid=40, n_test=40, frames=8, dim=16, seed=6)
+    with pytest.raises(StaleResumeError, match=r"changed: embeddings/test: .*embeddings/train: .*delete .*mfft-cold-seed0"):
+        run_experiment(config.replace(data_root="elsewhere"), splits=other, progress=False)
+    record = run_experiment(config.replace(data_root="elsewhere"), splits=small_splits, progress=False)
+    assert record.complete  # same content under another DATA_ROOT resumes
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"clip_labels": "probs"}, r"clip_labels: row 0, class \d+ is 0\.\d+.*threshold probabilities"),
+        ({"clip_labels": "minus"}, r"clip_labels: row \d+, class \d+ is -1"),
+        ({"clip_pred": "probs"}, r"clip_pred: row 0, class \d+ is 0\.\d+"),
+        ({"clip_pred": "short"}, r"clip_pred: expected 60 or 50 rows"),
+        ({"clip_pred": "callable"}, r"clip_pred\(indices\): row 0"),
+    ],
+)
+def test_select_checks_tags_are_binary(kwargs, message):
+    gen = np.random.default_rng(0)
+    vectors = gen.standard_normal((60, 8)).astype(np.float32)
+    labels = gen.random((60, 3)) < 0.3
+    probs = gen.uniform(0.01, 0.99, (60, 3))
+    values = {"probs": probs, "minus": np.where(labels, 1, -1), "short": labels[:10], "callable": lambda i: probs[i]}
+    args = {"clip_labels": labels, "clip_pred": labels}
+    args.update({key: values[v] for key, v in kwargs.items()})
+    with pytest.raises(ValueError, match=message):
+        select("mfft", embeddings=vectors, labeled=np.arange(10), k=5, rng=np.random.default_rng(1), **args)
+    ints = select("mfft", embeddings=vectors, labeled=np.arange(10), k=5, rng=np.random.default_rng(1),
+                  clip_labels=labels.astype(int), clip_pred=labels.astype(float))
+    bools = select("mfft", embeddings=vectors, labeled=np.arange(10), k=5, rng=np.random.default_rng(1),
+                   clip_labels=labels, clip_pred=labels)
+    assert np.array_equal(ints.indices, bools.indices)
