@@ -41,7 +41,7 @@ from tqdm.auto import tqdm
 
 from bioal.config import Config, ConfigError
 from bioal.metrics import class_average_precision, f1_per_class, optimal_threshold
-from bioal.utils import resolve_path, torch_generator
+from bioal.utils import check_tensors, load_torch_file, resolve_path, torch_generator
 
 __all__ = [
     "MLPClassifier",
@@ -116,13 +116,14 @@ def read_panns_fc(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     Opens it with ``torch.load(weights_only=True)['model']``; missing or mis-shaped keys raise
     ``KeyError`` / ``ValueError`` listing them and naming the file.
     """
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    state = load_torch_file(path, what="PANNs checkpoint")
     if not isinstance(state, Mapping) or "model" not in state:
         raise KeyError(f"{path}: not a PANNs checkpoint (no 'model' entry)")
     model = state["model"]
     missing = [k for k in PANNS_FC_KEYS if k not in model]
     if missing:
         raise KeyError(f"{path}: missing keys {missing}")
+    check_tensors({k: model[k] for k in PANNS_FC_KEYS}, str(path))
     bad = [f"{k} {tuple(model[k].shape)} != {v}" for k, v in PANNS_FC_KEYS.items() if tuple(model[k].shape) != v]
     if bad:
         raise ValueError(f"{path}: mis-shaped keys {bad}")

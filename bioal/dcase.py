@@ -696,6 +696,16 @@ def _write_chunks(rec: Recording, cuts: Sequence[float], out_dir: Path, splits: 
             sf.write(str(tmp), chunk, SAMPLE_RATE, subtype="PCM_16", format="WAV")
 
 
+def prepared_fingerprint(prepared_root: str | os.PathLike, division: str) -> dict[str, str]:
+    """What a later stage reads from ``prepared_root/division``: the SHA-256 of each label CSV
+    and of ``fingerprint.json`` (the raw inputs the chunks were cut from), when present."""
+    root = Path(prepared_root)
+    out = {f"{split}_label.csv": file_digest(root / division / f"{split}_label.csv") for split in SPLITS[division]}
+    if (root / "fingerprint.json").is_file():
+        out["raw inputs"] = file_digest(root / "fingerprint.json")
+    return out
+
+
 def is_prepared(prepared_root: str | os.PathLike) -> bool:
     """True when every label CSV of both divisions exists (they are written last)."""
     root = Path(prepared_root)

@@ -57,7 +57,16 @@ from bioal.embeddings import SPLITS, EmbeddingSplit, read_split
 from bioal.metrics import optimal_threshold
 from bioal.records import ROUND_KEYS, RoundRecord, RunRecord, load_run, start_name
 from bioal.strategies import STRATEGIES, CosineSpace, Selection, get_strategy, pick_distances, select
-from bioal.utils import array_digest, atomic_path, check_fingerprint, pick_device, resolve_path, rng
+from bioal.utils import (
+    array_digest,
+    atomic_path,
+    check_fingerprint,
+    check_tensors,
+    load_torch_file,
+    pick_device,
+    resolve_path,
+    rng,
+)
 
 __all__ = [
     "ExperimentConfig",
@@ -341,7 +350,11 @@ class _Run:
         """The classifier of finished round ``r``: from ``state.pt`` or retrained (seeded)."""
         path = self.folder / "state.pt"
         if path.is_file():
-            state = torch.load(path, map_location=self.device, weights_only=True)
+            state = load_torch_file(path, map_location=self.device, what="run state (delete it: the last round's "
+                                    "classifier is then retrained from the round records)")
+            if not isinstance(state, dict) or not {"round", "threshold", "model"} <= set(state):
+                raise ValueError(f"{path}: expected a dict with round, threshold and model; delete it to retrain")
+            check_tensors(state["model"], f"{path} ['model']")
             if int(state["round"]) == r:
                 model = MLPClassifier(
                     self.train.n_classes, self.train.embeddings.shape[2], self.classifier_config.hidden

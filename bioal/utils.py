@@ -29,6 +29,9 @@ __all__ = [
     "array_digest",
     "fingerprint_changes",
     "check_fingerprint",
+    "CheckpointFileError",
+    "load_torch_file",
+    "check_tensors",
     "seed_sequence",
     "rng",
     "torch_generator",
@@ -191,6 +194,51 @@ def check_fingerprint(path: str | os.PathLike, fingerprint: dict[str, Any], what
             )
         return
     write_json(path, fingerprint)
+
+
+# --------------------------------------------------------------------------- torch files
+
+
+class CheckpointFileError(ValueError):
+    """A torch file is unreadable, or holds something other than finite tensors where they belong."""
+
+
+def load_torch_file(path: str | os.PathLike, map_location: Any = "cpu", what: str = "torch checkpoint") -> Any:
+    """``torch.load(path, weights_only=True)`` with errors that name the file.
+
+    A truncated or foreign file raises :class:`CheckpointFileError` naming ``path``; a file
+    holding pickled Python objects is refused as such (bioal never unpickles outside files).
+    """
+    import torch  # lazy: utils sits under every module, torch takes seconds to import
+
+    path = Path(path)
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except FileNotFoundError:
+        raise
+    except Exception as err:  # zip/pickle errors of truncated or foreign files
+        text = str(err)
+        if "weights_only" in text or "Weights only load failed" in text:
+            reason = "it holds pickled Python objects besides tensors, which bioal never loads from files"
+        else:
+            reason = f"truncated or not written by torch.save ({type(err).__name__}: {text.splitlines()[0] if text else ''})"
+        raise CheckpointFileError(f"{path}: not a readable {what}: {reason}") from None
+
+
+def check_tensors(state: Any, where: str, finite: bool = True) -> None:
+    """Check a state_dict: a mapping of names to tensors, floating ones finite (with ``finite``).
+
+    Raises :class:`CheckpointFileError` naming ``where`` and the first bad key.
+    """
+    import torch  # lazy: utils sits under every module, torch takes seconds to import
+
+    if not isinstance(state, dict):
+        raise CheckpointFileError(f"{where}: expected a state_dict (name -> tensor), got {type(state).__name__}")
+    for key, value in state.items():
+        if not isinstance(value, torch.Tensor):
+            raise CheckpointFileError(f"{where}: {key!r} holds a {type(value).__name__}, expected a tensor")
+        if finite and value.is_floating_point() and not bool(torch.isfinite(value).all()):
+            raise CheckpointFileError(f"{where}: {key!r} holds NaN/inf weights")
 
 
 # --------------------------------------------------------------------------- randomness

@@ -4,21 +4,26 @@ from __future__ import annotations
 
 import copy
 import re
+import socket
 import struct
 
 import numpy as np
 import pytest
+import torch
 from helpers_data import make_dev_set
 
 from bioal.classifier import ClassifierConfig, train_classifier
 from bioal.config import ConfigError, load_preset
 from bioal.dcase import DatasetError, prepare
-from bioal.embeddings import EmbeddingConfig
+from bioal.download import DownloadError, download_file
+from bioal.embeddings import EmbeddingConfig, read_split, write_split
+from bioal.encoder import CheckpointError, Cnn14Encoder
 from bioal.experiment import ExperimentConfig, run_experiment, run_folder
 from bioal.notebooks import notebook_path, preset_keys, preset_parameters
 from bioal.strategies import select
+from bioal.sweep import check_sweep_inputs
 from bioal.synth.embeddings import paper_shaped_splits
-from bioal.utils import StaleResumeError, check_fingerprint, fingerprint_changes
+from bioal.utils import CheckpointFileError, StaleResumeError, check_fingerprint, fingerprint_changes
 
 # --------------------------------------------------------------------------- presets
 
@@ -211,3 +216,89 @@ def test_select_checks_tags_are_binary(kwargs, message):
     bools = select("mfft", embeddings=vectors, labeled=np.arange(10), k=5, rng=np.random.default_rng(1),
                    clip_labels=labels, clip_pred=labels)
     assert np.array_equal(ints.indices, bools.indices)
+
+
+def _write_splits(data_root, seed: int) -> None:
+    for name, split in zip(("train", "valid", "test"), paper_shaped_splits(60, 20, 20, frames=8, dim=8, seed=seed),
+                           strict=True):
+        write_split(data_root / "embeddings" / f"{name}.h5", split)
+
+
+def test_sweep_refuses_to_resume_on_other_embeddings_or_parameters(tmp_path):
+    overrides = {"DATA_ROOT": str(tmp_path / "data"), "RESULTS_DIR": str(tmp_path / "results"), "MAX_EPOCHS": 4}
+    check_sweep_inputs("demo", overrides, tmp_path / "results")  # no embeddings yet: left to the runs
+    assert not (tmp_path / "results" / "sweep_inputs.json").exists()
+    _write_splits(tmp_path / "data", seed=0)
+    check_sweep_inputs("demo", overrides, tmp_path / "results")
+    check_sweep_inputs("demo", {**overrides, "DEVICE": "cpu"}, tmp_path / "results")  # not a result parameter
+    with pytest.raises(StaleResumeError, match=r"changed: parameters/MAX_EPOCHS: 4 -> 5"):
+        check_sweep_inputs("demo", {**overrides, "MAX_EPOCHS": 5}, tmp_path / "results")
+    _write_splits(tmp_path / "data", seed=1)  # embeddings re-extracted in place
+    with pytest.raises(StaleResumeError, match=r"embeddings/test: .*delete .*results"):
+        check_sweep_inputs("demo", overrides, tmp_path / "results")
+
+
+# --------------------------------------------------------------------------- files that fail to read
+
+
+def test_truncated_hdf5_names_the_file(tmp_path):
+    _write_splits(tmp_path, seed=0)
+    path = tmp_path / "embeddings" / "train.h5"
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    with pytest.raises(OSError, match=re.escape(str(path)) + ".*truncated or damaged"):
+        read_split(path)
+
+
+def test_truncated_state_pt_names_the_file(tmp_path, small_splits):
+    config = _run_config(tmp_path)
+    run_experiment(config, splits=small_splits, progress=False, stop_after=1)
+    state = run_folder(config) / "state.pt"
+    state.write_bytes(state.read_bytes()[:100])
+    with pytest.raises(CheckpointFileError, match=re.escape(str(state)) + ".*delete it.*truncated"):
+        run_experiment(config, splits=small_splits, progress=False)
+
+
+def _encoder_state(width=1 / 16):
+    return {k: v.clone() for k, v in Cnn14Encoder(width=width, seed=0).encoder_state_dict().items()}
+
+
+@pytest.mark.parametrize("kind", ["garbage", "pickle", "list", "nan"])
+def test_bad_checkpoints_get_clear_errors(tmp_path, kind):
+    path = tmp_path / "enc.pt"
+    if kind == "garbage":
+        path.write_bytes(b"this is not a checkpoint" * 10)
+        message = "not a readable torch checkpoint: truncated or not written by torch.save"
+    elif kind == "pickle":
+        torch.save({"model": _encoder_state(), "note": _Foreign()}, path)
+        message = "pickled Python objects besides tensors"
+    elif kind == "list":
+        state = _encoder_state()
+        state["conv_block1.conv1.weight"] = state["conv_block1.conv1.weight"].tolist()
+        torch.save(state, path)
+        message = "'conv_block1.conv1.weight' holds a list, expected a tensor"
+    else:
+        state = _encoder_state()
+        state["conv_block2.bn1.weight"][0] = float("nan")
+        torch.save(state, path)
+        message = "'conv_block2.bn1.weight' holds NaN/inf weights"
+    with pytest.raises(CheckpointError, match=re.escape(str(path)) + ".*" + re.escape(message)) as err:
+        Cnn14Encoder.from_panns(path)
+    assert "weights_only=False" not in str(err.value)
+
+
+class _Foreign:
+    """A Python object that only a full unpickle could load."""
+
+
+def test_hand_placed_file_failing_md5_offline_says_it_was_renamed(tmp_path, caplog):
+    with socket.socket() as s:  # a port with nothing listening
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    dest = tmp_path / "Development_set.zip"
+    dest.write_bytes(b"half a file")
+    with caplog.at_level("WARNING"), pytest.raises(DownloadError) as err:
+        download_file(f"http://127.0.0.1:{port}/f.zip", dest, md5="0" * 32, progress=False, timeout=5)
+    corrupt = tmp_path / "Development_set.zip.corrupt"
+    assert corrupt.is_file() and not dest.exists()
+    assert f"renamed to {corrupt}" in str(err.value) and "place it by hand" in str(err.value)
+    assert f"renamed to {corrupt}" in caplog.text
