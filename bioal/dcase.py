@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import dataclasses
+import hashlib
 import logging
 import math
 import multiprocessing
@@ -413,7 +414,8 @@ def unpack_development_set(zip_path: str | os.PathLike, raw_dir: str | os.PathLi
     ``__MACOSX`` entries are ignored; wav/csv names get spaces and hyphens replaced by '_';
     an entry already present under its own or its normalised name is skipped (so an interrupted
     unpack resumes); each file is written atomically; the duplicate PB recording
-    ``BUK5_20180921_015906a`` is not extracted (method §1.1).
+    ``BUK5_20180921_015906a`` is not extracted (method §1.1). ``raw_dir/unpack_fingerprint.json``
+    records the archive's member names, sizes and CRCs: resuming from another archive is refused.
     """
     zip_path, raw_dir = Path(zip_path), Path(raw_dir)
     try:
@@ -422,6 +424,13 @@ def unpack_development_set(zip_path: str | os.PathLike, raw_dir: str | os.PathLi
         raise DatasetError(f"{zip_path}: not a readable zip archive ({err})") from err
     with archive:
         members = [m for m in archive.infolist() if not m.is_dir() and not _is_macosx(m.filename)]
+        listing = hashlib.sha256("\n".join(f"{m.filename}\t{m.file_size}\t{m.CRC}" for m in members).encode())
+        check_fingerprint(
+            raw_dir / "unpack_fingerprint.json",
+            {"archive": zip_path.name, "members": len(members), "content": listing.hexdigest()},
+            f"the unpacked data in {raw_dir}",
+            f"delete {raw_dir / 'Development_Set'} and {raw_dir / 'unpack_fingerprint.json'} and unpack again.",
+        )
         for member in tqdm(members, desc="unpack", disable=not progress):
             rel = Path(member.filename)
             if rel.is_absolute() or ".." in rel.parts:

@@ -6,6 +6,8 @@ import copy
 import re
 import socket
 import struct
+import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,7 +16,7 @@ from helpers_data import make_dev_set
 
 from bioal.classifier import ClassifierConfig, train_classifier
 from bioal.config import ConfigError, load_preset
-from bioal.dcase import DatasetError, prepare
+from bioal.dcase import DatasetError, prepare, unpack_development_set
 from bioal.download import DownloadError, download_file
 from bioal.embeddings import EmbeddingConfig, read_split, write_split
 from bioal.encoder import CheckpointError, Cnn14Encoder
@@ -302,3 +304,21 @@ def test_hand_placed_file_failing_md5_offline_says_it_was_renamed(tmp_path, capl
     assert corrupt.is_file() and not dest.exists()
     assert f"renamed to {corrupt}" in str(err.value) and "place it by hand" in str(err.value)
     assert f"renamed to {corrupt}" in caplog.text
+
+
+def test_unpack_refuses_to_resume_from_another_archive(tmp_path):
+    make_dev_set(tmp_path / "src")
+
+    def pack(name: str, skip: str = "") -> Path:
+        path = tmp_path / name
+        with zipfile.ZipFile(path, "w") as archive:
+            for file in sorted((tmp_path / "src" / "Development_Set").rglob("*")):
+                if file.is_file() and file.name != skip:
+                    archive.write(file, file.relative_to(tmp_path / "src"))
+        return path
+
+    raw = tmp_path / "raw"
+    unpack_development_set(pack("a.zip"), raw, progress=False)
+    unpack_development_set(pack("a.zip"), raw, progress=False)  # the same archive again: fine
+    with pytest.raises(StaleResumeError, match=r"content: .*delete .*Development_Set"):
+        unpack_development_set(pack("a.zip", skip="ME1.csv"), raw, progress=False)
