@@ -45,6 +45,9 @@ ROOT = Path(__file__).resolve().parents[1]
 HELPER = Path(__file__).with_name("helpers_kill.py")
 KILL_SEED = 14
 TIMING = {"select_seconds", "train_seconds", "seconds"}
+#: One thread everywhere, as Dask's nanny sets for its workers: papermill kernels inherit it,
+#: and float sums then agree between the reference, the children and the Dask workers.
+THREADS = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 PAYLOAD = rng(0, "kill-payload").integers(0, 256, size=2 << 20, dtype=np.uint8).tobytes()
 
 
@@ -116,7 +119,7 @@ def _setup(stage: str, root: Path, url: str) -> dict:
 
 
 def _start(stage: str, root: Path, args: dict) -> subprocess.Popen:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(HELPER.parent)]), "OMP_NUM_THREADS": "1"}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(HELPER.parent)]), **THREADS}
     proc = subprocess.Popen(
         [sys.executable, str(HELPER), stage, str(root), json.dumps(args)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT, start_new_session=True,
@@ -262,7 +265,9 @@ def _sweep_on_dask_killing_a_worker(root: Path) -> None:
 
 
 @pytest.mark.parametrize("stage", list(OUTPUTS))
-def test_killed_stage_restarts_to_the_uninterrupted_files(stage, tmp_path, server):
+def test_killed_stage_restarts_to_the_uninterrupted_files(stage, tmp_path, server, monkeypatch):
+    for name, value in THREADS.items():
+        monkeypatch.setenv(name, value)
     root, ref = tmp_path / "work", tmp_path / "ref"
     root.mkdir()
     args = _setup(stage, root, server)
