@@ -78,6 +78,7 @@ __all__ = [
     "run_experiment",
     "load_run",
     "load_splits",
+    "embeddings_folder",
     "splits_fingerprint",
 ]
 
@@ -154,11 +155,14 @@ def run_folder(config: ExperimentConfig) -> Path:
 # --------------------------------------------------------------------------- data
 
 
+def embeddings_folder(config: ExperimentConfig) -> Path:
+    """``EMBEDDINGS_DIR``, default ``DATA_ROOT/embeddings`` (resolved)."""
+    return resolve_path(config.embeddings_dir) if config.embeddings_dir else resolve_path(config.data_root) / "embeddings"
+
+
 def load_splits(config: ExperimentConfig) -> tuple[EmbeddingSplit, EmbeddingSplit, EmbeddingSplit]:
     """Read ``train/valid/test.h5`` from ``EMBEDDINGS_DIR`` (default ``DATA_ROOT/embeddings``) as float32."""
-    folder = (
-        resolve_path(config.embeddings_dir) if config.embeddings_dir else resolve_path(config.data_root) / "embeddings"
-    )
+    folder = embeddings_folder(config)
     return tuple(read_split(folder / f"{name}.h5", dtype=np.float32) for name in SPLITS)  # type: ignore[return-value]
 
 

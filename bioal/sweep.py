@@ -45,10 +45,10 @@ from tqdm.auto import tqdm
 
 from bioal import records
 from bioal.config import load_preset
-from bioal.experiment import ExperimentConfig, load_splits, run_name, splits_fingerprint
+from bioal.experiment import ExperimentConfig, embeddings_folder, run_name
 from bioal.notebooks import executed_dir, notebook_parameters, notebook_path, preset_parameters, run_notebook
 from bioal.strategies import strategy_names
-from bioal.utils import check_fingerprint, resolve_path, write_json
+from bioal.utils import check_fingerprint, file_digest, resolve_path, write_json
 
 __all__ = [
     "STRATEGIES",
@@ -220,18 +220,18 @@ _NOT_SHARED = ("STRATEGY", "INIT_POS", "SEED", "FULL_SUPERVISION", "PRESET", "DE
 
 def check_sweep_inputs(preset: str, overrides: Mapping[str, Any] | None, results_dir: Path) -> None:
     """Record in ``RESULTS_DIR/sweep_inputs.json`` what every run of the sweep shares (the
-    parameters that shape results, and the embeddings' fingerprint), or refuse with
-    :class:`~bioal.utils.StaleResumeError` when a resumed sweep would mix them. Missing
-    embeddings are left to the runs to report."""
+    parameters that shape results, and the SHA-256 of each embeddings file, read in 1 MiB
+    blocks), or refuse with :class:`~bioal.utils.StaleResumeError` when a resumed sweep would
+    mix them. Missing embeddings are left to the runs to report."""
     base = preset_parameters(notebook_path(RUN_NOTEBOOK), preset, overrides)
-    try:
-        splits = load_splits(ExperimentConfig.from_namespace(base))
-    except FileNotFoundError:
+    folder = embeddings_folder(ExperimentConfig.from_namespace(base))
+    files = {split: folder / f"{split}.h5" for split in ("train", "valid", "test")}
+    if not all(path.is_file() for path in files.values()):
         return
     shared = {k: v for k, v in sorted(base.items()) if k not in _NOT_SHARED}
     check_fingerprint(
         results_dir / "sweep_inputs.json",
-        {"parameters": shared, "embeddings": splits_fingerprint(splits)},
+        {"parameters": shared, "embeddings": {split: file_digest(path) for split, path in files.items()}},
         f"the sweep in {results_dir}",
         f"delete {results_dir} (or set another RESULTS_DIR) to sweep these inputs.",
     )

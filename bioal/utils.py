@@ -142,7 +142,7 @@ def array_digest(*arrays: Any) -> str:
         if array.dtype == object:
             array = array.astype(str)
         digest.update(f"{array.dtype.str}{array.shape}".encode())
-        digest.update(np.ascontiguousarray(array).tobytes())
+        digest.update(memoryview(np.ascontiguousarray(array)).cast("B"))  # no copy of a contiguous array
     return digest.hexdigest()
 
 
