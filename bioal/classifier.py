@@ -41,7 +41,7 @@ from tqdm.auto import tqdm
 
 from bioal.config import Config, ConfigError
 from bioal.metrics import class_average_precision, f1_per_class, optimal_threshold
-from bioal.utils import resolve_path, torch_generator
+from bioal.utils import check_tensors, load_torch_file, resolve_path, torch_generator
 
 __all__ = [
     "MLPClassifier",
@@ -116,13 +116,14 @@ def read_panns_fc(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     Opens it with ``torch.load(weights_only=True)['model']``; missing or mis-shaped keys raise
     ``KeyError`` / ``ValueError`` listing them and naming the file.
     """
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    state = load_torch_file(path, what="PANNs checkpoint")
     if not isinstance(state, Mapping) or "model" not in state:
         raise KeyError(f"{path}: not a PANNs checkpoint (no 'model' entry)")
     model = state["model"]
     missing = [k for k in PANNS_FC_KEYS if k not in model]
     if missing:
         raise KeyError(f"{path}: missing keys {missing}")
+    check_tensors({k: model[k] for k in PANNS_FC_KEYS}, str(path))
     bad = [f"{k} {tuple(model[k].shape)} != {v}" for k, v in PANNS_FC_KEYS.items() if tuple(model[k].shape) != v]
     if bad:
         raise ValueError(f"{path}: mis-shaped keys {bad}")
@@ -192,6 +193,12 @@ class ClassifierConfig(Config):
             raise ConfigError(f"LR_FACTOR must be in (0, 1), got {self.lr_factor}")
         if self.lr <= 0 or self.min_lr < 0:
             raise ConfigError(f"LR must be > 0 and MIN_LR >= 0, got {self.lr}, {self.min_lr}")
+        if self.min_lr > self.lr:
+            raise ConfigError(f"MIN_LR must be <= LR, got {self.min_lr} > {self.lr}")
+        if self.plateau_threshold < 0 or self.init_seed < 0:
+            raise ConfigError(
+                f"PLATEAU_THRESHOLD and CLASSIFIER_INIT_SEED must be >= 0, got {self.plateau_threshold}, {self.init_seed}"
+            )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -329,6 +336,15 @@ def train_classifier(
         raise ValueError(f"train_x [L, T, D] and train_y [L, T, C] do not match: {tuple(x.shape)}, {tuple(y.shape)}")
     if len(x) == 0:
         raise ValueError("train_classifier needs at least one labelled clip")
+    for what, labels in (("train_y", y.detach().cpu().numpy()), ("valid_y", vy)):
+        odd = ~np.isin(labels, (0.0, 1.0)).reshape(len(labels), -1).all(axis=1)
+        if odd.any():
+            raise ValueError(
+                f"{what}: clip {int(np.flatnonzero(odd)[0])} has labels {np.unique(labels[odd][0]).tolist()}; "
+                "expected 0 or 1 only (map -1/UNK codes before training)"
+            )
+    if not torch.isfinite(x).all():
+        raise ValueError(f"train_x: clip {int((~torch.isfinite(x)).flatten(1).any(1).nonzero()[0])} has NaN/inf features")
     model = build_classifier(config, y.shape[-1], x.shape[-1]).to(device)
     optimiser = torch.optim.Adam(model.parameters(), lr=config.lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=0)
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(

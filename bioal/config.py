@@ -10,11 +10,12 @@ accepted for floats) and ranges (``check``), and prints as a table. Presets live
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import json
 import re
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, ClassVar, Literal, TypeVar, Union, get_args, get_origin
 
@@ -22,7 +23,7 @@ import yaml
 
 from bioal.utils import project_root
 
-__all__ = ["Config", "ConfigError", "load_preset", "preset_path"]
+__all__ = ["Config", "ConfigError", "check_keys", "load_preset", "preset_path"]
 
 C = TypeVar("C", bound="Config")
 
@@ -210,19 +211,41 @@ def preset_path(preset: str | Path) -> Path:
     return path
 
 
-def load_preset(preset: str | Path) -> dict[str, Any]:
+def load_preset(preset: str | Path, known: Iterable[str] | None = None) -> dict[str, Any]:
     """The flat ``NAME: value`` mapping of a preset (``demo``, ``paper`` or a YAML path).
 
     Uses a YAML loader that reads ``5e-4`` as a float (PyYAML's default reads it as str).
+    Broken YAML raises :class:`ConfigError` naming the file and line. With ``known`` (the
+    parameter names the notebooks and the sweep read), a key outside it is an error listing
+    its close matches, so a misspelt key never leaves a default in force silently.
     """
     path = preset_path(preset)
-    data = yaml.load(path.read_text(encoding="utf-8"), Loader=_FloatLoader) or {}
+    try:
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_FloatLoader) or {}
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None) or getattr(err, "context_mark", None)
+        where = f"{path}, line {mark.line + 1}" if mark is not None else str(path)
+        problem = getattr(err, "problem", None) or str(err)
+        raise ConfigError(f"{where}: not valid YAML ({problem})") from err
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: a preset must be a mapping of NAME: value")
     for key in data:
         if not isinstance(key, str) or key.upper() != key:
             raise ConfigError(f"{path}: preset keys are upper-case parameter names, got {key!r}")
+    if known is not None:
+        check_keys(data, known, str(path))
     return data
+
+
+def check_keys(data: Mapping[str, Any], known: Iterable[str], where: str) -> None:
+    """Raise :class:`ConfigError` for keys of ``data`` not in ``known``, listing close matches."""
+    known = sorted(set(known))
+    for key in data:
+        if key in known:
+            continue
+        close = difflib.get_close_matches(str(key).upper(), known, n=3, cutoff=0.6)
+        hint = f"did you mean {' or '.join(close)}?" if close else f"known keys: {', '.join(known)}"
+        raise ConfigError(f"{where}: unknown key {key!r}; {hint}")
 
 
 class _FloatLoader(yaml.SafeLoader):

@@ -132,7 +132,7 @@ def ensure_prepared(config: DataConfig, progress: bool = True, api_base: str = "
     tag = _source_tag(config)
     prepared_marker = prepared / "source.json"
     if dcase.is_prepared(prepared) and _check_source(prepared_marker, tag):
-        return prepared
+        return dcase.prepare(raw, prepared, progress=progress)  # refuses if the raw inputs changed since
     if config.data_source == "synthetic":
         _ensure_raw_synthetic(config, raw, progress)
     else:

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import dataclasses
+import hashlib
 import logging
 import math
 import multiprocessing
@@ -54,7 +55,7 @@ import soundfile as sf
 from tqdm.auto import tqdm
 
 from bioal.grid import CLIP_HOP_SECONDS, CLIP_SECONDS, HOP_LENGTH, LABEL_FRAMES, SAMPLE_RATE
-from bioal.utils import atomic_path, atomic_write
+from bioal.utils import atomic_path, atomic_write, check_fingerprint, file_digest
 
 __all__ = [
     "SL_CLASSES",
@@ -116,6 +117,11 @@ SPLITS = {"SL": ("train", "valid"), "AL": ("train", "valid", "test")}
 DUPLICATE_RECORDINGS = (("Validation_Set", "PB", "BUK5_20180921_015906a"),)
 CODES = {"POS": 1, "NEG": 0, "UNK": -1}
 KEYS = ["Audiofilename", "Starttime", "Endtime"]
+#: How far (s) an annotation may end past the end of its recording before it is an error:
+#: a little rounding is tolerated, an event in audio that is not there is not.
+END_SLACK_SECONDS = 0.5
+#: Bytes hashed at each end of a WAV for the preparation fingerprint (with its size).
+_AUDIO_EDGES = 1 << 16
 
 
 class DatasetError(ValueError):
@@ -146,12 +152,14 @@ def _require_columns(path: Path, frame: pd.DataFrame, columns: Sequence[str]) ->
         raise DatasetError(f"{path}: missing column(s) {missing}; header is {list(frame.columns)}")
 
 
-def read_annotations(path: str | os.PathLike) -> pd.DataFrame:
+def read_annotations(path: str | os.PathLike, duration: float | None = None) -> pd.DataFrame:
     """Read one DCASE annotation CSV (training class-code columns or validation ``Q``).
 
     Returns ``Audiofilename, Starttime, Endtime`` (float64 s) + one int8 column per class
     code (1 POS, 0 NEG, -1 UNK), rows sorted stably by (Starttime, Endtime). Errors name the
-    file and the row (line number in the file, header = line 1).
+    file and the row (line number in the file, header = line 1). With ``duration`` (the
+    recording's length, s), an event ending more than :data:`END_SLACK_SECONDS` past it is an
+    error.
     """
     path = Path(path)
     frame = _read_csv_text(path)
@@ -188,6 +196,15 @@ def read_annotations(path: str | os.PathLike) -> pd.DataFrame:
     if (out[["Starttime", "Endtime"]] < 0).to_numpy().any():
         i = int(np.flatnonzero((out["Starttime"] < 0).to_numpy())[0])
         raise DatasetError(f"{path}, row {i + 2}: negative Starttime {out['Starttime'].iloc[i]}")
+    if duration is not None:
+        late = np.flatnonzero((out["Endtime"] > duration + END_SLACK_SECONDS).to_numpy())
+        if len(late):
+            i = int(late[0])
+            raise DatasetError(
+                f"{path}, row {i + 2}: event {out['Starttime'].iloc[i]}-{out['Endtime'].iloc[i]} s lies past the end "
+                f"of its recording ({duration:.3f} s long); {len(late)} row(s) do. Is the WAV truncated, or the "
+                "CSV another recording's?"
+            )
     return out.sort_values(["Starttime", "Endtime"], kind="stable").reset_index(drop=True)
 
 
@@ -272,15 +289,23 @@ def check_wav(path: str | os.PathLike) -> tuple[int, int]:
     with open(path, "rb") as handle:
         head = handle.read(12)
         if head[:4] == b"RIFF" and head[8:12] == b"WAVE":
-            pos = 12
+            pos, block_align = 12, 0
             while pos + 8 <= size:
                 handle.seek(pos)
                 chunk_id, chunk_size = struct.unpack("<4sI", handle.read(8))
+                if chunk_id == b"fmt " and chunk_size >= 16:
+                    block_align = struct.unpack("<HHIIHH", handle.read(16))[4]
                 if chunk_id == b"data":
                     if chunk_size != 0xFFFFFFFF and pos + 8 + chunk_size > size:
                         raise DatasetError(
                             f"{path}: truncated WAV, the header declares {chunk_size} bytes of audio "
                             f"but the file holds {size - pos - 8}"
+                        )
+                    held = size - pos - 8
+                    if chunk_size == 0xFFFFFFFF and block_align and held % block_align:
+                        raise DatasetError(
+                            f"{path}: truncated WAV with a streaming header (data size 0xFFFFFFFF): its "
+                            f"{held} bytes of audio end inside a sample frame of {block_align} bytes"
                         )
                     break
                 pos += 8 + chunk_size + (chunk_size & 1)
@@ -392,7 +417,8 @@ def unpack_development_set(zip_path: str | os.PathLike, raw_dir: str | os.PathLi
     ``__MACOSX`` entries are ignored; wav/csv names get spaces and hyphens replaced by '_';
     an entry already present under its own or its normalised name is skipped (so an interrupted
     unpack resumes); each file is written atomically; the duplicate PB recording
-    ``BUK5_20180921_015906a`` is not extracted (method §1.1).
+    ``BUK5_20180921_015906a`` is not extracted (method §1.1). ``raw_dir/unpack_fingerprint.json``
+    records the archive's member names, sizes and CRCs: resuming from another archive is refused.
     """
     zip_path, raw_dir = Path(zip_path), Path(raw_dir)
     try:
@@ -401,6 +427,13 @@ def unpack_development_set(zip_path: str | os.PathLike, raw_dir: str | os.PathLi
         raise DatasetError(f"{zip_path}: not a readable zip archive ({err})") from err
     with archive:
         members = [m for m in archive.infolist() if not m.is_dir() and not _is_macosx(m.filename)]
+        listing = hashlib.sha256("\n".join(f"{m.filename}\t{m.file_size}\t{m.CRC}" for m in members).encode())
+        check_fingerprint(
+            raw_dir / "unpack_fingerprint.json",
+            {"archive": zip_path.name, "members": len(members), "content": listing.hexdigest()},
+            f"the unpacked data in {raw_dir}",
+            f"delete {raw_dir / 'Development_Set'} and {raw_dir / 'unpack_fingerprint.json'} and unpack again.",
+        )
         for member in tqdm(members, desc="unpack", disable=not progress):
             rel = Path(member.filename)
             if rel.is_absolute() or ".." in rel.parts:
@@ -663,6 +696,11 @@ def _write_chunks(rec: Recording, cuts: Sequence[float], out_dir: Path, splits: 
         if target.is_file():
             continue
         chunk = audio[idx[i] : max(idx[i], idx[i + 1])]
+        if len(chunk) == 0:
+            raise DatasetError(
+                f"{rec.wav}: the {splits[i]} chunk would hold no audio (cuts at {list(cuts)} s in "
+                f"{len(audio) / sr:.3f} s of audio); check that the WAV and {rec.csv} belong together"
+            )
         if sr != SAMPLE_RATE and len(chunk):
             chunk = librosa.resample(chunk, orig_sr=sr, target_sr=SAMPLE_RATE, res_type="soxr_hq")
         chunk = np.clip(chunk, -1.0, 32767 / 32768)
@@ -670,10 +708,36 @@ def _write_chunks(rec: Recording, cuts: Sequence[float], out_dir: Path, splits: 
             sf.write(str(tmp), chunk, SAMPLE_RATE, subtype="PCM_16", format="WAV")
 
 
+def prepared_fingerprint(prepared_root: str | os.PathLike, division: str) -> dict[str, str]:
+    """What a later stage reads from ``prepared_root/division``: the SHA-256 of each label CSV
+    and of ``fingerprint.json`` (the raw inputs the chunks were cut from), when present."""
+    root = Path(prepared_root)
+    out = {f"{split}_label.csv": file_digest(root / division / f"{split}_label.csv") for split in SPLITS[division]}
+    if (root / "fingerprint.json").is_file():
+        out["raw inputs"] = file_digest(root / "fingerprint.json")
+    return out
+
+
 def is_prepared(prepared_root: str | os.PathLike) -> bool:
     """True when every label CSV of both divisions exists (they are written last)."""
     root = Path(prepared_root)
     return all((root / d / f"{s}_label.csv").is_file() for d, ss in SPLITS.items() for s in ss)
+
+
+def input_fingerprint(
+    recordings: Sequence[Recording], raw_root: Path, class_csvs: Sequence[Path], parameters: dict
+) -> dict:
+    """What preparation reads: each recording's CSV (SHA-256) and WAV (size + the digest of its
+    first and last 64 KiB), the class CSVs, and the parameters that shape the output."""
+    return {
+        "parameters": parameters,
+        "class_csvs": {p.name: file_digest(p) for p in class_csvs},
+        "recordings": {
+            str(rec.wav.relative_to(raw_root)): {"wav": file_digest(rec.wav, edges=_AUDIO_EDGES),
+                                                 "csv": file_digest(rec.csv)}
+            for rec in recordings
+        },
+    }
 
 
 def prepare(
@@ -694,21 +758,39 @@ def prepare(
     recording (progress hooks, tests). ``workers > 1`` cuts and resamples recordings in that
     many processes (same output). The raw data is not modified or deleted (a departure from
     the release, which deletes it).
+
+    ``prepared_root/fingerprint.json`` records the inputs (:func:`input_fingerprint`) before
+    any chunk is written; preparing again on changed inputs, finished or not, raises
+    :class:`~bioal.utils.StaleResumeError` naming what changed. Every WAV is checked
+    (:func:`check_wav`) and every annotation must lie within its recording.
     """
     raw_root, prepared_root = Path(raw_root), Path(prepared_root)
-    if is_prepared(prepared_root):
-        return prepared_root
     dev = raw_root / "Development_Set"
     train_csv = raw_root / "DCASE2024_task5_training_set_classes.csv"
     valid_csv = raw_root / "DCASE2024_task5_validation_set_classes.csv"
+    if is_prepared(prepared_root) and not dev.is_dir():
+        return prepared_root  # the raw data was removed after preparing: nothing to compare with
     for p in (dev, train_csv, valid_csv):
         if not p.exists():
             raise DatasetError(f"{p}: missing from the raw data folder {raw_root}")
     plans = []
     sl_recs = find_recordings(dev, "Training_Set")
+    al_recs = find_recordings(dev, "Validation_Set")
+    parameters = {"sl_classes": sl_classes if isinstance(sl_classes, str) else list(sl_classes),
+                  "allow_unknown_classes": allow_unknown_classes}
+    check_fingerprint(
+        prepared_root / "fingerprint.json",
+        input_fingerprint([*sl_recs, *al_recs], raw_root, [train_csv, valid_csv], parameters),
+        f"the prepared data in {prepared_root}",
+        f"delete {prepared_root} and prepare again.",
+    )
+    if is_prepared(prepared_root):
+        return prepared_root
+    for rec in [*sl_recs, *al_recs]:
+        frames, sr = check_wav(rec.wav)
+        read_annotations(rec.csv, duration=frames / sr)
     sl_tables, sl_order = sl_label_table(sl_recs, train_csv, sl_classes, allow_unknown_classes)
     plans.append(("SL", sl_recs, sl_tables, sl_order, SL_RATIOS))
-    al_recs = find_recordings(dev, "Validation_Set")
     al_tables, al_order = al_label_table(al_recs, valid_csv, AL_CLASSES, allow_unknown_classes)
     plans.append(("AL", al_recs, al_tables, al_order, AL_RATIOS))
 

@@ -124,21 +124,34 @@ def download_file(
     """
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
+    note = ""
     if dest.is_file():
-        if md5 is None or md5sum(dest).lower() == md5.lower():
-            if size is None or dest.stat().st_size == size:
-                return dest
-        # an existing but wrong file: move it aside rather than trusting it
-        os.replace(dest, dest.with_name(dest.name + ".corrupt"))
+        actual = md5sum(dest) if md5 is not None else None
+        found = dest.stat().st_size
+        if (md5 is None or actual.lower() == md5.lower()) and (size is None or found == size):
+            return dest
+        # an existing but wrong file: move it aside rather than trusting it, and say so
+        corrupt = dest.with_name(dest.name + ".corrupt")
+        os.replace(dest, corrupt)
+        note = (
+            f"The file found at {dest} ({found} bytes, md5 {actual or 'not checked'}) does not match the expected "
+            f"{size if size is not None else '?'} bytes / md5 {md5 or '?'} (truncated, or another version); it was "
+            f"renamed to {corrupt}. Place a complete copy at {dest} and run again."
+        )
+        log.warning("%s Downloading it again.", note)
     part = dest.with_name(dest.name + ".part")
     for attempt in range(retries + 1):
         try:
             _fetch(url, part, dest, md5, size, progress, timeout)
             break
+        except DownloadError as err:
+            if note:
+                raise DownloadError(f"{err}\n{note}") from err
+            raise
         except _Interrupted as err:
             if attempt == retries:
                 raise DownloadError(
-                    _manual_message(url, dest, md5, f"{err}; run again to resume from {part}")
+                    _manual_message(url, dest, md5, f"{err}; run again to resume from {part}") + (f"\n{note}" if note else "")
                 ) from err.__cause__
     _verify(part, url, dest, md5, size)
     os.replace(part, dest)

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 import os
 from pathlib import Path
 from typing import Any, Literal
@@ -39,6 +40,7 @@ from tqdm.auto import tqdm
 
 from bioal.config import Config, ConfigError
 from bioal.data import ClipDataset
+from bioal.dcase import prepared_fingerprint
 from bioal.encoder import Cnn14Encoder
 from bioal.features import LogMelExtractor, compute_mean_std, mean_std_path, standardise
 from bioal.utils import atomic_path, pick_device, resolve_path
@@ -155,7 +157,11 @@ def read_split(path: str | os.PathLike, dtype: Any = None, meta_only: bool = Fal
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no embedding file at {path}")
-    with h5py.File(path, "r") as handle:
+    try:
+        handle = h5py.File(path, "r")
+    except OSError as err:
+        raise OSError(f"{path}: not a readable HDF5 file, truncated or damaged ({err}); extract it again") from None
+    with handle:
         for key in ("embeddings", "labels", "class_list", "recording", "clip_start"):
             if key not in handle:
                 raise KeyError(f"{path}: dataset {key!r} is missing")
@@ -164,15 +170,19 @@ def read_split(path: str | os.PathLike, dtype: Any = None, meta_only: bool = Fal
                 f"{path}: extraction is unfinished ({int(handle.attrs['n_done'])} of "
                 f"{len(handle['embeddings'])} clips); run the extraction again to resume"
             )
-        embeddings = None if meta_only else handle["embeddings"][()]
-        split = EmbeddingSplit(
-            embeddings=embeddings if dtype is None or embeddings is None else embeddings.astype(dtype),
-            labels=handle["labels"][()].astype(np.float32),
-            class_names=[c.decode().strip() for c in handle["class_list"][()]],
-            recording=np.array([r.decode() if isinstance(r, bytes) else r for r in handle["recording"][()]], dtype=object),
-            clip_start=handle["clip_start"][()],
-            attrs={k: (v.item() if isinstance(v, np.generic) else v) for k, v in handle.attrs.items()},
-        )
+        try:
+            embeddings = None if meta_only else handle["embeddings"][()]
+            split = EmbeddingSplit(
+                embeddings=embeddings if dtype is None or embeddings is None else embeddings.astype(dtype),
+                labels=handle["labels"][()].astype(np.float32),
+                class_names=[c.decode().strip() for c in handle["class_list"][()]],
+                recording=np.array([r.decode() if isinstance(r, bytes) else r for r in handle["recording"][()]],
+                                   dtype=object),
+                clip_start=handle["clip_start"][()],
+                attrs={k: (v.item() if isinstance(v, np.generic) else v) for k, v in handle.attrs.items()},
+            )
+        except OSError as err:  # data past a truncation
+            raise OSError(f"{path}: cannot read its datasets, truncated or damaged ({err}); extract it again") from None
     if meta_only:
         return split
     finite = np.isfinite(split.embeddings).reshape(len(split), -1).all(axis=1)
@@ -216,6 +226,8 @@ class EmbeddingConfig(Config):
             raise ConfigError(f"WIDTH: must be positive, got {self.width}")
         if self.encoder_batch_size < 1:
             raise ConfigError(f"ENCODER_BATCH_SIZE: must be >= 1, got {self.encoder_batch_size}")
+        if self.seed < 0:
+            raise ConfigError(f"SEED: must be >= 0, got {self.seed}")
         if self.encoder_source == "panns" and not self.panns_checkpoint:
             raise ConfigError("PANNS_CHECKPOINT: needed when ENCODER_SOURCE is 'panns'")
 
@@ -318,9 +330,10 @@ def extract_split(
 ) -> Path:
     """Embed the AL ``split`` into ``path`` (layout above), resuming a partial file.
 
-    A file made by the same encoder fingerprint, statistics and dtype continues at its
-    ``n_done``; a finished one is left as it is; one from another encoder (or unreadable)
-    is replaced. ``max_batches`` stops early (for tests of the resume). ``features``: the
+    A file made by the same encoder fingerprint, statistics, dtype and prepared inputs (label
+    CSVs and raw fingerprint, attribute ``inputs``) continues at its ``n_done``; a finished one
+    is left as it is; one from another encoder or other inputs (or unreadable) is replaced,
+    never continued. ``max_batches`` stops early (for tests of the resume). ``features``: the
     split's log-mel batches ``[batch_size, 1001, 64]`` (dB) from clip 0, if already computed.
     """
     path = Path(path)
@@ -331,8 +344,9 @@ def extract_split(
     frames = encoder.frames_out(1001)
     if dataset.labels.shape[1] != frames:
         raise ValueError(f"label frames {dataset.labels.shape[1]} != encoder frames {frames} (method Q9)")
+    inputs = hashlib.sha256(json.dumps(prepared_fingerprint(prepared_root, "AL"), sort_keys=True).encode()).hexdigest()
     identity = {"encoder": fingerprint, "mean": float(mean), "std": float(std), "embed_dtype": dtype,
-                "n_clips": n, "embedding_dim": encoder.embedding_dim}
+                "n_clips": n, "embedding_dim": encoder.embedding_dim, "inputs": inputs[:32]}
     recordings = dataset.clips["recording"].to_numpy()
     starts = dataset.clips["start_s"].to_numpy()
     encoder.eval()

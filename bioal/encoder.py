@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from bioal.download import download_file
-from bioal.utils import torch_generator
+from bioal.utils import CheckpointFileError, check_tensors, load_torch_file, torch_generator
 
 __all__ = [
     "BASE_CHANNELS",
@@ -193,6 +193,10 @@ class Cnn14Encoder(nn.Module):
         """Strict-load ``conv_block*`` tensors; :class:`CheckpointError` lists every problem."""
         expected = {k: tuple(v.shape) for k, v in self.encoder_state_dict().items()}
         given = {k: v for k, v in state.items() if k.startswith("conv_block")}
+        try:
+            check_tensors(given, source)
+        except CheckpointFileError as err:
+            raise CheckpointError(str(err)) from None
         missing = sorted(set(expected) - set(given))
         unexpected = sorted(set(given) - set(expected))
         misshaped = [
@@ -223,12 +227,16 @@ class Cnn14Encoder(nn.Module):
         if not path.is_file():
             raise FileNotFoundError(f"no checkpoint at {path}")
         try:
-            blob = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as err:  # pickle/zip errors
-            raise CheckpointError(f"{path}: not a readable torch checkpoint ({err})") from err
+            blob = load_torch_file(path)
+        except CheckpointFileError as err:
+            raise CheckpointError(str(err)) from None
         state = blob.get("model", blob) if isinstance(blob, dict) else None
         if not isinstance(state, dict):
             raise CheckpointError(f"{path}: expected a state_dict (or a dict with 'model'), got {type(blob).__name__}")
+        try:
+            check_tensors({k: v for k, v in state.items() if str(k).startswith("conv_block")}, str(path))
+        except CheckpointFileError as err:
+            raise CheckpointError(str(err)) from None
         if width is None:
             first = state.get("conv_block1.conv1.weight")
             if first is None:

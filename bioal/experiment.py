@@ -60,7 +60,16 @@ from bioal.events import MERGE_RULES, label_events, split_event_scores
 from bioal.metrics import optimal_threshold
 from bioal.records import ROUND_KEYS, RoundRecord, RunRecord, load_run, start_name
 from bioal.strategies import STRATEGIES, CosineSpace, Selection, get_strategy, pick_distances, select
-from bioal.utils import atomic_path, pick_device, resolve_path, rng
+from bioal.utils import (
+    array_digest,
+    atomic_path,
+    check_fingerprint,
+    check_tensors,
+    load_torch_file,
+    pick_device,
+    resolve_path,
+    rng,
+)
 
 __all__ = [
     "ExperimentConfig",
@@ -72,6 +81,8 @@ __all__ = [
     "run_experiment",
     "load_run",
     "load_splits",
+    "embeddings_folder",
+    "splits_fingerprint",
 ]
 
 # fields that do not change a run's results (may differ when a run is resumed)
@@ -140,6 +151,8 @@ class ExperimentConfig(Config):
             )
         if not 0 <= self.event_min_iou < 1:
             raise ConfigError(f"EVENT_MIN_IOU must be in [0, 1), got {self.event_min_iou}")
+        if self.seed < 0:
+            raise ConfigError(f"SEED must be >= 0, got {self.seed}")
 
     @property
     def start(self) -> str:
@@ -160,19 +173,43 @@ def run_folder(config: ExperimentConfig) -> Path:
 # --------------------------------------------------------------------------- data
 
 
+def embeddings_folder(config: ExperimentConfig) -> Path:
+    """``EMBEDDINGS_DIR``, default ``DATA_ROOT/embeddings`` (resolved)."""
+    return resolve_path(config.embeddings_dir) if config.embeddings_dir else resolve_path(config.data_root) / "embeddings"
+
+
 def load_splits(config: ExperimentConfig) -> tuple[EmbeddingSplit, EmbeddingSplit, EmbeddingSplit]:
     """Read ``train/valid/test.h5`` from ``EMBEDDINGS_DIR`` (default ``DATA_ROOT/embeddings``) as float32."""
-    folder = (
-        resolve_path(config.embeddings_dir) if config.embeddings_dir else resolve_path(config.data_root) / "embeddings"
-    )
+    folder = embeddings_folder(config)
     return tuple(read_split(folder / f"{name}.h5", dtype=np.float32) for name in SPLITS)  # type: ignore[return-value]
 
 
 def _check_splits(splits: Any) -> tuple[EmbeddingSplit, EmbeddingSplit, EmbeddingSplit]:
+    """Check the three splits before anything is written: embeddings present and finite, labels
+    in {0, 1}, the same classes, embedding size and frame count; errors name split and clip."""
     if len(splits) != 3:
         raise ValueError(f"splits must be (train, valid, test), got {len(splits)} items")
     train, valid, test = splits
     for name, s in zip(SPLITS, splits, strict=True):
+        if not isinstance(s, EmbeddingSplit) or s.embeddings is None:
+            raise ValueError(f"{name} split: expected an EmbeddingSplit with embeddings, got {type(s).__name__}")
+        finite = np.isfinite(s.embeddings).reshape(len(s), -1).all(axis=1)
+        if not finite.all():
+            bad = int(np.flatnonzero(~finite)[0])
+            raise ValueError(
+                f"{name} split: clip {bad} ({s.recording[bad]} at {s.clip_start[bad]:.1f} s) has NaN/inf "
+                f"embeddings ({int((~finite).sum())} clip(s) do); re-extract the embeddings"
+            )
+        odd = ~np.isin(s.labels, (0.0, 1.0)).reshape(len(s), -1).all(axis=1)
+        if odd.any():
+            bad = int(np.flatnonzero(odd)[0])
+            values = sorted({float(v) for v in np.unique(s.labels[bad])})
+            raise ValueError(
+                f"{name} split: clip {bad} ({s.recording[bad]} at {s.clip_start[bad]:.1f} s) has frame labels "
+                f"{values}; expected 0 or 1 only"
+            )
+        if s.embeddings.shape[1] != train.embeddings.shape[1]:
+            raise ValueError(f"{name} split has {s.embeddings.shape[1]} frames per clip, train {train.embeddings.shape[1]}")
         if s.class_names != train.class_names:
             raise ValueError(f"{name} split classes {s.class_names} differ from train {train.class_names}")
         if s.embeddings.shape[2] != train.embeddings.shape[2]:
@@ -180,6 +217,14 @@ def _check_splits(splits: Any) -> tuple[EmbeddingSplit, EmbeddingSplit, Embeddin
                 f"{name} split embedding size {s.embeddings.shape[2]} != train {train.embeddings.shape[2]}"
             )
     return train, valid, test
+
+
+def splits_fingerprint(splits: Any) -> dict[str, str]:
+    """``{split: SHA-256 of its embeddings, labels, class names, recordings and clip starts}``."""
+    return {
+        name: array_digest(s.embeddings, s.labels, np.asarray(s.class_names), s.recording, s.clip_start)
+        for name, s in zip(SPLITS, splits, strict=True)
+    }
 
 
 # --------------------------------------------------------------------------- the loop
@@ -348,7 +393,11 @@ class _Run:
         """The classifier of finished round ``r``: from ``state.pt`` or retrained (seeded)."""
         path = self.folder / "state.pt"
         if path.is_file():
-            state = torch.load(path, map_location=self.device, weights_only=True)
+            state = load_torch_file(path, map_location=self.device, what="run state (delete it: the last round's "
+                                    "classifier is then retrained from the round records)")
+            if not isinstance(state, dict) or not {"round", "threshold", "model"} <= set(state):
+                raise ValueError(f"{path}: expected a dict with round, threshold and model; delete it to retrain")
+            check_tensors(state["model"], f"{path} ['model']")
             if int(state["round"]) == r:
                 model = MLPClassifier(
                     self.train.n_classes, self.train.embeddings.shape[2], self.classifier_config.hidden
@@ -399,6 +448,12 @@ def run_experiment(
 
 def _run(config, folder, existing, splits, progress, stop_after) -> RunRecord:
     run = _Run(config, splits if splits is not None else load_splits(config), progress)
+    check_fingerprint(
+        folder / "inputs.json",
+        {"embeddings": splits_fingerprint((run.train, run.valid, run.test))},
+        f"the run in {folder}",
+        f"delete {folder} (or use another RESULTS_DIR) to run it on these embeddings.",
+    )
     records.write_config(folder, config.to_dict())
 
     labelled_round = np.full(run.n, -1, dtype=np.int64)

@@ -17,7 +17,16 @@ import papermill
 from bioal.config import load_preset
 from bioal.utils import atomic_path, project_root
 
-__all__ = ["CHAPTERS", "notebook_path", "executed_dir", "notebook_parameters", "preset_parameters", "run_notebook"]
+__all__ = [
+    "CHAPTERS",
+    "PRESET_ONLY_KEYS",
+    "notebook_path",
+    "executed_dir",
+    "notebook_parameters",
+    "preset_keys",
+    "preset_parameters",
+    "run_notebook",
+]
 
 CHAPTERS = (
     "01_data",
@@ -31,6 +40,9 @@ CHAPTERS = (
 )
 
 KERNEL = "python3"
+
+#: Preset keys no notebook declares: ``SEEDS`` is read by the sweep (:mod:`bioal.sweep`).
+PRESET_ONLY_KEYS = ("SEEDS",)
 
 
 def notebook_path(name: str) -> Path:
@@ -51,15 +63,24 @@ def notebook_parameters(notebook: str | os.PathLike) -> dict[str, dict[str, Any]
     return dict(papermill.inspect_notebook(str(notebook)))
 
 
+def preset_keys() -> set[str]:
+    """Every key a preset may hold: the chapters' declared parameters and :data:`PRESET_ONLY_KEYS`."""
+    keys = set(PRESET_ONLY_KEYS)
+    for chapter in CHAPTERS:
+        keys |= set(notebook_parameters(notebook_path(chapter)))
+    return keys
+
+
 def preset_parameters(
     notebook: str | os.PathLike, preset: str | os.PathLike, overrides: Mapping[str, Any] | None = None
 ) -> dict[str, Any]:
     """The preset's values for the parameters this notebook declares, then ``overrides``.
 
-    An override naming a parameter the notebook does not declare is an error.
+    An override naming a parameter the notebook does not declare is an error, and so is a
+    preset key that no chapter reads (:func:`preset_keys`; close matches are listed).
     """
     declared = notebook_parameters(notebook)
-    values = {k: v for k, v in load_preset(preset).items() if k in declared}
+    values = {k: v for k, v in load_preset(preset, known=preset_keys() | set(declared)).items() if k in declared}
     for key, value in (overrides or {}).items():
         if key not in declared:
             raise KeyError(f"{notebook}: no parameter {key!r} (declared: {sorted(declared)})")

@@ -45,10 +45,10 @@ from tqdm.auto import tqdm
 
 from bioal import records
 from bioal.config import load_preset
-from bioal.experiment import ExperimentConfig, run_name
+from bioal.experiment import ExperimentConfig, embeddings_folder, run_name
 from bioal.notebooks import executed_dir, notebook_parameters, notebook_path, preset_parameters, run_notebook
 from bioal.strategies import strategy_names
-from bioal.utils import resolve_path, write_json
+from bioal.utils import check_fingerprint, file_digest, resolve_path, write_json
 
 __all__ = [
     "STRATEGIES",
@@ -58,6 +58,7 @@ __all__ = [
     "SweepReport",
     "sweep_tasks",
     "run_complete",
+    "check_sweep_inputs",
     "execute_task",
     "default_workers",
     "run_sweep",
@@ -210,6 +211,30 @@ def run_complete(task: SweepTask) -> bool:
     if not task.full_supervision and list(run.config.get("budgets", [])) != list(task.parameters["BUDGETS"]):
         return False  # other budgets: running it reports the configuration clash
     return run.complete
+
+
+#: Parameters that differ between the runs of one sweep or do not change results.
+_NOT_SHARED = ("STRATEGY", "INIT_POS", "SEED", "FULL_SUPERVISION", "PRESET", "DEVICE", "DATA_ROOT", "EMBEDDINGS_DIR",
+               "RESULTS_DIR", "THREADS")
+
+
+def check_sweep_inputs(preset: str, overrides: Mapping[str, Any] | None, results_dir: Path) -> None:
+    """Record in ``RESULTS_DIR/sweep_inputs.json`` what every run of the sweep shares (the
+    parameters that shape results, and the SHA-256 of each embeddings file, read in 1 MiB
+    blocks), or refuse with :class:`~bioal.utils.StaleResumeError` when a resumed sweep would
+    mix them. Missing embeddings are left to the runs to report."""
+    base = preset_parameters(notebook_path(RUN_NOTEBOOK), preset, overrides)
+    folder = embeddings_folder(ExperimentConfig.from_namespace(base))
+    files = {split: folder / f"{split}.h5" for split in ("train", "valid", "test")}
+    if not all(path.is_file() for path in files.values()):
+        return
+    shared = {k: v for k, v in sorted(base.items()) if k not in _NOT_SHARED}
+    check_fingerprint(
+        results_dir / "sweep_inputs.json",
+        {"parameters": shared, "embeddings": {split: file_digest(path) for split, path in files.items()}},
+        f"the sweep in {results_dir}",
+        f"delete {results_dir} (or set another RESULTS_DIR) to sweep these inputs.",
+    )
 
 
 # --------------------------------------------------------------------------- one task
@@ -399,10 +424,13 @@ def run_sweep(
 
     ``scheduler`` (a Dask address) or ``cluster`` (``local``/``slurm``/``pbs``, with
     ``cluster_spec`` keyword arguments for its constructor) switch from the local pool to
-    Dask. Writes ``RESULTS_DIR/sweep.json`` with every run's outcome and time.
+    Dask. Writes ``RESULTS_DIR/sweep.json`` with every run's outcome and time. A sweep resumed
+    on other shared parameters or other embeddings is refused (:func:`check_sweep_inputs`).
     """
     started = time.perf_counter()
     tasks = sweep_tasks(preset, strategies, starts, seeds, full_supervision, overrides, run_overrides, executed)
+    if tasks:
+        check_sweep_inputs(preset, overrides, Path(tasks[0].run_dir).parent.parent)
     workers = workers or default_workers()
     outcomes = [TaskOutcome(t.run_name, "skipped", notebook=t.output) for t in tasks if run_complete(t)]
     skipped = {o.run_name for o in outcomes}

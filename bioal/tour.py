@@ -52,6 +52,8 @@ class StrategyTourConfig(Config):
         for name in ("toy_size", "toy_rounds", "toy_batch", "dataset_rounds", "dataset_batch"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name.upper()} must be >= 1, got {getattr(self, name)}")
+        if self.seed < 0:
+            raise ConfigError(f"SEED must be >= 0, got {self.seed}")
 
 
 @dataclasses.dataclass

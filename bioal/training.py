@@ -46,12 +46,23 @@ from tqdm.auto import tqdm
 from bioal.classifier import MLPClassifier, pos_weight_bce, read_panns_fc
 from bioal.config import Config, ConfigError
 from bioal.data import ClipDataset, clip_table, load_clip, read_split_labels
-from bioal.dcase import frame_labels
+from bioal.dcase import frame_labels, prepared_fingerprint
 from bioal.encoder import PANNS_FILENAME, Cnn14Encoder, download_panns_checkpoint
 from bioal.features import LogMelExtractor, add_noise, compute_mean_std, freq_mask
 from bioal.grid import CLIP_SECONDS, N_MELS, STFT_FRAMES
 from bioal.metrics import class_average_precision, optimal_threshold
-from bioal.utils import atomic_path, pick_device, read_json, resolve_path, rng, torch_generator, write_json
+from bioal.utils import (
+    atomic_path,
+    check_fingerprint,
+    check_tensors,
+    load_torch_file,
+    pick_device,
+    read_json,
+    resolve_path,
+    rng,
+    torch_generator,
+    write_json,
+)
 
 __all__ = [
     "EncoderTrainingConfig",
@@ -295,6 +306,14 @@ def train_encoder(config: EncoderTrainingConfig, progress: bool = True) -> Train
     folder.mkdir(parents=True, exist_ok=True)
     ckpt_path = folder / "checkpoint.pt"
     device = pick_device(config.device)
+    if not ckpt_path.is_file():
+        (folder / "inputs.json").unlink(missing_ok=True)  # nothing to resume: record the inputs afresh
+    check_fingerprint(
+        folder / "inputs.json",
+        {"prepared SL": prepared_fingerprint(prepared, "SL")},
+        f"the encoder training in {folder}",
+        f"delete {folder} to train afresh on this data.",
+    )
 
     stats = compute_mean_std(prepared, "SL", batch_size=config.encoder_batch_size, device=device, progress=progress)
     events, classes = read_split_labels(prepared, "SL", "train")
@@ -331,7 +350,9 @@ def train_encoder(config: EncoderTrainingConfig, progress: bool = True) -> Train
     best_map, best_epoch, stop_reason = -1.0, -1, ""
 
     if ckpt_path.is_file():
-        state = torch.load(ckpt_path, map_location=device, weights_only=True)
+        state = load_torch_file(ckpt_path, map_location=device, what=f"training checkpoint (delete {folder} to start over)")
+        for part in ("encoder", "head"):
+            check_tensors(state.get(part) if isinstance(state, dict) else state, f"{ckpt_path} [{part!r}]")
         diff = {k: (state["config"].get(k), v) for k, v in config.resume_key().items() if state["config"].get(k) != v}
         if diff:
             raise ValueError(

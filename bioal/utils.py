@@ -8,6 +8,7 @@ no code touches the global NumPy or torch RNG state.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import tempfile
@@ -23,6 +24,14 @@ __all__ = [
     "atomic_write",
     "write_json",
     "read_json",
+    "StaleResumeError",
+    "file_digest",
+    "array_digest",
+    "fingerprint_changes",
+    "check_fingerprint",
+    "CheckpointFileError",
+    "load_torch_file",
+    "check_tensors",
     "seed_sequence",
     "rng",
     "torch_generator",
@@ -95,6 +104,141 @@ def read_json(path: str | os.PathLike) -> Any:
         return json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as err:
         raise ValueError(f"{path}: not valid JSON ({err})") from err
+
+
+# --------------------------------------------------------------------------- fingerprints
+
+
+class StaleResumeError(RuntimeError):
+    """A resumable stage found output made from other inputs or parameters."""
+
+
+def file_digest(path: str | os.PathLike, edges: int | None = None, chunk: int = 1 << 20) -> str:
+    """SHA-256 hex digest of a file's bytes; with ``edges``, of its size and its first and last
+    ``edges`` bytes only (cheap for large audio, still catches a truncated or replaced file)."""
+    path = Path(path)
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as handle:
+            if edges is None:
+                for block in iter(lambda: handle.read(chunk), b""):
+                    digest.update(block)
+            else:
+                size = os.fstat(handle.fileno()).st_size
+                digest.update(str(size).encode())
+                digest.update(handle.read(edges))
+                handle.seek(max(0, size - edges))
+                digest.update(handle.read(edges))
+    except OSError as err:
+        raise OSError(f"{path}: cannot read for its fingerprint ({err})") from err
+    return digest.hexdigest()
+
+
+def array_digest(*arrays: Any) -> str:
+    """SHA-256 hex digest of arrays' dtypes, shapes and bytes (object arrays as their strings)."""
+    digest = hashlib.sha256()
+    for array in arrays:
+        array = np.asarray(array)
+        if array.dtype == object:
+            array = array.astype(str)
+        digest.update(f"{array.dtype.str}{array.shape}".encode())
+        digest.update(memoryview(np.ascontiguousarray(array)).cast("B"))  # no copy of a contiguous array
+    return digest.hexdigest()
+
+
+def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(value, dict):
+        out: dict[str, Any] = {}
+        for key, inner in value.items():
+            out.update(_flatten(inner, f"{prefix}{key}/" if isinstance(inner, dict) else f"{prefix}{key}"))
+        return out
+    return {prefix: value}
+
+
+def fingerprint_changes(old: Any, new: Any) -> list[str]:
+    """What differs between two (nested) fingerprint mappings, one line per key."""
+    old, new = _flatten(json.loads(json.dumps(old, default=_json_default))), _flatten(
+        json.loads(json.dumps(new, default=_json_default))
+    )
+    lines = []
+    for key in sorted(set(old) | set(new)):
+        if key not in old:
+            lines.append(f"{key}: new")
+        elif key not in new:
+            lines.append(f"{key}: gone")
+        elif old[key] != new[key]:
+            before, after = (str(v) if len(str(v)) <= 40 else str(v)[:16] + "..." for v in (old[key], new[key]))
+            lines.append(f"{key}: {before} -> {after}")
+    return lines
+
+
+def check_fingerprint(path: str | os.PathLike, fingerprint: dict[str, Any], what: str, fresh: str) -> None:
+    """Record ``fingerprint`` (JSON) at ``path``, or check it equals the one recorded there.
+
+    Every resumable stage calls this before reusing output: a mismatch raises
+    :class:`StaleResumeError` saying which inputs changed and, from ``fresh``, how to start
+    afresh (e.g. "delete data/demo/prepared"). ``what`` names the stage's output.
+    """
+    path = Path(path)
+    if path.is_file():
+        try:
+            recorded = read_json(path)
+        except ValueError as err:
+            raise StaleResumeError(f"{what}: its input fingerprint {path} is unreadable ({err}); {fresh}") from err
+        changes = fingerprint_changes(recorded, fingerprint)
+        if changes:
+            shown = "; ".join(changes[:8]) + (f"; and {len(changes) - 8} more" if len(changes) > 8 else "")
+            raise StaleResumeError(
+                f"{what} was made from other inputs than these (recorded in {path}); changed: {shown}. "
+                f"Resuming would mix the two. To start afresh, {fresh}"
+            )
+        return
+    write_json(path, fingerprint)
+
+
+# --------------------------------------------------------------------------- torch files
+
+
+class CheckpointFileError(ValueError):
+    """A torch file is unreadable, or holds something other than finite tensors where they belong."""
+
+
+def load_torch_file(path: str | os.PathLike, map_location: Any = "cpu", what: str = "torch checkpoint") -> Any:
+    """``torch.load(path, weights_only=True)`` with errors that name the file.
+
+    A truncated or foreign file raises :class:`CheckpointFileError` naming ``path``; a file
+    holding pickled Python objects is refused as such (bioal never unpickles outside files).
+    """
+    import torch  # lazy: utils sits under every module, torch takes seconds to import
+
+    path = Path(path)
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except FileNotFoundError:
+        raise
+    except Exception as err:  # zip/pickle errors of truncated or foreign files
+        text = str(err)
+        if "weights_only" in text or "Weights only load failed" in text:
+            reason = "it holds pickled Python objects besides tensors, which bioal never loads from files"
+        else:
+            reason = f"truncated or not written by torch.save ({type(err).__name__}: {text.splitlines()[0] if text else ''})"
+        raise CheckpointFileError(f"{path}: not a readable {what}: {reason}") from None
+
+
+def check_tensors(state: Any, where: str, finite: bool = True) -> None:
+    """Check a state_dict: a mapping of names to tensors, floating ones finite (with ``finite``).
+
+    Raises :class:`CheckpointFileError` naming ``where`` and the first bad key.
+    """
+    import torch  # lazy: utils sits under every module, torch takes seconds to import
+
+    if not isinstance(state, dict):
+        raise CheckpointFileError(f"{where}: expected a state_dict (name -> tensor), got {type(state).__name__}")
+    for key, value in state.items():
+        if not isinstance(value, torch.Tensor):
+            raise CheckpointFileError(f"{where}: {key!r} holds a {type(value).__name__}, expected a tensor")
+        if finite and value.is_floating_point() and not bool(torch.isfinite(value).all()):
+            raise CheckpointFileError(f"{where}: {key!r} holds NaN/inf weights")
 
 
 # --------------------------------------------------------------------------- randomness

@@ -370,5 +370,5 @@ def test_prepare_end_to_end_and_resume(tmp_path):
     assert (raw / "Development_Set/Validation_Set/HB/R4_cleaned recording_13-10-17.wav").is_file()
     # a finished preparation is skipped
     calls = []
-    dcase.prepare(raw, out, progress=False, on_recording=lambda d, n: calls.append(n))
+    dcase.prepare(raw, out, progress=False, sl_classes="from_csv", on_recording=lambda d, n: calls.append(n))
     assert calls == []

@@ -76,6 +76,7 @@ from bioal.strategies._registry import (
 )
 
 __all__ = [
+    "binary_tags",
     "select",
     "farthest_first",
     "mismatch_levels",
@@ -143,9 +144,20 @@ def select(
     k = int(k)
     if k < 0 or k > n_free:
         raise ValueError(f"{name}: cannot select k={k} clips, only {n_free} unlabelled clips are left")
+    if clip_labels is not None:
+        clip_labels = binary_tags(clip_labels, "clip_labels", (space.n,))
+    n_classes = None if clip_labels is None else clip_labels.shape[1]
     if k == 0:
         return Selection.of(np.zeros(0, dtype=np.int64))
-    predict = clip_pred if callable(clip_pred) else None
+    predict = None
+    if callable(clip_pred):
+        given = clip_pred
+
+        def predict(index: np.ndarray) -> np.ndarray:
+            return binary_tags(given(index), "clip_pred(indices)", (len(index),), n_classes)
+
+    elif clip_pred is not None:
+        clip_pred = binary_tags(clip_pred, "clip_pred", (space.n, n_free), n_classes)
     if predict is not None:  # predictions only where they are used
         clip_pred = predict(np.flatnonzero(~mask)) if strategy.needs_classifier and not init else None
     out = strategy.fn(space, mask, k, rng, clip_labels, clip_pred, init)
@@ -170,6 +182,33 @@ def select(
             labels = np.asarray(clip_labels)
             mismatch = mismatch_levels(space, base, labels[base], picks, pred).astype(np.float64)
     return Selection(picks, mismatch, distance)
+
+
+def binary_tags(value: Any, what: str, rows: tuple[int, ...], n_classes: int | None = None) -> np.ndarray:
+    """``value`` as bool tags ``[rows, C]`` after checking it: 2-D, ``rows`` one of those
+    allowed, ``C`` equal to ``n_classes`` when given, and every value bool or exactly 0 or 1
+    (probabilities and -1/0 codes are errors, not binarised)."""
+    if isinstance(value, torch.Tensor):
+        value = value.detach().cpu().numpy()
+    array = np.asarray(value)
+    if array.ndim != 2:
+        raise ValueError(f"{what}: expected binary tags [N, C], got shape {array.shape}")
+    if array.shape[0] not in rows:
+        raise ValueError(f"{what}: expected {' or '.join(map(str, rows))} rows, got shape {array.shape}")
+    if n_classes is not None and array.shape[1] != n_classes:
+        raise ValueError(f"{what}: expected {n_classes} classes (as clip_labels), got shape {array.shape}")
+    if array.dtype == bool:
+        return array
+    if not np.issubdtype(array.dtype, np.number):
+        raise ValueError(f"{what}: expected bool or 0/1 tags, got dtype {array.dtype}")
+    odd = ~((array == 0) | (array == 1))
+    if odd.any():
+        r, c = (int(i) for i in np.argwhere(odd)[0])
+        raise ValueError(
+            f"{what}: row {r}, class {c} is {array[r, c].item()!r}; expected binary tags (bool, or exactly 0 or 1): "
+            "threshold probabilities first, and map -1 codes explicitly"
+        )
+    return array.astype(bool)
 
 
 def _rows_of_picks(clip_pred: np.ndarray, mask: np.ndarray, picks: np.ndarray) -> np.ndarray:
