@@ -53,6 +53,7 @@ __all__ = [
     "write_round",
     "write_labelled_round",
     "classifier_path",
+    "TIMING_KEYS",
     "write_classifier",
     "load_classifier",
 ]
@@ -87,6 +88,8 @@ EVENT_KEYS = (
     "test_event_overall",
     "event_seconds",
 )
+#: Wall-clock timings in a round record: the only keys that differ between two runs of the same inputs.
+TIMING_KEYS: tuple[str, ...] = ("select_seconds", "train_seconds", "event_seconds")
 #: The per-class lists of a round record (one value per class).
 _PER_CLASS = ("class_counts", "valid_ap", "valid_f1", "test_ap", "test_f1")
 _PER_CLASS_EVENTS = ("test_event_precision", "test_event_recall", "test_event_f", "test_event_counts")

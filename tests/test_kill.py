@@ -37,6 +37,7 @@ from helpers_encoder import make_prepared
 from helpers_kill import OUTPUTS
 from test_sweep import write_tiny_embeddings
 
+from bioal import records
 from bioal.embeddings import read_split
 from bioal.synth.embeddings import paper_shaped_splits
 from bioal.utils import rng
@@ -47,7 +48,7 @@ ROOT = Path(__file__).resolve().parents[1]
 HELPER = Path(__file__).with_name("helpers_kill.py")
 #: The seeds of the kill points (``BIOAL_KILL_SEEDS=1,2,3`` tries more of them).
 KILL_SEEDS = [int(s) for s in os.environ.get("BIOAL_KILL_SEEDS", "14").split(",")]
-TIMING = {"select_seconds", "train_seconds", "seconds"}
+TIMING = {*records.TIMING_KEYS, "seconds"}  # round timings, and the encoder history's epoch seconds
 #: One thread everywhere, as Dask's nanny sets for its workers: papermill kernels inherit it,
 #: and float sums then agree between the reference, the children and the Dask workers.
 THREADS = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
