@@ -33,9 +33,10 @@ chromium:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq --no-install-recommends chromium fonts-dejavu-core >/dev/null; }
 
-# two pytest-xdist workers, one per core; whole files per worker, the demo book's first
+# two pytest-xdist workers, one per core; whole files per worker, handed out in collection order
+# (tests/conftest.py puts the demo book's file first, so the other files run beside its build)
 test: lint chromium
-	$(BIN)/python -m pytest -n 2 --dist loadfile
+	$(BIN)/python -m pytest -n 2 --dist loadfile --no-loadscope-reorder
 
 test-fast: lint
 	$(BIN)/python -m pytest -m "not slow and not browser"
