@@ -37,7 +37,7 @@ import torch
 import torchaudio.functional as AF
 
 from bioal.config import Config, ConfigError
-from bioal.dcase import DatasetError, check_wav, clip_starts
+from bioal.dcase import DatasetError, audio_info, clip_starts
 from bioal.embeddings import EmbeddingConfig, EmbeddingSplit, embed_clips, load_encoder, read_split, write_incrementally
 from bioal.features import MeanStd, load_mean_std, log_mel, mean_std_from_batches
 from bioal.grid import CLIP_HOP_SECONDS, CLIP_SECONDS, HOP_LENGTH, SAMPLE_RATE
@@ -69,14 +69,7 @@ class CollectionError(ValueError):
 
 def _probe(path: Path) -> tuple[int, int, int]:
     """``(frames, samplerate, channels)`` of a readable audio file, else :class:`DatasetError`."""
-    if path.suffix.lower() == ".wav":
-        check_wav(path)  # also catches a truncated data chunk
-    try:
-        info = sf.info(str(path))
-    except Exception as err:  # soundfile raises LibsndfileError / RuntimeError
-        raise DatasetError(f"{path}: not a readable audio file ({err})") from err
-    if info.frames <= 0:
-        raise DatasetError(f"{path}: audio file holds no samples")
+    info = audio_info(path)  # a WAV's truncated data chunk is caught too
     return int(info.frames), int(info.samplerate), int(info.channels)
 
 

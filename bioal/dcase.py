@@ -47,7 +47,7 @@ import struct
 import zipfile
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -71,6 +71,7 @@ __all__ = [
     "read_validation_classes",
     "read_label_table",
     "check_wav",
+    "audio_info",
     "clip_starts",
     "frame_boundaries",
     "frame_labels",
@@ -273,10 +274,17 @@ def read_label_table(path: str | os.PathLike) -> tuple[pd.DataFrame, list[str]]:
 
 
 def check_wav(path: str | os.PathLike) -> tuple[int, int]:
-    """Check a WAV is readable and not truncated; return ``(frames, samplerate)``.
+    """Check a WAV is readable and not truncated; return ``(frames, samplerate)``."""
+    info = audio_info(path)
+    return int(info.frames), int(info.samplerate)
 
-    Raises :class:`DatasetError` naming the file for unreadable headers and for RIFF files
-    whose data chunk declares more bytes than the file holds.
+
+def audio_info(path: str | os.PathLike) -> Any:
+    """soundfile's info (frames, samplerate, channels) of a readable, non-empty audio file.
+
+    Raises :class:`DatasetError` naming the file for unreadable headers, files without samples
+    and, for RIFF files, a data chunk that declares more bytes than the file holds (or, with a
+    streaming header, ends inside a sample frame).
     """
     path = Path(path)
     try:
@@ -311,7 +319,7 @@ def check_wav(path: str | os.PathLike) -> tuple[int, int]:
                 pos += 8 + chunk_size + (chunk_size & 1)
             else:
                 raise DatasetError(f"{path}: WAV file has no data chunk")
-    return int(info.frames), int(info.samplerate)
+    return info
 
 
 def _read_audio(path: Path) -> tuple[np.ndarray, int]:
