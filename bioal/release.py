@@ -63,6 +63,7 @@ from bioal.synth.embeddings import PAPER_N_TRAIN
 from bioal.utils import atomic_path, pick_device, read_json, resolve_path, write_json
 
 __all__ = [
+    "describe_checkpoint",
     "RELEASE_RECORD",
     "RELEASE_FILES",
     "CHECKPOINT_KEYS",
@@ -757,6 +758,19 @@ def _split_fingerprint(*splits: EmbeddingSplit) -> str:
 
 def _percent(values: np.ndarray | torch.Tensor) -> float:
     return 100.0 * float(values.mean())
+
+
+def describe_checkpoint(checkpoint: Mapping[str, Any]) -> pd.DataFrame:
+    """One row per key of a loaded checkpoint: ``key``, ``type``, and the shape of an array or
+    tensor, the shapes of a state_dict's tensors, or the value itself."""
+    def shown(value: Any) -> Any:
+        if hasattr(value, "shape"):
+            return list(value.shape)
+        if isinstance(value, Mapping):
+            return {name: list(t.shape) for name, t in value.items()}
+        return value
+
+    return pd.DataFrame([{"key": k, "type": type(v).__name__, "shape / value": shown(v)} for k, v in checkpoint.items()])
 
 
 def last_checkpoints(scan: pd.DataFrame) -> pd.DataFrame:

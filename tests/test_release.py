@@ -90,6 +90,10 @@ def test_standin_layout_and_checkpoints(standin, sweep):
     np.testing.assert_array_equal(data["test_cmap"].numpy(), run.rounds[1].test_ap)
     full = release.load_checkpoint(tree.al_train_full / "exp_1.pth", SHAPES)
     assert full["anno_idx"].all()
+    described = release.describe_checkpoint(data).set_index("key")
+    assert list(described.index) == list(release.CHECKPOINT_KEYS)
+    assert described.loc["anno_idx", "shape / value"] == [600] and described.loc["thres", "type"] == "float"
+    assert described.loc["model", "shape / value"]["fc2.bias"] == [len(data["test_cmap"])]
     # the paper's shapes are the default: this small release does not fit them
     with pytest.raises(ReleaseError, match=r"50\.pth: 'anno_idx' has 600 entries, expected the pool's 21414"):
         release.load_checkpoint(tree.al_train / "exp_2" / "mfft_with_5_pos_init" / "50.pth")
