@@ -64,6 +64,7 @@ from bioal.utils import atomic_path, pick_device, read_json, resolve_path, write
 
 __all__ = [
     "describe_checkpoint",
+    "pool_clip_order",
     "RELEASE_RECORD",
     "RELEASE_FILES",
     "CHECKPOINT_KEYS",
@@ -687,6 +688,20 @@ def compare_layouts(ours: pd.DataFrame, theirs: pd.DataFrame, columns: Iterable[
     return LayoutComparison(len(a), columns, pd.DataFrame(rows, columns=[*keys, "column", "ours", "theirs"]))
 
 
+def describe_checkpoint(checkpoint: Mapping[str, Any]) -> pd.DataFrame:
+    """One row per key of a loaded checkpoint: ``key``, ``type``, and the shape of an array or
+    tensor, the shapes of a state_dict's tensors, or the value itself."""
+    def shown(value: Any) -> Any:
+        if hasattr(value, "shape"):
+            return list(value.shape)
+        if isinstance(value, Mapping):
+            return {name: list(t.shape) for name, t in value.items()}
+        return value
+
+    return pd.DataFrame([{"key": k, "type": type(v).__name__, "shape / value": shown(v)} for k, v in checkpoint.items()])
+
+
+
 # --------------------------------------------------------------------------- clip order
 
 
@@ -742,6 +757,28 @@ def check_clip_order(
                                  "The count columns computed from this pool are then meaningless.", evidence)
 
 
+def pool_clip_order(
+    scan: pd.DataFrame, train_path: str | os.PathLike, shapes: ReleaseShapes | None = PAPER_SHAPES,
+    progress: bool = True,
+) -> tuple[ClipOrderCheck, np.ndarray | None]:
+    """:func:`check_clip_order` against the AL train pool in ``train_path`` (an embeddings file).
+
+    Returns the check and the pool's frame labels ``[N, 32, C]`` when ``anno_idx`` follows its
+    clip order (else None: the count columns cannot be computed). A missing file or a pool of
+    another size cannot be judged (``agrees`` None) and the verdict says why.
+    """
+    train_path = Path(train_path)
+    if not train_path.is_file():
+        return ClipOrderCheck(None, f"cannot be judged: no pool labels at {train_path}", pd.DataFrame()), None
+    pool = read_split(train_path, meta_only=True)
+    if shapes is not None and len(pool) != shapes.pool_size:
+        return ClipOrderCheck(None, f"cannot be judged: the pool at {train_path} has {len(pool):,} clips, "
+                                    f"anno_idx {shapes.pool_size:,}; it is not the release's pool, so its "
+                                    "labels cannot give the class counts", pd.DataFrame()), None
+    order = check_clip_order(scan, pool.labels, shapes, progress=progress)
+    return order, (pool.labels if order.agrees else None)
+
+
 # --------------------------------------------------------------------------- rescoring
 
 
@@ -758,19 +795,6 @@ def _split_fingerprint(*splits: EmbeddingSplit) -> str:
 
 def _percent(values: np.ndarray | torch.Tensor) -> float:
     return 100.0 * float(values.mean())
-
-
-def describe_checkpoint(checkpoint: Mapping[str, Any]) -> pd.DataFrame:
-    """One row per key of a loaded checkpoint: ``key``, ``type``, and the shape of an array or
-    tensor, the shapes of a state_dict's tensors, or the value itself."""
-    def shown(value: Any) -> Any:
-        if hasattr(value, "shape"):
-            return list(value.shape)
-        if isinstance(value, Mapping):
-            return {name: list(t.shape) for name, t in value.items()}
-        return value
-
-    return pd.DataFrame([{"key": k, "type": type(v).__name__, "shape / value": shown(v)} for k, v in checkpoint.items()])
 
 
 def last_checkpoints(scan: pd.DataFrame) -> pd.DataFrame:

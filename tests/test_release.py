@@ -3,6 +3,7 @@ safely, loaded without unpickling, and the paper's CSV rebuilt from it."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import stat
@@ -414,6 +415,15 @@ def test_clip_order_check(standin, sweep):
     assert check.agrees is False and "does NOT follow" in check.verdict
     with pytest.raises(ValueError, match="599 clips, but the checkpoints' anno_idx has 600"):
         release.check_clip_order(scan, labels[:-1], SHAPES, progress=False)
+    # against an embeddings file: the labels come back only when the order agrees
+    order, pool_labels = release.pool_clip_order(scan, sweep / "data" / "embeddings" / "train.h5", SHAPES, progress=False)
+    assert order.agrees is True
+    np.testing.assert_array_equal(pool_labels, labels)
+    order, pool_labels = release.pool_clip_order(scan, sweep / "missing.h5", SHAPES, progress=False)
+    assert order.agrees is None and pool_labels is None and "no pool labels at" in order.verdict
+    other = dataclasses.replace(SHAPES, pool_size=SHAPES.pool_size + 1)
+    order, pool_labels = release.pool_clip_order(scan, sweep / "data" / "embeddings" / "train.h5", other, progress=False)
+    assert order.agrees is None and pool_labels is None and "not the release's pool" in order.verdict
 
 
 def test_rescoring_reproduces_the_stored_scores_and_resumes(standin, sweep, tmp_path, monkeypatch):
