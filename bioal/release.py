@@ -65,6 +65,7 @@ from bioal.utils import atomic_path, pick_device, read_json, resolve_path, write
 __all__ = [
     "describe_checkpoint",
     "pool_clip_order",
+    "rescore_summary",
     "RELEASE_RECORD",
     "RELEASE_FILES",
     "CHECKPOINT_KEYS",
@@ -803,6 +804,13 @@ def last_checkpoints(scan: pd.DataFrame) -> pd.DataFrame:
     al = scan[scan.kind == "al"]
     last = al[al.budget == al.budget.max()]
     return pd.concat([last, scan[scan.kind == "full"]], ignore_index=True)
+
+
+def rescore_summary(rescored: pd.DataFrame) -> pd.DataFrame:
+    """Mean and max absolute difference (points) per score of :func:`rescore_release`'s table."""
+    diffs = rescored.filter(like=" diff").abs()
+    return diffs.agg(["mean", "max"]).T.rename(columns={"mean": "mean |difference| (points)",
+                                                        "max": "max |difference| (points)"})
 
 
 def rescore_release(

@@ -436,6 +436,9 @@ def test_rescoring_reproduces_the_stored_scores_and_resumes(standin, sweep, tmp_
     assert len(table) == 50
     # the folded scaler gives the same classifier up to float32 rounding
     assert table.filter(like=" diff").abs().max().max() < 1e-3
+    summary = release.rescore_summary(table)
+    assert list(summary.columns) == ["mean |difference| (points)", "max |difference| (points)"]
+    assert len(summary) == table.filter(like=" diff").shape[1] and (summary.max(axis=1) < 1e-3).all()
     assert (tmp_path / "rescore" / "al_train" / "exp_1" / "ft_with_5_pos_init" / "60.pth.json").is_file()
     monkeypatch.setattr(release, "_rescore_one", lambda *a: pytest.fail("a finished run was rescored again"))
     again = release.rescore_release(scan, valid, test, tmp_path / "rescore", SHAPES, device="cpu", progress=False)
