@@ -76,6 +76,8 @@ __all__ = [
     "FINDINGS_COLUMNS",
     "paper_findings",
     "findings_summary",
+    "rare_finds",
+    "rare_finds_table",
     "write_results",
 ]
 
@@ -695,6 +697,58 @@ def findings_summary(findings: pd.DataFrame, tidy: pd.DataFrame) -> str:
     text = (f"This run ({len(seeds)} seed{'s' if len(seeds) != 1 else ''}: {', '.join(map(str, seeds))}) "
             f"reproduces **{int(findings.reproduced.sum())} of {len(findings)}** findings.")
     return text + ("" if not missed else " Missed: " + "; ".join(missed) + ".")
+
+
+def rare_finds(
+    results_dir: str | os.PathLike, data_root: str | os.PathLike, start: str = "cold", k: int = 2
+) -> pd.DataFrame:
+    """When and why each run labelled the ``k`` rarest AL classes' clips.
+
+    Reads every AL run of ``start`` under ``results_dir`` and the pool's clip tags from
+    ``DATA_ROOT/embeddings/train.h5``. One row per run and round: ``strategy``, ``seed``,
+    ``round``, ``n_labelled``, ``found`` (rare clips labelled in that round), ``mismatched``
+    (those among them whose recorded mismatch level was >= 1, i.e. the classifier's tags
+    disagreed with the nearest labelled clip's) and ``no_level`` (picks without a level: the
+    start-up round). A pick index outside the pool is an error naming the run's folder.
+    """
+    path = embeddings_dir(resolve_path(data_root)) / "train.h5"
+    if not path.is_file():
+        raise FileNotFoundError(f"no train embeddings at {path}: the pool's labels are needed for the rare clips")
+    pool = read_split(path, meta_only=True)
+    tags = pool.clip_labels()
+    totals = pd.Series(tags.sum(axis=0), index=pool.class_names)
+    rare_columns = [pool.class_names.index(c) for c in _rarest(totals, k)]
+    is_rare = tags[:, rare_columns].any(axis=1)
+    rows = []
+    for folder in records.run_folders(results_dir):
+        run = records.load_run(folder)
+        if run.strategy == FULL or run.start != start:
+            continue
+        for r in run.rounds:
+            picks = np.asarray(r.selected, dtype=np.int64)
+            if len(picks) and (picks.min() < 0 or picks.max() >= len(is_rare)):
+                raise ValueError(f"{folder}: round {r.round} selects clips outside the pool of {len(is_rare)} "
+                                 f"clips in {path}; the run was made on another pool")
+            level = np.array([-1 if m is None else m for m in r.selected_mismatch], dtype=np.int64)
+            hit = is_rare[picks]
+            rows.append((run.strategy, run.seed, r.round, r.n_labelled, int(hit.sum()),
+                         int((hit & (level >= 1)).sum()), int((hit & (level < 0)).sum())))
+    columns = ["strategy", "seed", "round", "n_labelled", "found", "mismatched", "no_level"]
+    if not rows:
+        raise ValueError(f"{results_dir}: no {start}-start AL runs")
+    return pd.DataFrame(rows, columns=columns)
+
+
+def rare_finds_table(finds: pd.DataFrame) -> pd.DataFrame:
+    """:func:`rare_finds` as a table: budgets down, strategies across (Table I's order); each
+    cell "found (mismatched)", means over seeds of the rare clips a round added."""
+    means = finds.groupby(["n_labelled", "strategy"])[["found", "mismatched"]].mean()
+    cells = means.apply(lambda r: f"{r.found:.1f} ({r.mismatched:.1f})", axis=1).unstack("strategy")
+    order = [s for s in TABLE_ORDER if s in cells.columns] + sorted(set(cells.columns) - set(TABLE_ORDER))
+    cells = cells[order]
+    cells.columns = [STRATEGY_LABELS.get(s, s) for s in order]
+    cells.index.name = "annotations"
+    return cells
 
 
 # --------------------------------------------------------------------------- files

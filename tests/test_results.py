@@ -453,3 +453,44 @@ def test_figure_two_event_panels(sweep_dir):
     empty = plots.figure_two(tidy[~tidy.metric.isin(list(results.EVENT_SCORES))])
     assert "no event-level scores" in empty.axes[1].texts[0].get_text()
     plt.close("all")
+
+
+def test_rare_finds_count_each_rounds_rare_picks_and_their_mismatch(tmp_path):
+    results_dir, data_root = tmp_path / "results", write_fake_data_root(tmp_path / "data")
+    write_fake_sweep(results_dir, seeds=(0, 1), budgets=(50, 100, 150))
+    finds = results.rare_finds(results_dir, data_root)
+    # the fake pool's two rarest classes are 2 (6 clips) and 3 (4 clips), laid out after classes 0 and 1
+    first = int(POOL_TOTALS[:2].sum())
+    rare = np.zeros(POOL_SIZE, bool)
+    rare[first : first + int(POOL_TOTALS[2:4].sum())] = True
+    assert sorted(set(finds.strategy)) == ["ft", "mfft", "mp", "random"] and set(finds.seed) == {0, 1}
+    assert len(finds) == 4 * 2 * 3
+    for row in finds.itertuples():
+        folder = results_dir / "runs" / f"{row.strategy}-cold-seed{row.seed}"
+        record = json.loads((folder / "rounds" / f"{row.n_labelled:05d}.json").read_text())
+        picks = np.array(record["selected"])
+        level = np.array([-1 if m is None else m for m in (record["selected_mismatch"] or [None] * len(picks))])
+        assert row.found == rare[picks].sum()
+        assert row.mismatched == (rare[picks] & (level >= 1)).sum()
+        assert row.no_level == (rare[picks] & (level < 0)).sum()
+    assert finds.found.sum() > 0 and (finds.mismatched < finds.found).any()  # the check above is not vacuous
+    table = results.rare_finds_table(finds)
+    assert list(table.columns) == ["RS", "MP", "FT", "MFFT"] and list(table.index) == [50, 100, 150]
+    mp = finds[(finds.strategy == "mp") & (finds.n_labelled == 100)]
+    assert table.loc[100, "MP"] == f"{mp.found.mean():.1f} ({mp.mismatched.mean():.1f})"
+    assert len(results.rare_finds(results_dir, data_root, start="warm")) == 4 * 2 * 3
+
+
+def test_rare_finds_refuse_another_pool_and_empty_records(tmp_path):
+    results_dir, data_root = tmp_path / "results", write_fake_data_root(tmp_path / "data")
+    with pytest.raises(FileNotFoundError, match="train embeddings"):
+        results.rare_finds(results_dir, tmp_path / "nowhere")
+    folder = write_fake_run(results_dir, "mp", 0, 0, budgets=(50, 100))
+    path = folder / "rounds" / "00100.json"
+    record = json.loads(path.read_text())
+    record["selected"][3] = POOL_SIZE + 7
+    path.write_text(json.dumps(record))
+    with pytest.raises(ValueError, match="mp-cold-seed0.*round 1 selects clips outside the pool"):
+        results.rare_finds(results_dir, data_root)
+    with pytest.raises(ValueError, match="no warm-start AL runs"):
+        results.rare_finds(results_dir, data_root, start="warm")
