@@ -67,7 +67,7 @@ __all__ = [
     "main",
 ]
 
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 3
 MANIFEST_NAME = "synth_manifest.json"
 _PENDING_NAME = ".synth_pending.json"
 ZENODO_RECORD_ID = 10829604
@@ -885,7 +885,9 @@ _NIGHT_FIELD = Environment("night field site", _bg_night_field, (-48, -40), (0, 
 ENVIRONMENTS: dict[str, Environment] = {
     # AL (Validation_Set)
     "HB": Environment("smartphone held to a mosquito", _bg_smartphone, (-42, -34), (0, 20), ("tone", "chirp"), (0.5, 2)),
-    "ME": Environment("collar on a meerkat", _bg_collar, (-36, -28), (8, 24), ("clicks", "chirp"), (1, 3)),
+    # the annotated meerkat calls as loud as the other sites' calls (generator 2 had 8-24 dB, which let
+    # a classifier trained on a few of them flag the rest; method §9)
+    "ME": Environment("collar on a meerkat", _bg_collar, (-36, -28), (0, 16), ("clicks", "chirp"), (1, 3)),
     "PB": _NIGHT_FIELD,
     "PB24": _NIGHT_FIELD,  # the same site in another year
     "PW": Environment("hydrophone", _bg_underwater, (-32, -24), (0, 18), ("tone", "chirp"), (0.5, 2)),  # whistles
