@@ -885,8 +885,7 @@ _NIGHT_FIELD = Environment("night field site", _bg_night_field, (-48, -40), (0, 
 ENVIRONMENTS: dict[str, Environment] = {
     # AL (Validation_Set)
     "HB": Environment("smartphone held to a mosquito", _bg_smartphone, (-42, -34), (0, 20), ("tone", "chirp"), (0.5, 2)),
-    # the annotated meerkat calls as loud as the other sites' calls (generator 2 had 8-24 dB, which let
-    # a classifier trained on a few of them flag the rest; method §9)
+    # the annotated meerkat calls no louder than the other sites' calls (generator 2: 8-24 dB; method §9)
     "ME": Environment("collar on a meerkat", _bg_collar, (-36, -28), (0, 16), ("clicks", "chirp"), (1, 3)),
     "PB": _NIGHT_FIELD,
     "PB24": _NIGHT_FIELD,  # the same site in another year
