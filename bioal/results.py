@@ -78,6 +78,7 @@ __all__ = [
     "findings_summary",
     "rare_finds",
     "rare_finds_table",
+    "rare_recordings_table",
     "write_results",
 ]
 
@@ -709,7 +710,11 @@ def rare_finds(
     ``round``, ``n_labelled``, ``found`` (rare clips labelled in that round), ``mismatched``
     (those among them whose recorded mismatch level was >= 1, i.e. the classifier's tags
     disagreed with the nearest labelled clip's) and ``no_level`` (picks without a level: the
-    start-up round). A pick index outside the pool is an error naming the run's folder.
+    start-up round), and ``from_rare_recordings`` (the round's picks, rare or not, from the
+    recordings that hold the rare clips: each recording carries one class, so these are the
+    rare classes' recordings). ``attrs`` hold ``pool_size``, ``rare_clips``,
+    ``rare_recording_clips`` and ``rare_recordings``. A pick index outside the pool is an
+    error naming the run's folder.
     """
     path = embeddings_dir(resolve_path(data_root)) / "train.h5"
     if not path.is_file():
@@ -719,6 +724,9 @@ def rare_finds(
     totals = pd.Series(tags.sum(axis=0), index=pool.class_names)
     rare_columns = [pool.class_names.index(c) for c in _rarest(totals, k)]
     is_rare = tags[:, rare_columns].any(axis=1)
+    recording = np.asarray(pool.recording).astype(str)
+    rare_recordings = sorted({str(r) for r in recording[is_rare]})
+    in_rare_recording = np.isin(recording, rare_recordings)
     rows = []
     for folder in records.run_folders(results_dir):
         run = records.load_run(folder)
@@ -732,11 +740,15 @@ def rare_finds(
             level = np.array([-1 if m is None else m for m in r.selected_mismatch], dtype=np.int64)
             hit = is_rare[picks]
             rows.append((run.strategy, run.seed, r.round, r.n_labelled, int(hit.sum()),
-                         int((hit & (level >= 1)).sum()), int((hit & (level < 0)).sum())))
-    columns = ["strategy", "seed", "round", "n_labelled", "found", "mismatched", "no_level"]
+                         int((hit & (level >= 1)).sum()), int((hit & (level < 0)).sum()),
+                         int(in_rare_recording[picks].sum())))
+    columns = ["strategy", "seed", "round", "n_labelled", "found", "mismatched", "no_level", "from_rare_recordings"]
     if not rows:
         raise ValueError(f"{results_dir}: no {start}-start AL runs")
-    return pd.DataFrame(rows, columns=columns)
+    finds = pd.DataFrame(rows, columns=columns)
+    finds.attrs.update(pool_size=int(len(is_rare)), rare_clips=int(is_rare.sum()),
+                       rare_recording_clips=int(in_rare_recording.sum()), rare_recordings=rare_recordings)
+    return finds
 
 
 def rare_finds_table(finds: pd.DataFrame) -> pd.DataFrame:
@@ -744,6 +756,38 @@ def rare_finds_table(finds: pd.DataFrame) -> pd.DataFrame:
     cell "found (mismatched)", means over seeds of the rare clips a round added."""
     means = finds.groupby(["n_labelled", "strategy"])[["found", "mismatched"]].mean()
     cells = means.apply(lambda r: f"{r.found:.1f} ({r.mismatched:.1f})", axis=1).unstack("strategy")
+    order = [s for s in TABLE_ORDER if s in cells.columns] + sorted(set(cells.columns) - set(TABLE_ORDER))
+    cells = cells[order]
+    cells.columns = [STRATEGY_LABELS.get(s, s) for s in order]
+    cells.index.name = "annotations"
+    return cells
+
+
+def rare_recordings_table(finds: pd.DataFrame) -> pd.DataFrame:
+    """Where each strategy looked for the rare calls, from :func:`rare_finds`.
+
+    Budgets down, strategies across. Each cell, means over seeds of the clips labelled so
+    far: "clips from the rare classes' recordings (x their share of the pool, % of them
+    rare calls)". Visiting those recordings more often than their share is what diversity
+    does; the percentage says whether the picks inside them were the calls.
+    """
+    for key in ("pool_size", "rare_recording_clips"):
+        if key not in finds.attrs:
+            raise KeyError(f"finds.attrs has no {key!r}: pass the table rare_finds returned")
+    if not finds.attrs["rare_recording_clips"]:
+        raise ValueError("the pool has no rare clips, so no rare classes' recordings")
+    share = finds.attrs["rare_recording_clips"] / finds.attrs["pool_size"]
+    runs = finds.sort_values("n_labelled").groupby(["strategy", "seed"], sort=False)
+    cumulative = finds.assign(
+        visits=runs.from_rare_recordings.cumsum(), rare=runs.found.cumsum()
+    ).groupby(["n_labelled", "strategy"])[["visits", "rare"]].mean()
+
+    def cell(row: pd.Series) -> str:
+        n = row.name[0]
+        percent = f"{100 * row.rare / row.visits:.0f} %" if row.visits else "-"
+        return f"{row.visits:.1f} ({row.visits / n / share:.1f}x, {percent})"
+
+    cells = cumulative.apply(cell, axis=1).unstack("strategy")
     order = [s for s in TABLE_ORDER if s in cells.columns] + sorted(set(cells.columns) - set(TABLE_ORDER))
     cells = cells[order]
     cells.columns = [STRATEGY_LABELS.get(s, s) for s in order]

@@ -92,8 +92,9 @@ def write_prepared_audio(data_root: Path, recordings, seconds: float = 1.0) -> N
         sf.write(folder / name, wave, 32000, subtype="PCM_16")
 
 
-def write_fake_data_root(data_root: Path) -> Path:
-    """A train embedding file for the fake pool (tiny D) and its prepared audio."""
+def write_fake_data_root(data_root: Path, recordings: np.ndarray | None = None) -> Path:
+    """A train embedding file for the fake pool (tiny D) and its prepared audio; ``recordings``
+    ``[POOL_SIZE]`` names each clip's recording (default: four recordings, round robin)."""
     from bioal.embeddings import EmbeddingSplit, write_split
 
     gen = rng(0, "fake-data")
@@ -102,7 +103,8 @@ def write_fake_data_root(data_root: Path) -> Path:
     for c, total in enumerate(POOL_TOTALS):
         labels[start : start + total, 4:12, c] = 1
         start += total
-    recordings = np.array([f"rec{i % 4}.wav" for i in range(POOL_SIZE)], dtype=object)
+    if recordings is None:
+        recordings = np.array([f"rec{i % 4}.wav" for i in range(POOL_SIZE)], dtype=object)
     split = EmbeddingSplit(
         gen.uniform(0, 1, (POOL_SIZE, 32, 4)).astype(np.float32),
         labels,

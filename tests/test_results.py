@@ -481,6 +481,42 @@ def test_rare_finds_count_each_rounds_rare_picks_and_their_mismatch(tmp_path):
     assert len(results.rare_finds(results_dir, data_root, start="warm")) == 4 * 2 * 3
 
 
+def test_rare_recordings_table_counts_visits_to_the_rare_classes_recordings(tmp_path):
+    # one class per recording, as in the real pool: the clips of class c sit in two recordings of
+    # their own, the negatives in three others
+    classes = np.repeat(np.arange(len(POOL_TOTALS) + 1), [*POOL_TOTALS, POOL_SIZE - POOL_TOTALS.sum()])
+    recordings = np.array([f"c{c}_{i % 2}.wav" if c < len(POOL_TOTALS) else f"neg{i % 3}.wav"
+                           for i, c in enumerate(classes)], dtype=object)
+    results_dir = tmp_path / "results"
+    data_root = write_fake_data_root(tmp_path / "data", recordings)
+    write_fake_sweep(results_dir, seeds=(0, 1), budgets=(50, 100, 150))
+    finds = results.rare_finds(results_dir, data_root)
+    in_rare = np.isin(classes, [2, 3])  # the two rarest classes, 6 and 4 clips
+    assert finds.attrs["rare_recordings"] == ["c2_0.wav", "c2_1.wav", "c3_0.wav", "c3_1.wav"]
+    assert finds.attrs["rare_recording_clips"] == in_rare.sum() == 10 and finds.attrs["pool_size"] == POOL_SIZE
+    visits = {}
+    for row in finds.itertuples():
+        record = json.loads((results_dir / "runs" / f"{row.strategy}-cold-seed{row.seed}" / "rounds"
+                             / f"{row.n_labelled:05d}.json").read_text())
+        assert row.from_rare_recordings == in_rare[record["selected"]].sum()
+        visits[row.strategy, row.seed, row.n_labelled] = row.from_rare_recordings, row.found
+    table = results.rare_recordings_table(finds)
+    assert list(table.columns) == ["RS", "MP", "FT", "MFFT"] and list(table.index) == [50, 100, 150]
+    share = 10 / POOL_SIZE
+    for strategy, label in (("random", "RS"), ("ft", "FT")):
+        # cumulative over the rounds so far, mean over the two seeds
+        seen = [sum(visits[strategy, seed, n][0] for n in (50, 100)) for seed in (0, 1)]
+        rare = [sum(visits[strategy, seed, n][1] for n in (50, 100)) for seed in (0, 1)]
+        percent = f"{100 * np.mean(rare) / np.mean(seen):.0f} %" if np.mean(seen) else "-"
+        assert table.loc[100, label] == f"{np.mean(seen):.1f} ({np.mean(seen) / 100 / share:.1f}x, {percent})"
+    assert sum(v[0] for v in visits.values()) > 0  # the check above is not vacuous
+    with pytest.raises(KeyError, match="pass the table rare_finds returned"):
+        results.rare_recordings_table(pd.DataFrame(finds))  # a copy made without the attrs
+    finds.attrs["rare_recording_clips"] = 0
+    with pytest.raises(ValueError, match="no rare clips"):
+        results.rare_recordings_table(finds)
+
+
 def test_rare_finds_refuse_another_pool_and_empty_records(tmp_path):
     results_dir, data_root = tmp_path / "results", write_fake_data_root(tmp_path / "data")
     with pytest.raises(FileNotFoundError, match="train embeddings"):
