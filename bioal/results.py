@@ -751,16 +751,21 @@ def rare_finds(
     return finds
 
 
-def rare_finds_table(finds: pd.DataFrame) -> pd.DataFrame:
-    """:func:`rare_finds` as a table: budgets down, strategies across (Table I's order); each
-    cell "found (mismatched)", means over seeds of the rare clips a round added."""
-    means = finds.groupby(["n_labelled", "strategy"])[["found", "mismatched"]].mean()
-    cells = means.apply(lambda r: f"{r.found:.1f} ({r.mismatched:.1f})", axis=1).unstack("strategy")
+def _strategies_across(cells: pd.DataFrame) -> pd.DataFrame:
+    """Strategy columns in Table I's order, under their labels; budgets as "annotations"."""
     order = [s for s in TABLE_ORDER if s in cells.columns] + sorted(set(cells.columns) - set(TABLE_ORDER))
     cells = cells[order]
     cells.columns = [STRATEGY_LABELS.get(s, s) for s in order]
     cells.index.name = "annotations"
     return cells
+
+
+def rare_finds_table(finds: pd.DataFrame) -> pd.DataFrame:
+    """:func:`rare_finds` as a table: budgets down, strategies across (Table I's order); each
+    cell "found (mismatched)", means over seeds of the rare clips a round added."""
+    means = finds.groupby(["n_labelled", "strategy"])[["found", "mismatched"]].mean()
+    cells = means.apply(lambda r: f"{r.found:.1f} ({r.mismatched:.1f})", axis=1).unstack("strategy")
+    return _strategies_across(cells)
 
 
 def rare_recordings_table(finds: pd.DataFrame) -> pd.DataFrame:
@@ -788,11 +793,7 @@ def rare_recordings_table(finds: pd.DataFrame) -> pd.DataFrame:
         return f"{row.visits:.1f} ({row.visits / n / share:.1f}x, {percent})"
 
     cells = cumulative.apply(cell, axis=1).unstack("strategy")
-    order = [s for s in TABLE_ORDER if s in cells.columns] + sorted(set(cells.columns) - set(TABLE_ORDER))
-    cells = cells[order]
-    cells.columns = [STRATEGY_LABELS.get(s, s) for s in order]
-    cells.index.name = "annotations"
-    return cells
+    return _strategies_across(cells)
 
 
 # --------------------------------------------------------------------------- files
