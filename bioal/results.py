@@ -725,7 +725,7 @@ def rare_finds(
     rare_columns = [pool.class_names.index(c) for c in _rarest(totals, k)]
     is_rare = tags[:, rare_columns].any(axis=1)
     recording = np.asarray(pool.recording).astype(str)
-    rare_recordings = sorted({str(r) for r in recording[is_rare]})
+    rare_recordings = sorted(set(recording[is_rare].tolist()))
     in_rare_recording = np.isin(recording, rare_recordings)
     rows = []
     for folder in records.run_folders(results_dir):

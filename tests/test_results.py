@@ -503,15 +503,20 @@ def test_rare_recordings_table_counts_visits_to_the_rare_classes_recordings(tmp_
     table = results.rare_recordings_table(finds)
     assert list(table.columns) == ["RS", "MP", "FT", "MFFT"] and list(table.index) == [50, 100, 150]
     share = 10 / POOL_SIZE
-    for strategy, label in (("random", "RS"), ("ft", "FT")):
-        # cumulative over the rounds so far, mean over the two seeds
-        seen = [sum(visits[strategy, seed, n][0] for n in (50, 100)) for seed in (0, 1)]
-        rare = [sum(visits[strategy, seed, n][1] for n in (50, 100)) for seed in (0, 1)]
-        percent = f"{100 * np.mean(rare) / np.mean(seen):.0f} %" if np.mean(seen) else "-"
-        assert table.loc[100, label] == f"{np.mean(seen):.1f} ({np.mean(seen) / 100 / share:.1f}x, {percent})"
+    labels = {"random": "RS", "mp": "MP", "ft": "FT", "mfft": "MFFT"}
+    for strategy, label in labels.items():
+        for budget in (50, 100, 150):
+            # cumulative over the rounds so far, mean over the two seeds
+            done = [n for n in (50, 100, 150) if n <= budget]
+            seen = np.mean([sum(visits[strategy, seed, n][0] for n in done) for seed in (0, 1)])
+            rare = np.mean([sum(visits[strategy, seed, n][1] for n in done) for seed in (0, 1)])
+            percent = f"{100 * rare / seen:.0f} %" if seen else "-"
+            assert table.loc[budget, label] == f"{seen:.1f} ({seen / budget / share:.1f}x, {percent})"
     assert sum(v[0] for v in visits.values()) > 0  # the check above is not vacuous
+    stripped = finds.copy()
+    stripped.attrs = {}
     with pytest.raises(KeyError, match="pass the table rare_finds returned"):
-        results.rare_recordings_table(pd.DataFrame(finds))  # a copy made without the attrs
+        results.rare_recordings_table(stripped)
     finds.attrs["rare_recording_clips"] = 0
     with pytest.raises(ValueError, match="no rare clips"):
         results.rare_recordings_table(finds)
