@@ -6,7 +6,9 @@
 * Deterministic initialisation, identical every time it is built: with a PANNs
   ``Cnn14_DecisionLevelMax`` checkpoint, the bilinear ``align_corners=True`` resize of its
   ``fc1`` / ``fc_audioset`` tensors (method §5.1); without one, a seeded uniform init
-  (PyTorch's default ``Linear`` bounds ``1/sqrt(fan_in)``) drawn from a generator.
+  (PyTorch's default ``Linear`` bounds ``1/sqrt(fan_in)``) drawn from a generator. Optionally
+  (``output_prior`` p > 0, not the paper's) the output biases then start at ``log(p / (1 - p))``,
+  so that a fresh head gives every class a probability near p instead of near 0.5.
 * :func:`pos_weight_bce` - the per-batch ``pos_weight`` BCE of method §5.2.
 * :func:`train_classifier` - one AL round: a fresh model from the same init, batch 128
   shuffled by a seeded generator, Adam 5e-4, ReduceLROnPlateau on the valid cmAP, stop when
@@ -71,7 +73,8 @@ class MLPClassifier(nn.Module):
     """Per-frame MLP head: ``[B, T, in_dim] -> [B, T, n_classes]`` logits.
 
     ``init_seed`` fixes the random init; ``panns_fc`` (the four PANNs fc tensors, see
-    :func:`read_panns_fc`) replaces it by the paper's deterministic resize.
+    :func:`read_panns_fc`) replaces it by the paper's deterministic resize. ``output_prior``
+    p in (0, 1) then sets every output bias to ``log(p / (1 - p))``; 0 keeps the init's biases.
     """
 
     def __init__(
@@ -81,29 +84,36 @@ class MLPClassifier(nn.Module):
         hidden: int = 1024,
         init_seed: int = 0,
         panns_fc: Mapping[str, torch.Tensor] | None = None,
+        output_prior: float = 0.0,
     ) -> None:
         super().__init__()
         if n_classes < 1 or in_dim < 1 or hidden < 1:
             raise ValueError(f"n_classes, in_dim, hidden must be >= 1, got {n_classes}, {in_dim}, {hidden}")
+        if not 0 <= output_prior < 1:
+            raise ValueError(f"output_prior must be in [0, 1), got {output_prior}")
         self.n_classes, self.in_dim, self.hidden = n_classes, in_dim, hidden
+        self.output_prior = output_prior
         self.fc1 = nn.Linear(in_dim, hidden)
         self.fc2 = nn.Linear(hidden, n_classes)
         self.reset_parameters(init_seed, panns_fc)
 
     @torch.no_grad()
     def reset_parameters(self, init_seed: int = 0, panns_fc: Mapping[str, torch.Tensor] | None = None) -> None:
-        """Set the deterministic init (PANNs resize if ``panns_fc`` is given, else seeded)."""
+        """Set the deterministic init (PANNs resize if ``panns_fc`` is given, else seeded), then
+        the output biases from ``output_prior`` when it is > 0."""
         if panns_fc is not None:
             for name, tensor in resize_panns_fc(panns_fc, self.n_classes, self.in_dim, self.hidden).items():
                 dict(self.named_parameters())[name].copy_(tensor)
-            return
-        gen = torch_generator(init_seed, "classifier-init")
-        for layer in (self.fc1, self.fc2):
-            bound = 1.0 / math.sqrt(layer.in_features)
-            w = torch.rand(layer.weight.shape, generator=gen, dtype=torch.float32) * (2 * bound) - bound
-            b = torch.rand(layer.bias.shape, generator=gen, dtype=torch.float32) * (2 * bound) - bound
-            layer.weight.copy_(w)
-            layer.bias.copy_(b)
+        else:
+            gen = torch_generator(init_seed, "classifier-init")
+            for layer in (self.fc1, self.fc2):
+                bound = 1.0 / math.sqrt(layer.in_features)
+                w = torch.rand(layer.weight.shape, generator=gen, dtype=torch.float32) * (2 * bound) - bound
+                b = torch.rand(layer.bias.shape, generator=gen, dtype=torch.float32) * (2 * bound) - bound
+                layer.weight.copy_(w)
+                layer.bias.copy_(b)
+        if self.output_prior > 0:
+            self.fc2.bias.fill_(math.log(self.output_prior / (1 - self.output_prior)))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = F.relu(self.fc1(x))  # [B, T, H]
@@ -184,6 +194,8 @@ class ClassifierConfig(Config):
     predict_batch_size: int = 4096
     init_seed: int = 0
     panns_checkpoint: str = ""
+    # not the paper's: start the output biases at log(p / (1 - p)) (0 = the init's own biases)
+    prior: float = 0.0
 
     def check(self) -> None:
         for name in ("hidden", "max_epochs", "batch_size", "patience", "threshold_levels", "predict_batch_size"):
@@ -192,9 +204,11 @@ class ClassifierConfig(Config):
         if not 0 < self.lr_factor < 1:
             raise ConfigError(f"LR_FACTOR must be in (0, 1), got {self.lr_factor}")
         if self.lr <= 0 or self.min_lr < 0:
-            raise ConfigError(f"LR must be > 0 and MIN_LR >= 0, got {self.lr}, {self.min_lr}")
+            raise ConfigError(f"CLASSIFIER_LR must be > 0 and MIN_LR >= 0, got {self.lr}, {self.min_lr}")
         if self.min_lr > self.lr:
-            raise ConfigError(f"MIN_LR must be <= LR, got {self.min_lr} > {self.lr}")
+            raise ConfigError(f"MIN_LR must be <= CLASSIFIER_LR, got {self.min_lr} > {self.lr}")
+        if not 0 <= self.prior < 1:
+            raise ConfigError(f"CLASSIFIER_PRIOR must be in [0, 1) (0 = off), got {self.prior}")
         if self.plateau_threshold < 0 or self.init_seed < 0:
             raise ConfigError(
                 f"PLATEAU_THRESHOLD and CLASSIFIER_INIT_SEED must be >= 0, got {self.plateau_threshold}, {self.init_seed}"
@@ -283,7 +297,10 @@ def _cached_panns_fc(path: str) -> dict[str, torch.Tensor]:
 def build_classifier(config: ClassifierConfig, n_classes: int, in_dim: int) -> MLPClassifier:
     """A fresh classifier with the config's deterministic init."""
     panns = _cached_panns_fc(config.panns_checkpoint) if config.panns_checkpoint else None
-    return MLPClassifier(n_classes, in_dim=in_dim, hidden=config.hidden, init_seed=config.init_seed, panns_fc=panns)
+    return MLPClassifier(
+        n_classes, in_dim=in_dim, hidden=config.hidden, init_seed=config.init_seed, panns_fc=panns,
+        output_prior=config.prior,
+    )
 
 
 @torch.no_grad()

@@ -103,9 +103,12 @@ class Config:
     stay flat everywhere outside Python: notebook parameters, presets and ``to_dict`` /
     ``from_dict`` use one ``NAME`` per inner field, the inner field's own name unless
     :attr:`FLAT_NAMES` ``{nested field: {inner field: flat name}}`` renames it.
+    :attr:`RENAMED` ``{old flat name: current flat name}`` lets :meth:`from_dict` read records
+    written before a rename.
     """
 
     FLAT_NAMES: ClassVar[dict[str, dict[str, str]]] = {}
+    RENAMED: ClassVar[dict[str, str]] = {}
 
     def __post_init__(self) -> None:
         hints = typing.get_type_hints(type(self))
@@ -154,16 +157,30 @@ class Config:
         return cls._build(values)
 
     @classmethod
-    def from_dict(cls: type[C], data: Mapping[str, Any]) -> C:
-        """Build from a mapping of lower- or upper-case flat names; unknown keys are an error."""
-        names = set(cls.flat_names()) | set(cls._nested())
-        values = {}
+    def current_names(cls, data: Mapping[str, Any]) -> dict[str, Any]:
+        """``data`` with lower-case keys, old names of :attr:`RENAMED` replaced by the current
+        ones; an old and a current name with different values are an error."""
+        out: dict[str, Any] = {}
+        source: dict[str, str] = {}
         for key, value in data.items():
-            name = key.lower()
-            if name not in names:
+            name = cls.RENAMED.get(key.lower(), key.lower())
+            if name in out and out[name] != value:
+                raise ConfigError(
+                    f"{source[name]!r} = {out[name]!r} and {key!r} = {value!r} name the same field "
+                    f"{name.upper()} (one is its old name) with different values"
+                )
+            out[name], source[name] = value, key
+        return out
+
+    @classmethod
+    def from_dict(cls: type[C], data: Mapping[str, Any]) -> C:
+        """Build from a mapping of lower- or upper-case flat names (old names of
+        :attr:`RENAMED` allowed); unknown keys are an error."""
+        names = set(cls.flat_names()) | set(cls._nested())
+        for key in data:
+            if cls.RENAMED.get(key.lower(), key.lower()) not in names:
                 raise ConfigError(f"{cls.__name__} has no field {key!r} (fields: {sorted(names)})")
-            values[name] = value
-        return cls._build(values)
+        return cls._build(cls.current_names(data))
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready flat mapping (tuples become lists, paths strings, nested configs flattened)."""

@@ -95,14 +95,20 @@ class ExperimentConfig(Config):
 
     ``classifier`` is the per-round :class:`~bioal.classifier.ClassifierConfig`; in notebook
     parameters, presets and ``config.json`` its fields are flat names (``CLASSIFIER_HIDDEN``,
-    ``MAX_EPOCHS``, ``BATCH_SIZE``, ``LR``, ``MIN_LR``, ``THRESHOLD_LEVELS``,
-    ``CLASSIFIER_INIT_SEED``, ``PANNS_CHECKPOINT``, ...). Build from flat names with
+    ``MAX_EPOCHS``, ``BATCH_SIZE``, ``CLASSIFIER_LR``, ``MIN_LR``, ``THRESHOLD_LEVELS``,
+    ``CLASSIFIER_INIT_SEED``, ``PANNS_CHECKPOINT``, ``CLASSIFIER_PRIOR``, ...). Build from flat names with
     :meth:`from_dict` / :meth:`from_namespace`.
     """
 
     FLAT_NAMES: ClassVar[dict[str, dict[str, str]]] = {
-        "classifier": {"hidden": "classifier_hidden", "init_seed": "classifier_init_seed"}
+        "classifier": {
+            "hidden": "classifier_hidden",
+            "init_seed": "classifier_init_seed",
+            "lr": "classifier_lr",
+            "prior": "classifier_prior",
+        }
     }
+    RENAMED: ClassVar[dict[str, str]] = {"lr": "classifier_lr"}  # records written before CLASSIFIER_LR
 
     preset: str = "paper"
     seed: int = 0
@@ -427,7 +433,7 @@ def run_experiment(
     existing = load_run(folder) if (folder / "config.json").is_file() else None
     if existing is not None:
         # a key missing from an older record is a field added since, which then had its default
-        old = {**ExperimentConfig().to_dict(), **existing.config}
+        old = {**ExperimentConfig().to_dict(), **ExperimentConfig.current_names(existing.config)}
         new = config.to_dict()
         diff = sorted(k for k in set(old) | set(new) if k not in _NON_RESULT_FIELDS and old.get(k) != new.get(k))
         if diff:

@@ -22,6 +22,7 @@ import soundfile as sf
 from tqdm.auto import tqdm
 
 from bioal.annotations import read_dcase_csv
+from bioal.classifier import ClassifierConfig
 from bioal.collection import CollectionConfig
 from bioal.config import Config, ConfigError
 from bioal.dcase import normalise_name, read_validation_classes
@@ -60,6 +61,8 @@ class RecordingsConfig(Config):
     rounds: int = 6
     classifier_hidden: int = 1024
     max_epochs: int = 5000
+    classifier_lr: float = ClassifierConfig.lr
+    classifier_prior: float = ClassifierConfig.prior
     standardize_features: bool = False
     kappa_threshold: float = KAPPA_THRESHOLD
     kappa_window: int = KAPPA_WINDOW
@@ -92,12 +95,9 @@ class RecordingsConfig(Config):
         )
 
     def session_config(self) -> SessionConfig:
-        return SessionConfig(
-            strategy=self.strategy, k=self.k, seed=self.seed, classifier_hidden=self.classifier_hidden,
-            max_epochs=self.max_epochs, standardize_features=self.standardize_features,
-            kappa_threshold=self.kappa_threshold, kappa_window=self.kappa_window,
-            device=self.device,
-        )
+        """The :class:`SessionConfig` of this chapter: every field the two share, by name."""
+        shared = {f.name for f in dataclasses.fields(SessionConfig)} & {f.name for f in dataclasses.fields(self)}
+        return SessionConfig(**{name: getattr(self, name) for name in shared})
 
 
 def stand_in(data_root: str | os.PathLike, audio_dir: str | os.PathLike, n_recordings: int) -> pd.DataFrame:

@@ -71,7 +71,8 @@ _RESERVED = {NO_CLASS, "unsure", "skip", ""}
 class SessionConfig(Config):
     """A labelling session: ``strategy`` (any registered one; MFFT by default), ``k`` clips per
     round, ``seed`` for every random choice, the tag ``threshold`` on clip probabilities, the
-    classifier's ``classifier_hidden`` and ``max_epochs``, ``standardize_features`` (z-scored
+    classifier's ``classifier_hidden``, ``max_epochs``, ``classifier_lr`` and ``classifier_prior``
+    (:class:`~bioal.classifier.ClassifierConfig`), ``standardize_features`` (z-scored
     classifier inputs), the stopping rule's ``kappa_threshold`` and ``kappa_window``."""
 
     strategy: str = "mfft"
@@ -80,6 +81,8 @@ class SessionConfig(Config):
     threshold: float = 0.5
     classifier_hidden: int = 1024
     max_epochs: int = 5000
+    classifier_lr: float = ClassifierConfig.lr
+    classifier_prior: float = ClassifierConfig.prior
     standardize_features: bool = False
     kappa_threshold: float = KAPPA_THRESHOLD
     kappa_window: int = KAPPA_WINDOW
@@ -95,7 +98,10 @@ class SessionConfig(Config):
             raise ConfigError(f"KAPPA_WINDOW must be >= 1, got {self.kappa_window}")
 
     def classifier(self) -> ClassifierConfig:
-        return ClassifierConfig(hidden=self.classifier_hidden, max_epochs=self.max_epochs)
+        return ClassifierConfig(
+            hidden=self.classifier_hidden, max_epochs=self.max_epochs, lr=self.classifier_lr,
+            prior=self.classifier_prior,
+        )
 
 
 class JournalError(ValueError):

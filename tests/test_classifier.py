@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from bioal.classifier import (
     ClassifierConfig,
     MLPClassifier,
+    build_classifier,
     evaluate,
     pos_weight_bce,
     predict_probs,
@@ -17,6 +18,7 @@ from bioal.classifier import (
     resize_panns_fc,
     train_classifier,
 )
+from bioal.config import ConfigError
 from bioal.utils import rng
 
 
@@ -39,6 +41,30 @@ def test_seeded_init_bit_identical_and_seed_dependent():
     assert not torch.equal(a.fc1.weight, c.fc1.weight)
     bound = 1 / np.sqrt(64)
     assert a.fc1.weight.abs().max() <= bound
+
+
+def test_output_prior_sets_only_the_output_biases():
+    base = MLPClassifier(7, 64, 32, init_seed=3)
+    prior = MLPClassifier(7, 64, 32, init_seed=3, output_prior=0.01)
+    expected = torch.full((7,), float(np.log(0.01 / 0.99)))
+    assert torch.equal(prior.fc2.bias.detach(), expected)
+    for name in ("fc1.weight", "fc1.bias", "fc2.weight"):  # the rest of the init is untouched
+        assert torch.equal(base.state_dict()[name], prior.state_dict()[name]), name
+    # with zero inputs and zero first-layer biases, every class starts at exactly p
+    with torch.no_grad():
+        prior.fc1.bias.zero_()
+    np.testing.assert_allclose(torch.sigmoid(prior(torch.zeros(1, 4, 64))).detach().numpy(), 0.01, rtol=1e-6)
+    # on the PANNs resize as well; and build_classifier takes it from the config
+    panns = MLPClassifier(7, in_dim=256, hidden=128, panns_fc=_fake_panns(), output_prior=0.2)
+    assert torch.allclose(panns.fc2.bias.detach(), torch.full((7,), float(np.log(0.25))))
+    built = build_classifier(ClassifierConfig(hidden=32, init_seed=3, prior=0.01), 7, 64)
+    assert torch.equal(built.fc2.bias.detach(), expected)
+    assert not torch.equal(build_classifier(ClassifierConfig(hidden=32, init_seed=3), 7, 64).fc2.bias, expected)
+    for bad in (-0.1, 1.0):
+        with pytest.raises(ValueError, match="output_prior"):
+            MLPClassifier(7, 64, 32, output_prior=bad)
+        with pytest.raises(ConfigError, match="CLASSIFIER_PRIOR"):
+            ClassifierConfig(prior=bad)
 
 
 def _fake_panns(seed=0):

@@ -224,8 +224,9 @@ def test_standardized_features_change_the_classifier_not_the_strategies(tmp_path
 
 
 def test_an_older_run_folder_is_read_and_resumed(tmp_path, splits):
-    """Folders written before the classifier fields were nested (no lr_factor, patience, ...) and
-    before every pick carried its reasons (null lists) read back and resume without a clash."""
+    """Folders written before the classifier fields were nested (no lr_factor, patience, ...),
+    before CLASSIFIER_LR was renamed and before every pick carried its reasons (null lists) read
+    back and resume without a clash."""
     cfg = _config(tmp_path, budgets=(10, 20))
     run_experiment(cfg, splits=splits, progress=False, stop_after=1)
     folder = run_folder(cfg)
@@ -236,6 +237,9 @@ def test_an_older_run_folder_is_read_and_resumed(tmp_path, splits):
     record = json.loads(first.read_text())
     for key in ("event_merge", "event_min_duration", "event_max_gap", "event_min_iou"):
         del old[key]
+    # and before CLASSIFIER_LR was named (flat "lr") and CLASSIFIER_PRIOR existed
+    old["lr"] = old.pop("classifier_lr")
+    del old["classifier_prior"]
     (folder / "config.json").write_text(json.dumps(old))
     # and before event scores (method §6.6): the round file lacks those keys
     pre_events = {k: v for k, v in record.items() if k not in EVENT_KEYS}

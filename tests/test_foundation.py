@@ -142,11 +142,18 @@ def test_nested_config_is_flat_outside_python():
     from bioal.classifier import ClassifierConfig
     from bioal.experiment import ExperimentConfig
 
-    config = ExperimentConfig.from_namespace({"CLASSIFIER_HIDDEN": 64, "MAX_EPOCHS": 45, "LR": 1e-3, "SEED": 2})
-    assert config.classifier == ClassifierConfig(hidden=64, max_epochs=45, lr=1e-3) and config.seed == 2
+    config = ExperimentConfig.from_namespace(
+        {"CLASSIFIER_HIDDEN": 64, "MAX_EPOCHS": 45, "CLASSIFIER_LR": 1e-3, "CLASSIFIER_PRIOR": 0.02, "SEED": 2}
+    )
+    assert config.classifier == ClassifierConfig(hidden=64, max_epochs=45, lr=1e-3, prior=0.02) and config.seed == 2
     flat = config.to_dict()
     assert flat["classifier_hidden"] == 64 and "classifier" not in flat and "hidden" not in flat
     assert ExperimentConfig.from_dict(flat) == config
     assert "CLASSIFIER_HIDDEN" in str(config)
     with pytest.raises(ConfigError, match="HIDDEN"):
         ExperimentConfig.from_dict({"classifier_hidden": 0})
+    # records written before CLASSIFIER_LR was named still read; a clash of old and new names does not
+    assert ExperimentConfig.from_dict({"lr": 1e-3}).classifier.lr == 1e-3
+    assert ExperimentConfig.from_dict({"LR": 1e-3, "classifier_lr": 1e-3}).classifier.lr == 1e-3
+    with pytest.raises(ConfigError, match="'LR' = 0.001 and 'classifier_lr' = 0.002"):
+        ExperimentConfig.from_dict({"LR": 1e-3, "classifier_lr": 2e-3})

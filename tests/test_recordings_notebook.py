@@ -42,3 +42,21 @@ def test_chapter_08_runs_unattended_and_resumes(tmp_path):
     records2 = [json.loads(line) for line in (folder / "journal.jsonl").read_text().splitlines()]
     assert records2[: len(records)] == records  # replayed, nothing rewritten
     assert [r["type"] for r in records2[len(records) :]] == ["round"]  # only the next round's picks
+
+
+def test_chapter_08_config_passes_every_shared_setting_to_the_session():
+    import dataclasses
+
+    from bioal.recordings import RecordingsConfig
+    from bioal.session import SessionConfig
+
+    values = dict(
+        strategy="ft", k=7, seed=3, classifier_hidden=16, max_epochs=9, classifier_lr=0.002,
+        classifier_prior=0.01, standardize_features=True, kappa_threshold=0.9, kappa_window=2, device="cpu",
+    )
+    session = RecordingsConfig(**values).session_config()
+    assert {name: getattr(session, name) for name in values} == values
+    # nothing else the two configs share is left out of that list
+    shared = {f.name for f in dataclasses.fields(SessionConfig)} & {f.name for f in dataclasses.fields(RecordingsConfig)}
+    assert shared == set(values)
+    assert session.classifier().lr == 0.002 and session.classifier().prior == 0.01
