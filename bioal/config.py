@@ -157,13 +157,18 @@ class Config:
         return cls._build(values)
 
     @classmethod
+    def current_name(cls, key: str) -> str:
+        """The lower-case flat name of ``key``, its current name if :attr:`RENAMED` has it."""
+        return cls.RENAMED.get(key.lower(), key.lower())
+
+    @classmethod
     def current_names(cls, data: Mapping[str, Any]) -> dict[str, Any]:
-        """``data`` with lower-case keys, old names of :attr:`RENAMED` replaced by the current
-        ones; an old and a current name with different values are an error."""
+        """``data`` keyed by :meth:`current_name`; an old and a current name with different
+        values are an error."""
         out: dict[str, Any] = {}
         source: dict[str, str] = {}
         for key, value in data.items():
-            name = cls.RENAMED.get(key.lower(), key.lower())
+            name = cls.current_name(key)
             if name in out and out[name] != value:
                 raise ConfigError(
                     f"{source[name]!r} = {out[name]!r} and {key!r} = {value!r} name the same field "
@@ -178,7 +183,7 @@ class Config:
         :attr:`RENAMED` allowed); unknown keys are an error."""
         names = set(cls.flat_names()) | set(cls._nested())
         for key in data:
-            if cls.RENAMED.get(key.lower(), key.lower()) not in names:
+            if cls.current_name(key) not in names:
                 raise ConfigError(f"{cls.__name__} has no field {key!r} (fields: {sorted(names)})")
         return cls._build(cls.current_names(data))
 
