@@ -76,6 +76,7 @@ __all__ = [
     "frame_boundaries",
     "frame_labels",
     "clip_frame_labels",
+    "event_arrays",
     "unpack_development_set",
     "find_recordings",
     "sl_label_table",
@@ -394,13 +395,18 @@ def frame_labels(events: pd.DataFrame, class_names: Sequence[str], clip_start_s:
     ``events``: rows of the clip's recording with ``Starttime``, ``Endtime`` and one column per
     class (1 POS counts; 0 NEG, -1 UNK and absent are negative, method Q5).
     """
+    return clip_frame_labels(*event_arrays(events, class_names), np.array([clip_start_s]))[0]
+
+
+def event_arrays(events: pd.DataFrame, class_names: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(starts [E], ends [E], positive [E, C] bool)`` of an events table, as
+    :func:`clip_frame_labels` takes them (1 POS counts; 0 NEG, -1 UNK are negative, method Q5).
+    """
     missing = [c for c in ["Starttime", "Endtime", *class_names] if c not in events.columns]
     if missing:
         raise KeyError(f"events table lacks column(s) {missing}")
     positive = events[list(class_names)].to_numpy() == 1
-    return clip_frame_labels(
-        events["Starttime"].to_numpy(float), events["Endtime"].to_numpy(float), positive, np.array([clip_start_s])
-    )[0]
+    return events["Starttime"].to_numpy(float), events["Endtime"].to_numpy(float), positive
 
 
 # --------------------------------------------------------------------------- unpacking

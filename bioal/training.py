@@ -46,7 +46,7 @@ from tqdm.auto import tqdm
 from bioal.classifier import MLPClassifier, pos_weight_bce, read_panns_fc
 from bioal.config import Config, ConfigError
 from bioal.data import ClipDataset, clip_table, load_clip, read_split_labels
-from bioal.dcase import frame_labels, prepared_fingerprint
+from bioal.dcase import clip_frame_labels, event_arrays, prepared_fingerprint
 from bioal.encoder import PANNS_FILENAME, Cnn14Encoder, download_panns_checkpoint
 from bioal.features import LogMelExtractor, add_noise, compute_mean_std, freq_mask
 from bioal.grid import CLIP_SECONDS, N_MELS, STFT_FRAMES
@@ -225,7 +225,8 @@ class _DrawDataset(torch.utils.data.Dataset):
 
     def __init__(self, draws: list[tuple[str, float]], folder: Path, events: pd.DataFrame, classes: list[str]) -> None:
         self.draws, self.folder, self.classes = draws, folder, classes
-        self.groups = {rec: g for rec, g in events.groupby("Audiofilename", sort=False)}
+        # each recording's event arrays, taken from the table once rather than per draw
+        self.events = {rec: event_arrays(g, classes) for rec, g in events.groupby("Audiofilename", sort=False)}
 
     def __len__(self) -> int:
         return len(self.draws)
@@ -233,7 +234,7 @@ class _DrawDataset(torch.utils.data.Dataset):
     def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
         rec, start = self.draws[i]
         wave = load_clip(self.folder / rec, start)  # [320000]
-        labels = frame_labels(self.groups[rec], self.classes, start)  # [32, C]
+        labels = clip_frame_labels(*self.events[rec], np.array([start]))[0]  # [32, C]
         return torch.from_numpy(wave), torch.from_numpy(labels)
 
 

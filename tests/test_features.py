@@ -68,6 +68,17 @@ def test_tensor_in_tensor_out_and_batch_shape():
     np.testing.assert_allclose(out[1].numpy(), single, atol=1e-4)
 
 
+def test_cpu_slices_give_the_whole_batch_numbers(monkeypatch):
+    y = torch.as_tensor(np.stack([_test_signal(2.0, s) for s in range(6)])).reshape(2, 3, -1)  # [2, 3, L]
+    extractor = features.LogMelExtractor(mean=-30.0, std=10.0)
+    sliced = extractor(y)
+    assert sliced.shape == (2, 3, 201, 64)
+    monkeypatch.setattr(features.LogMelExtractor, "CPU_SLICE", 64)  # the whole batch in one pass
+    whole = extractor(y)
+    torch.testing.assert_close(sliced, whole, rtol=1e-6, atol=1e-5)
+    torch.testing.assert_close(sliced[1, 2], extractor(y[1, 2]), rtol=1e-6, atol=1e-5)
+
+
 def test_resampling_other_rates():
     y16 = _test_signal(10.0)[::2].copy()  # crude 16 kHz signal
     out = features.log_mel(y16, sample_rate=16000)
