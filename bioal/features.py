@@ -96,8 +96,8 @@ class LogMelExtractor(nn.Module):
         self.std = std
 
     #: On the CPU a batch goes through in slices of this many waveforms: one clip's complex
-    #: spectrogram (4 MB) stays in cache, and a batch of 32 clips runs 3.4 times faster with
-    #: the same numbers (benchmarks/RESULTS.md). Other devices take the batch whole.
+    #: spectrogram (4 MB) stays in cache, and a batch of 32 clips runs about three times faster
+    #: with the same numbers (benchmarks/RESULTS.md). Other devices take the batch whole.
     CPU_SLICE = 1
 
     def forward(self, waveform: torch.Tensor) -> torch.Tensor:
