@@ -102,7 +102,7 @@ class LogMelExtractor(nn.Module):
 
     def forward(self, waveform: torch.Tensor) -> torch.Tensor:
         x = waveform.to(torch.float32)
-        if x.device.type == "cpu" and x.ndim > 1 and x[..., 0].numel() > self.CPU_SLICE:
+        if x.device.type == "cpu" and math.prod(x.shape[:-1]) > self.CPU_SLICE:
             flat = x.reshape(-1, x.shape[-1])  # [N, L]
             db = torch.cat([self._decibels(part) for part in flat.split(self.CPU_SLICE)])  # [N, T, 64]
             db = db.reshape(*x.shape[:-1], *db.shape[-2:])

@@ -224,7 +224,7 @@ class _DrawDataset(torch.utils.data.Dataset):
     """Waveforms and frame labels of a precomputed list of draws (I/O only, no randomness)."""
 
     def __init__(self, draws: list[tuple[str, float]], folder: Path, events: pd.DataFrame, classes: list[str]) -> None:
-        self.draws, self.folder, self.classes = draws, folder, classes
+        self.draws, self.folder = draws, folder
         # each recording's event arrays, taken from the table once rather than per draw
         self.events = {rec: event_arrays(g, classes) for rec, g in events.groupby("Audiofilename", sort=False)}
 
