@@ -79,6 +79,8 @@ __all__ = [
     "rare_finds",
     "rare_finds_table",
     "rare_recordings_table",
+    "class_enrichment",
+    "paper_class_enrichment",
     "write_results",
 ]
 
@@ -794,6 +796,66 @@ def rare_recordings_table(finds: pd.DataFrame) -> pd.DataFrame:
 
     cells = cumulative.apply(cell, axis=1).unstack("strategy")
     return _strategies_across(cells)
+
+
+def class_enrichment(
+    tidy: pd.DataFrame, totals: pd.Series, pool_size: int, start: str = "cold", n_labelled: int | None = None
+) -> pd.DataFrame:
+    """Which classes each strategy sought out: labelled clips over random sampling's expectation.
+
+    For the ``start`` runs at ``n_labelled`` (default: their largest budget), the mean over
+    seeds of each class's labelled positive clips, and of the ``"Negative"`` rest, divided
+    by ``n_labelled x total / pool_size``, what uniform random picks hold on average
+    (``totals``: positive clips per class in the pool, as :func:`pool_totals` gives them;
+    the negatives' total is ``pool_size - totals.sum()``, the paper's convention). 1 is
+    random sampling's share, above 1 the strategy sought the class out, below 1 it passed
+    it by. Classes down (``totals``' order, then ``"Negative"``), strategies across in Table
+    I's order; a class with no clip in the pool is NaN. ``attrs["n_labelled"]`` is the budget.
+    """
+    al = tidy[(tidy.strategy != FULL) & (tidy.start == start)]
+    if al.empty:
+        raise ValueError(f"no {start}-start AL runs in the table (starts: {sorted(set(tidy.start))})")
+    n = int(al.n_labelled.max()) if n_labelled is None else int(n_labelled)
+    at = al[al.n_labelled == n]
+    if at.empty:
+        raise ValueError(f"no {start}-start round ends at {n} labels (budgets: {sorted(set(al.n_labelled.tolist()))})")
+    if pool_size < n:
+        raise ValueError(f"pool_size {pool_size} is smaller than the {n} labelled clips")
+    per_class = at[(at.metric == "count") & (at["class"] != "all")]
+    unknown = sorted(set(per_class["class"]) - set(totals.index))
+    if unknown:
+        raise KeyError(f"classes {unknown} of the runs have no pool total (totals: {list(totals.index)})")
+    counts = per_class.groupby(["class", "strategy"]).value.mean().unstack("strategy")
+    counts = counts.reindex(list(totals.index))
+    negative = at[(at.metric == "negative") & (at["class"] == "all")].groupby("strategy").value.mean()
+    if len(negative):
+        counts.loc["Negative"] = negative
+    pool = pd.concat([totals.astype(float), pd.Series({"Negative": float(pool_size - totals.sum())})])
+    expected = pool.reindex(counts.index) * n / pool_size
+    ratio = counts.div(expected.where(expected > 0), axis=0)
+    order = [s for s in TABLE_ORDER if s in ratio.columns] + sorted(set(ratio.columns) - set(TABLE_ORDER))
+    ratio = ratio[order]
+    ratio.columns = [STRATEGY_LABELS.get(s, s) for s in order]
+    ratio.index.name = "class"
+    ratio.columns.name = None
+    ratio.attrs["n_labelled"] = n
+    return ratio
+
+
+def paper_class_enrichment(start: str = "cold", n_labelled: int = 500) -> pd.DataFrame:
+    """:func:`class_enrichment` of the paper's published counts (its ``Total_*`` columns, pool 21,414)."""
+    table = paper_results()
+    class_names = [c[: -len("_mean")] for c in table.columns[3:-19:3]]
+    totals = pd.Series({c: int(table[f"Total_{c}"].iloc[0]) for c in class_names if c != "Negative"})
+    pool_size = int(totals.sum() + table["Total_Negative"].iloc[0])
+    rows = []
+    for r in paper_tidy(table).itertuples():
+        if r.metric.startswith("count_"):
+            rows.append((r.strategy, r.start, r.n_labelled, r.metric[len("count_"):], "count", r.mean))
+        elif r.metric == "negative":
+            rows.append((r.strategy, r.start, r.n_labelled, "all", "negative", r.mean))
+    tidy = pd.DataFrame(rows, columns=["strategy", "start", "n_labelled", "class", "metric", "value"])
+    return class_enrichment(tidy, totals, pool_size, start=start, n_labelled=n_labelled)
 
 
 # --------------------------------------------------------------------------- files

@@ -535,3 +535,44 @@ def test_rare_finds_refuse_another_pool_and_empty_records(tmp_path):
         results.rare_finds(results_dir, data_root)
     with pytest.raises(ValueError, match="no warm-start AL runs"):
         results.rare_finds(results_dir, data_root, start="warm")
+
+
+# --------------------------------------------------------------------------- which classes a strategy sought out
+
+
+def test_paper_class_enrichment_is_the_published_counts_over_random_expectation():
+    table = results.paper_class_enrichment()  # cold, 500 labels
+    assert list(table.columns) == ["RS", "MP", "FT", "MFFT"] and table.attrs["n_labelled"] == 500
+    assert list(table.index) == [*paper.PAPER_CLASSES, "Negative"]
+    # MP: 54.6 mosquito clips of 500, the pool holds 1,207 of 21,414
+    assert table.loc["Mosquito", "MP"] == pytest.approx(54.6 / (500 * 1207 / 21414))
+    assert table.loc["Negative", "FT"] == pytest.approx(410.4 / (500 * 17680 / 21414))
+    assert table.loc["Meerkat_move_call", "RS"] == 0.0
+    warm = results.paper_class_enrichment("warm", 100)
+    assert warm.loc["Meerkat_alarm_call", "MP"] == pytest.approx(5.4 / (100 * 19 / 21414))
+    with pytest.raises(ValueError, match=r"no cold-start round ends at 75 labels \(budgets: \[50, 100"):
+        results.paper_class_enrichment("cold", 75)
+
+
+def test_class_enrichment_of_run_records_by_hand(sweep_dir):
+    tidy = results.tidy_table(sweep_dir, progress=False)
+    totals, pool_size = results.pool_totals(tidy)
+    table = results.class_enrichment(tidy, totals, pool_size, start="cold")
+    n = table.attrs["n_labelled"]
+    assert n == 100 and list(table.index) == [*paper.PAPER_CLASSES, "Negative"]
+    counts = []
+    for seed in (0, 1, 2):
+        record = json.loads((sweep_dir / "runs" / f"mp-cold-seed{seed}" / "rounds" / "00100.json").read_text())
+        counts.append(np.asarray(record["class_counts"], dtype=float))
+    mean = np.mean(counts, axis=0)
+    expected = mean / (n * POOL_TOTALS / POOL_SIZE)
+    assert table["MP"].iloc[:7].to_numpy() == pytest.approx(expected)
+    negatives = (n - mean.sum()) / (n * (POOL_SIZE - POOL_TOTALS.sum()) / POOL_SIZE)
+    assert table.loc["Negative", "MP"] == pytest.approx(negatives)
+    # an earlier budget, and a class the pool lacks, which cannot be compared with random picks
+    early = results.class_enrichment(tidy, totals.where(totals.index != "Red_Deer", 0), pool_size, n_labelled=50)
+    assert early.attrs["n_labelled"] == 50 and early.loc["Red_Deer"].isna().all()
+    with pytest.raises(ValueError, match="no warm-start AL runs"):
+        results.class_enrichment(tidy[tidy.start != "warm"], totals, pool_size, start="warm")
+    with pytest.raises(KeyError, match="Mosquito"):
+        results.class_enrichment(tidy, totals.drop("Mosquito"), pool_size)
