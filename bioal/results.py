@@ -631,18 +631,23 @@ def _rarest(totals: pd.Series, k: int = 2) -> list[str]:
     return list(totals.sort_values(kind="stable").index[:k])
 
 
+def _paper_pool() -> tuple[pd.Series, int]:
+    """The paper's ``(positive clips per class in the AL pool, pool size)``: its ``Total_*`` columns."""
+    table = paper_results()
+    totals = pd.Series({c: int(table[f"Total_{c}"].iloc[0]) for c in PAPER_CLASSES})
+    return totals, int(totals.sum() + table["Total_Negative"].iloc[0])
+
+
 def _paper_findings_rows() -> list[tuple[str, str, str, bool, int, int]]:
     """The findings judged on the paper's own numbers, with its second and last budget."""
     paper = paper_tidy()
     p_score = {(r.strategy, r.start, r.n_labelled): r.mean for r in paper[paper.metric == "test_cmap"].itertuples()}
-    table = paper_results()
-    p_totals = pd.Series({c: int(table[f"Total_{c}"].iloc[0]) for c in PAPER_CLASSES})
+    p_totals, p_pool = _paper_pool()
     p_rare = _rarest(p_totals)
     p_found_rows = paper[paper.metric.isin([f"count_{c}" for c in p_rare])]
     p_found = p_found_rows.groupby(["strategy", "start", "n_labelled"])["mean"].sum().to_dict()
     p_full = float(paper_full_supervision().set_index("metric").loc["test_cmap", "mean"])
     p_budgets = sorted(int(n) for n in paper.n_labelled.unique())
-    p_pool = int(p_totals.sum() + table["Total_Negative"].iloc[0])
     rows = _judge_findings(p_score, p_found, p_full, p_budgets, p_pool, p_rare, int(p_totals[p_rare].sum()))
     return [(*row, p_budgets[1], p_budgets[-1]) for row in rows]
 
@@ -753,12 +758,12 @@ def rare_finds(
     return finds
 
 
-def _strategies_across(cells: pd.DataFrame) -> pd.DataFrame:
-    """Strategy columns in Table I's order, under their labels; budgets as "annotations"."""
+def _strategies_across(cells: pd.DataFrame, index_name: str = "annotations") -> pd.DataFrame:
+    """Strategy columns in Table I's order, under their labels; the index named ``index_name``."""
     order = [s for s in TABLE_ORDER if s in cells.columns] + sorted(set(cells.columns) - set(TABLE_ORDER))
     cells = cells[order]
     cells.columns = [STRATEGY_LABELS.get(s, s) for s in order]
-    cells.index.name = "annotations"
+    cells.index.name = index_name
     return cells
 
 
@@ -832,11 +837,7 @@ def class_enrichment(
         counts.loc["Negative"] = negative
     pool = pd.concat([totals.astype(float), pd.Series({"Negative": float(pool_size - totals.sum())})])
     expected = pool.reindex(counts.index) * n / pool_size
-    ratio = counts.div(expected.where(expected > 0), axis=0)
-    order = [s for s in TABLE_ORDER if s in ratio.columns] + sorted(set(ratio.columns) - set(TABLE_ORDER))
-    ratio = ratio[order]
-    ratio.columns = [STRATEGY_LABELS.get(s, s) for s in order]
-    ratio.index.name = "class"
+    ratio = _strategies_across(counts.div(expected.where(expected > 0), axis=0), index_name="class")
     ratio.columns.name = None
     ratio.attrs["n_labelled"] = n
     return ratio
@@ -844,18 +845,12 @@ def class_enrichment(
 
 def paper_class_enrichment(start: str = "cold", n_labelled: int = 500) -> pd.DataFrame:
     """:func:`class_enrichment` of the paper's published counts (its ``Total_*`` columns, pool 21,414)."""
-    table = paper_results()
-    class_names = [c[: -len("_mean")] for c in table.columns[3:-19:3]]
-    totals = pd.Series({c: int(table[f"Total_{c}"].iloc[0]) for c in class_names if c != "Negative"})
-    pool_size = int(totals.sum() + table["Total_Negative"].iloc[0])
-    rows = []
-    for r in paper_tidy(table).itertuples():
-        if r.metric.startswith("count_"):
-            rows.append((r.strategy, r.start, r.n_labelled, r.metric[len("count_"):], "count", r.mean))
-        elif r.metric == "negative":
-            rows.append((r.strategy, r.start, r.n_labelled, "all", "negative", r.mean))
-    tidy = pd.DataFrame(rows, columns=["strategy", "start", "n_labelled", "class", "metric", "value"])
-    return class_enrichment(tidy, totals, pool_size, start=start, n_labelled=n_labelled)
+    totals, pool_size = _paper_pool()
+    paper = paper_tidy().rename(columns={"mean": "value"})
+    counts = paper[paper.metric.str.startswith("count_")]
+    counts = counts.assign(**{"class": counts.metric.str[len("count_"):], "metric": "count"})
+    negative = paper[paper.metric == "negative"].assign(**{"class": "all"})
+    return class_enrichment(pd.concat([counts, negative]), totals, pool_size, start=start, n_labelled=n_labelled)
 
 
 # --------------------------------------------------------------------------- files
