@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import papermill
+from traitlets.config import Config
 
 from bioal.config import load_preset
 from bioal.utils import atomic_path, project_root
@@ -40,6 +41,10 @@ CHAPTERS = (
 )
 
 KERNEL = "python3"
+
+#: Kernel manager settings for every run: CurveZMQ keys for the kernel's local sockets where its
+#: kernelspec declares support (ipykernel 7's does; unencrypted, it warns on every run).
+KERNEL_MANAGER_CONFIG = {"KernelManager": {"transport_encryption": "auto"}}
 
 #: Preset keys no notebook declares: ``SEEDS`` is read by the sweep (:mod:`bioal.sweep`).
 PRESET_ONLY_KEYS = ("SEEDS",)
@@ -117,6 +122,7 @@ def run_notebook(
                 cwd=str(project_root()),
                 progress_bar=progress,
                 log_output=log_output,
+                config=Config(KERNEL_MANAGER_CONFIG),
             )
         except BaseException:
             if tmp.exists():

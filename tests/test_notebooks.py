@@ -11,7 +11,7 @@ import nbformat
 import pytest
 
 from bioal.config import load_preset
-from bioal.notebooks import CHAPTERS, notebook_parameters, notebook_path
+from bioal.notebooks import CHAPTERS, notebook_parameters, notebook_path, run_notebook
 
 LINE = re.compile(r"^([A-Z][A-Z0-9_]*): ([A-Za-z_][\w\[\], |]*) = (.+?)  # \S.*$")
 
@@ -57,3 +57,14 @@ def test_parameters_cell_form_and_demo_defaults(chapter, demo):
     # papermill skips (with a log line only) a line it cannot parse, and never injects that name
     missed = [name for name in names if name not in declared]
     assert not missed, f"{chapter}: papermill cannot parse the parameter lines of {missed}"
+
+
+def test_run_notebook_talks_to_its_kernel_encrypted(tmp_path, capfd):
+    """The kernel gets CurveZMQ keys, so ipykernel has no unencrypted-TCP warning to print."""
+    nb = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "Python 3"}})
+    nb.cells = [nbformat.v4.new_code_cell("print(6 * 7)")]
+    source = tmp_path / "tiny.ipynb"
+    nbformat.write(nb, source)
+    out = run_notebook(source, output=tmp_path / "tiny_out.ipynb", progress=False)
+    assert nbformat.read(out, as_version=4).cells[0].outputs[0]["text"] == "42\n"
+    assert "without encryption" not in capfd.readouterr().err
