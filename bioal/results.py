@@ -81,6 +81,7 @@ __all__ = [
     "rare_recordings_table",
     "class_enrichment",
     "paper_class_enrichment",
+    "paper_rates_on_pool",
     "write_results",
 ]
 
@@ -601,14 +602,13 @@ def _judge_findings(
         bool(get(score, "mfft", "warm", last) >= get(score, "random", "warm", last) + 2),
     ))
     n_found = {s: get(found, s, "cold", last) for s in TABLE_ORDER}
-    others = max(n_found["random"], n_found["mp"])
     rows.append((
         "Cold start, {last} labels: the rare classes are found",
         f"FT and MFFT each find >= 2x and >= 3 more clips of the two rarest classes ({' and '.join(rare)}) "
         "than RS and than MP",
         f"{at('cold', last, ['ft', 'mfft'], found, '.1f')} vs {at('cold', last, ['random', 'mp'], found, '.1f')} "
         f"(of {rare_total})",
-        bool(all(n_found[s] >= max(2 * others, others + 3) for s in ("ft", "mfft"))),
+        _rare_classes_found(n_found),
     ))
     mfft_cold, mfft_warm = get(score, "mfft", "cold", last), get(score, "mfft", "warm", last)
     rows.append((
@@ -625,6 +625,13 @@ def _judge_findings(
         bool(last <= 0.1 * pool_size and len(budgets) == 10 and (steps == steps[0]).all()),
     ))
     return rows
+
+
+def _rare_classes_found(n_found: Mapping[str, float]) -> bool:
+    """The rare-classes finding's rule on clips found per strategy: FT and MFFT each find at least
+    twice, and at least 3 more than, the larger of RS's and MP's counts."""
+    others = max(n_found["random"], n_found["mp"])
+    return bool(all(n_found[s] >= max(2 * others, others + 3) for s in ("ft", "mfft")))
 
 
 def _rarest(totals: pd.Series, k: int = 2) -> list[str]:
@@ -851,6 +858,38 @@ def paper_class_enrichment(start: str = "cold", n_labelled: int = 500) -> pd.Dat
     counts = counts.assign(**{"class": counts.metric.str[len("count_"):], "metric": "count"})
     negative = paper[paper.metric == "negative"].assign(**{"class": "all"})
     return class_enrichment(pd.concat([counts, negative]), totals, pool_size, start=start, n_labelled=n_labelled)
+
+
+def paper_rates_on_pool(totals: pd.Series, pool_size: int, n_labelled: int, start: str = "cold") -> pd.DataFrame:
+    """The rare clips the paper's strategies would label in this pool if their published rates carried over.
+
+    For the two rarest classes of ``totals`` (those the findings count), each strategy's ratio in
+    :func:`paper_class_enrichment` (the paper's ``start`` runs at its largest budget) times random
+    sampling's expectation here, ``n_labelled x total / pool_size``, capped at the class's clips:
+    no class can be labelled at more than ``pool_size / n_labelled`` times its share. A yardstick
+    for a pool whose budget is another share of it than the paper's, not a prediction. Classes
+    down, then ``"rare classes"`` (their sum); strategies across (Table I's order), then ``"in the
+    pool"``. ``attrs``: ``n_labelled``, ``cap`` (``pool_size / n_labelled``), ``paper_cap`` and
+    ``criterion_met`` (the rare-classes finding's rule on the sums).
+    """
+    if not 0 < n_labelled <= pool_size:
+        raise ValueError(f"n_labelled must be between 1 and the pool's {pool_size} clips, not {n_labelled}")
+    rare = _rarest(totals)
+    paper_budget = max(int(n) for n in paper_tidy().n_labelled.unique())
+    ratio = paper_class_enrichment(start, paper_budget)
+    unknown = [c for c in rare if c not in ratio.index]
+    if unknown:
+        raise KeyError(f"the paper publishes no rates for {unknown} (its classes: {list(PAPER_CLASSES)})")
+    clips = totals[rare].astype(float)
+    expected = ratio.loc[rare].mul(clips * n_labelled / pool_size, axis=0)
+    table = expected.clip(upper=clips, axis=0)
+    table.loc["rare classes"] = table.sum()
+    table["in the pool"] = [*clips, clips.sum()]
+    paper_totals, paper_pool = _paper_pool()
+    table.attrs.update(n_labelled=int(n_labelled), cap=pool_size / n_labelled, paper_cap=paper_pool / paper_budget,
+                       criterion_met=_rare_classes_found(
+                           {s: table.loc["rare classes", STRATEGY_LABELS[s]] for s in TABLE_ORDER}))
+    return table
 
 
 # --------------------------------------------------------------------------- files

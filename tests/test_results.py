@@ -554,6 +554,27 @@ def test_paper_class_enrichment_is_the_published_counts_over_random_expectation(
         results.paper_class_enrichment("cold", 75)
 
 
+def test_paper_rates_on_pool_give_back_the_paper_on_its_pool_and_cap_a_smaller_one():
+    totals, pool_size = results._paper_pool()
+    own = results.paper_rates_on_pool(totals, pool_size, 500)
+    assert list(own.index) == ["Meerkat_move_call", "Meerkat_alarm_call", "rare classes"]
+    assert list(own.columns) == ["RS", "MP", "FT", "MFFT", "in the pool"]
+    # the paper's own rare counts at 500 cold labels, from its published results
+    assert own.loc["rare classes", ["RS", "MP", "FT", "MFFT"]].tolist() == pytest.approx([1.2, 3.0, 9.6, 9.8])
+    assert own.attrs["criterion_met"] and own.attrs["cap"] == pytest.approx(21414 / 500)
+    # a pool of 3,623 clips with 14 and 10 rare ones, 350 labels: FT would need more clips than there are
+    small = pd.Series({"Mosquito": 176, "Meerkat_alarm_call": 14, "Meerkat_move_call": 10, "Red_Deer": 235})
+    here = results.paper_rates_on_pool(small, 3623, 350)
+    mp = 2.2 * 21414 / (500 * 19) * 350 * 14 / 3623 + 0.8 * 21414 / (500 * 6) * 350 * 10 / 3623
+    assert here.loc["rare classes", "MP"] == pytest.approx(mp)
+    assert here.loc["Meerkat_alarm_call", "FT"] == 14 and here.loc["Meerkat_move_call", "MFFT"] == 10
+    assert here.loc["rare classes", "in the pool"] == 24 and not here.attrs["criterion_met"]  # 24 < 2 x 12.2
+    with pytest.raises(ValueError, match="between 1 and the pool's 3623 clips, not 4000"):
+        results.paper_rates_on_pool(small, 3623, 4000)
+    with pytest.raises(KeyError, match="no rates for .*Wren"):
+        results.paper_rates_on_pool(pd.Series({"Wren": 3, "Owl": 5, "Mosquito": 100}), 1000, 50)
+
+
 def test_class_enrichment_of_run_records_by_hand(sweep_dir):
     tidy = results.tidy_table(sweep_dir, progress=False)
     totals, pool_size = results.pool_totals(tidy)
