@@ -885,7 +885,7 @@ def paper_rates_on_pool(totals: pd.Series, pool_size: int, n_labelled: int, star
     table = expected.clip(upper=clips, axis=0)
     table.loc["rare classes"] = table.sum()
     table["in the pool"] = [*clips, clips.sum()]
-    paper_totals, paper_pool = _paper_pool()
+    _, paper_pool = _paper_pool()
     table.attrs.update(n_labelled=int(n_labelled), cap=pool_size / n_labelled, paper_cap=paper_pool / paper_budget,
                        criterion_met=_rare_classes_found(
                            {s: table.loc["rare classes", STRATEGY_LABELS[s]] for s in TABLE_ORDER}))
