@@ -61,6 +61,8 @@ __all__ = [
     "SL_CLASSES",
     "AL_CLASSES",
     "RARE_CLASSES",
+    "PAPER_POOL_TOTALS",
+    "PAPER_POOL_SIZE",
     "AL_RATIOS",
     "SL_RATIOS",
     "DatasetError",
@@ -113,6 +115,10 @@ AL_CLASSES: tuple[str, ...] = (
 #: The AL classes whose clips are rare in the pool: their labelled count is Figure 1's
 #: "rare species count" and the clip viewer opens on one of them.
 RARE_CLASSES: tuple[str, ...] = ("Meerkat_alarm_call", "Meerkat_move_call")
+#: The paper's AL train pool (method §4.1, §6.3): positive clips per AL class, as in the published
+#: results' ``Total_*`` columns, and the number of clips (17,680 of them negative).
+PAPER_POOL_TOTALS: dict[str, int] = dict(zip(AL_CLASSES, (1207, 1024, 19, 6, 193, 196, 1089), strict=True))
+PAPER_POOL_SIZE = 21414
 SL_RATIOS = (0.8,)
 AL_RATIOS = (0.7, 0.15)
 SPLITS = {"SL": ("train", "valid"), "AL": ("train", "valid", "test")}

@@ -51,7 +51,7 @@ from tqdm.auto import tqdm
 from bioal import records
 from bioal.classifier import ClassifierConfig, FeatureScaler, MLPClassifier, predict_probs
 from bioal.config import Config
-from bioal.dcase import AL_CLASSES, RARE_CLASSES
+from bioal.dcase import AL_CLASSES, PAPER_POOL_SIZE, RARE_CLASSES
 from bioal.download import ZENODO_API, download_zenodo_record, md5sum
 from bioal.embeddings import EmbeddingSplit, embeddings_dir, read_split
 from bioal.encoder import BASE_CHANNELS
@@ -59,7 +59,6 @@ from bioal.experiment import ExperimentConfig
 from bioal.metrics import class_average_precision, f1_per_class
 from bioal.paper import PAPER_METHODS, from_paper_method, to_paper_method
 from bioal.results import paper_layout
-from bioal.synth.embeddings import PAPER_N_TRAIN
 from bioal.utils import atomic_path, pick_device, read_json, resolve_path, write_json
 
 __all__ = [
@@ -171,7 +170,7 @@ class ReleaseShapes:
     in_dim: int = BASE_CHANNELS[-1]
     hidden: int = ClassifierConfig().hidden
     n_classes: int = len(AL_CLASSES)
-    pool_size: int = PAPER_N_TRAIN
+    pool_size: int = PAPER_POOL_SIZE
 
     def state_shapes(self) -> dict[str, tuple[int, ...]]:
         """The classifier state_dict's keys and shapes (:class:`bioal.classifier.MLPClassifier`)."""

@@ -37,6 +37,7 @@ from tqdm.auto import tqdm
 
 from bioal import records
 from bioal.config import Config
+from bioal.dcase import PAPER_POOL_SIZE, PAPER_POOL_TOTALS
 from bioal.embeddings import embeddings_dir, read_split
 from bioal.paper import (
     METHOD_ORDER,
@@ -45,7 +46,6 @@ from bioal.paper import (
     RARE_CLASSES,
     paper_columns,
     paper_full_supervision,
-    paper_results,
     paper_tidy,
 )
 from bioal.records import ROUND_KEYS
@@ -80,6 +80,7 @@ __all__ = [
     "rare_finds_table",
     "rare_recordings_table",
     "class_enrichment",
+    "paper_pool",
     "paper_class_enrichment",
     "paper_rates_on_pool",
     "write_results",
@@ -638,18 +639,17 @@ def _rarest(totals: pd.Series, k: int = 2) -> list[str]:
     return list(totals.sort_values(kind="stable").index[:k])
 
 
-def _paper_pool() -> tuple[pd.Series, int]:
-    """The paper's ``(positive clips per class in the AL pool, pool size)``: its ``Total_*`` columns."""
-    table = paper_results()
-    totals = pd.Series({c: int(table[f"Total_{c}"].iloc[0]) for c in PAPER_CLASSES})
-    return totals, int(totals.sum() + table["Total_Negative"].iloc[0])
+def paper_pool() -> tuple[pd.Series, int]:
+    """The paper's AL train pool as :func:`pool_totals` gives a run's: ``(positive clips per class
+    [7], number of clips)``."""
+    return pd.Series(PAPER_POOL_TOTALS, dtype=np.int64), PAPER_POOL_SIZE
 
 
 def _paper_findings_rows() -> list[tuple[str, str, str, bool, int, int]]:
     """The findings judged on the paper's own numbers, with its second and last budget."""
     paper = paper_tidy()
     p_score = {(r.strategy, r.start, r.n_labelled): r.mean for r in paper[paper.metric == "test_cmap"].itertuples()}
-    p_totals, p_pool = _paper_pool()
+    p_totals, p_pool = paper_pool()
     p_rare = _rarest(p_totals)
     p_found_rows = paper[paper.metric.isin([f"count_{c}" for c in p_rare])]
     p_found = p_found_rows.groupby(["strategy", "start", "n_labelled"])["mean"].sum().to_dict()
@@ -850,9 +850,10 @@ def class_enrichment(
     return ratio
 
 
-def paper_class_enrichment(start: str = "cold", n_labelled: int = 500) -> pd.DataFrame:
-    """:func:`class_enrichment` of the paper's published counts (its ``Total_*`` columns, pool 21,414)."""
-    totals, pool_size = _paper_pool()
+def paper_class_enrichment(start: str = "cold", n_labelled: int | None = None) -> pd.DataFrame:
+    """:func:`class_enrichment` of the paper's published counts in its pool (:func:`paper_pool`),
+    at ``n_labelled`` (default: its largest budget)."""
+    totals, pool_size = paper_pool()
     paper = paper_tidy().rename(columns={"mean": "value"})
     counts = paper[paper.metric.str.startswith("count_")]
     counts = counts.assign(**{"class": counts.metric.str[len("count_"):], "metric": "count"})
@@ -875,8 +876,7 @@ def paper_rates_on_pool(totals: pd.Series, pool_size: int, n_labelled: int, star
     if not 0 < n_labelled <= pool_size:
         raise ValueError(f"n_labelled must be between 1 and the pool's {pool_size} clips, not {n_labelled}")
     rare = _rarest(totals)
-    paper_budget = max(int(n) for n in paper_tidy().n_labelled.unique())
-    ratio = paper_class_enrichment(start, paper_budget)
+    ratio = paper_class_enrichment(start)
     unknown = [c for c in rare if c not in ratio.index]
     if unknown:
         raise KeyError(f"the paper publishes no rates for {unknown} (its classes: {list(PAPER_CLASSES)})")
@@ -885,8 +885,8 @@ def paper_rates_on_pool(totals: pd.Series, pool_size: int, n_labelled: int, star
     table = expected.clip(upper=clips, axis=0)
     table.loc["rare classes"] = table.sum()
     table["in the pool"] = [*clips, clips.sum()]
-    _, paper_pool = _paper_pool()
-    table.attrs.update(n_labelled=int(n_labelled), cap=pool_size / n_labelled, paper_cap=paper_pool / paper_budget,
+    table.attrs.update(n_labelled=int(n_labelled), cap=pool_size / n_labelled,
+                       paper_cap=PAPER_POOL_SIZE / ratio.attrs["n_labelled"],
                        criterion_met=_rare_classes_found(
                            {s: table.loc["rare classes", STRATEGY_LABELS[s]] for s in TABLE_ORDER}))
     return table

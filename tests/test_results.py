@@ -554,8 +554,18 @@ def test_paper_class_enrichment_is_the_published_counts_over_random_expectation(
         results.paper_class_enrichment("cold", 75)
 
 
+def test_paper_pool_is_the_published_totals():
+    table = paper.paper_results()
+    totals, pool_size = results.paper_pool()
+    assert list(totals.index) == list(paper.PAPER_CLASSES) and totals.dtype == np.int64
+    for column, value in [*((f"Total_{c}", totals[c]) for c in paper.PAPER_CLASSES),
+                          ("Total_Negative", pool_size - totals.sum())]:
+        assert (table[column] == value).all(), column  # every row of the shipped CSV agrees
+    assert pool_size == 21414 and totals["Meerkat_alarm_call"] + totals["Meerkat_move_call"] == 25
+
+
 def test_paper_rates_on_pool_give_back_the_paper_on_its_pool_and_cap_a_smaller_one():
-    totals, pool_size = results._paper_pool()
+    totals, pool_size = results.paper_pool()
     own = results.paper_rates_on_pool(totals, pool_size, 500)
     assert list(own.index) == ["Meerkat_move_call", "Meerkat_alarm_call", "rare classes"]
     assert list(own.columns) == ["RS", "MP", "FT", "MFFT", "in the pool"]

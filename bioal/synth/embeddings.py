@@ -23,14 +23,12 @@ from typing import Any
 
 import numpy as np
 
-from bioal.dcase import AL_CLASSES
+from bioal.dcase import AL_CLASSES, PAPER_POOL_SIZE, PAPER_POOL_TOTALS
 from bioal.embeddings import EmbeddingSplit
 from bioal.utils import rng
 
 __all__ = [
     "PAPER_CLASSES",
-    "PAPER_TOTALS",
-    "PAPER_N_TRAIN",
     "ToyPool",
     "toy_pool",
     "class_counts",
@@ -39,8 +37,6 @@ __all__ = [
 ]
 
 PAPER_CLASSES = AL_CLASSES
-PAPER_TOTALS = (1207, 1024, 19, 6, 193, 196, 1089)  # positive clips among 21414 (method §3.4)
-PAPER_N_TRAIN = 21414
 
 
 @dataclasses.dataclass
@@ -86,8 +82,9 @@ def toy_pool(n: int = 400, seed: int = 0, rare_size: int = 6) -> ToyPool:
 def class_counts(n: int, classes: int = 7) -> np.ndarray:
     """Positive clips per class for a pool of ``n`` clips: the paper's ``Total_*`` scaled to
     ``n`` (at least 1 each; classes beyond 7 reuse the pattern)."""
-    totals = np.array([PAPER_TOTALS[c % 7] for c in range(classes)], dtype=np.float64)
-    counts = np.maximum(1, np.round(totals * n / PAPER_N_TRAIN)).astype(np.int64)
+    paper = list(PAPER_POOL_TOTALS.values())
+    totals = np.array([paper[c % len(paper)] for c in range(classes)], dtype=np.float64)
+    counts = np.maximum(1, np.round(totals * n / PAPER_POOL_SIZE)).astype(np.int64)
     if counts.sum() > n:
         raise ValueError(f"{n} clips cannot hold {counts.sum()} positives of {classes} classes")
     return counts
@@ -152,7 +149,7 @@ def _split(
 
 
 def paper_shaped_splits(
-    n_train: int = 21414,
+    n_train: int = PAPER_POOL_SIZE,
     n_valid: int = 4600,
     n_test: int = 4600,
     frames: int = 32,
@@ -174,7 +171,7 @@ def paper_shaped_splits(
 
 
 def paper_shaped_clip_vectors(
-    n: int = 21414, dim: int = 2048, classes: int = 7, seed: int = 0, dtype: Any = np.float32
+    n: int = PAPER_POOL_SIZE, dim: int = 2048, classes: int = 7, seed: int = 0, dtype: Any = np.float32
 ) -> tuple[np.ndarray, np.ndarray]:
     """Clip vectors ``[n, dim]`` (max over frames of the same model) and clip tags ``[n, C]`` bool.
 
