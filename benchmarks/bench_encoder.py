@@ -1,6 +1,6 @@
 """Embedding throughput of the frozen encoder (log-mel front end + Cnn14Encoder), clips/s.
 
-    .venv/bin/python benchmarks/bench_encoder.py                 # CPU: width 1 and 0.125, fp32 and bf16
+    .venv/bin/python benchmarks/bench_encoder.py                 # CPU: the paper's and the demo's widths, fp32 and bf16
     .venv/bin/python benchmarks/bench_encoder.py --device cuda --batch 32 256
 
 Each (width, dtype, batch) runs in its own subprocess so that the peak memory reported
@@ -81,7 +81,8 @@ def run_one(width: float, bf16: bool, batch: int, device: str, seconds: float) -
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--widths", type=float, nargs="+", default=[1.0, 0.125])
+    parser.add_argument("--widths", type=float, nargs="+", default=None,
+                        help="default: WIDTH of the paper and demo presets")
     parser.add_argument("--batch", type=int, nargs="+", default=None, help="default: 8 on CPU, 32 and 256 on GPU")
     parser.add_argument("--seconds", type=float, default=20.0, help="minimum timed seconds per setting")
     parser.add_argument("--one", help=argparse.SUPPRESS)
@@ -91,6 +92,10 @@ def main() -> None:
         print(json.dumps(run_one(**spec)))
         return
     batches = args.batch or ([8] if args.device == "cpu" else [32, 256])
+    if args.widths is None:
+        from bioal.config import load_preset
+
+        args.widths = [float(load_preset(name)["WIDTH"]) for name in ("paper", "demo")]
     rows = []
     for width in args.widths:
         for bf16 in (False, True):
