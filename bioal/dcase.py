@@ -44,8 +44,9 @@ import os
 import re
 import shutil
 import struct
+import types
 import zipfile
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -117,7 +118,8 @@ AL_CLASSES: tuple[str, ...] = (
 RARE_CLASSES: tuple[str, ...] = ("Meerkat_alarm_call", "Meerkat_move_call")
 #: The paper's AL train pool (method §4.1, §6.3): positive clips per AL class, as in the published
 #: results' ``Total_*`` columns, and the number of clips (17,680 of them negative).
-PAPER_POOL_TOTALS: dict[str, int] = dict(zip(AL_CLASSES, (1207, 1024, 19, 6, 193, 196, 1089), strict=True))
+PAPER_POOL_TOTALS: Mapping[str, int] = types.MappingProxyType(
+    dict(zip(AL_CLASSES, (1207, 1024, 19, 6, 193, 196, 1089), strict=True)))
 PAPER_POOL_SIZE = 21414
 SL_RATIOS = (0.8,)
 AL_RATIOS = (0.7, 0.15)
