@@ -22,13 +22,11 @@ import soundfile as sf
 from tqdm.auto import tqdm
 
 from bioal.annotations import read_dcase_csv
-from bioal.classifier import ClassifierConfig
 from bioal.collection import CollectionConfig
 from bioal.config import Config, ConfigError
 from bioal.dcase import normalise_name, read_validation_classes
 from bioal.embeddings import EmbeddingSplit, embeddings_dir, read_split
 from bioal.session import Session, SessionConfig, SimulatedAnnotator
-from bioal.stopping import KAPPA_THRESHOLD, KAPPA_WINDOW
 from bioal.utils import resolve_path
 
 __all__ = ["RecordingsConfig", "stand_in", "validation_split", "validation_for", "run_rounds"]
@@ -55,17 +53,17 @@ class RecordingsConfig(Config):
     embed_dtype: Literal["float32", "float16"] = "float32"
     skip_unreadable: bool = False
     device: str = "auto"
-    seed: int = 0
-    strategy: str = "mfft"
-    k: int = 10
+    seed: int = SessionConfig.seed
+    strategy: str = SessionConfig.strategy
+    k: int = SessionConfig.k
     rounds: int = 6
-    classifier_hidden: int = 1024
-    max_epochs: int = 5000
-    classifier_lr: float = ClassifierConfig.lr
-    classifier_prior: float = ClassifierConfig.prior
-    standardize_features: bool = False
-    kappa_threshold: float = KAPPA_THRESHOLD
-    kappa_window: int = KAPPA_WINDOW
+    classifier_hidden: int = SessionConfig.classifier_hidden
+    max_epochs: int = SessionConfig.max_epochs
+    classifier_lr: float = SessionConfig.classifier_lr
+    classifier_prior: float = SessionConfig.classifier_prior
+    standardize_features: bool = SessionConfig.standardize_features
+    kappa_threshold: float = SessionConfig.kappa_threshold
+    kappa_window: int = SessionConfig.kappa_window
     min_duration: float = 0.0
     max_gap: float = 0.0
 

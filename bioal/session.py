@@ -79,8 +79,8 @@ class SessionConfig(Config):
     k: int = 10
     seed: int = 0
     threshold: float = 0.5
-    classifier_hidden: int = 1024
-    max_epochs: int = 5000
+    classifier_hidden: int = ClassifierConfig.hidden
+    max_epochs: int = ClassifierConfig.max_epochs
     classifier_lr: float = ClassifierConfig.lr
     classifier_prior: float = ClassifierConfig.prior
     standardize_features: bool = False
