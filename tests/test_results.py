@@ -318,8 +318,7 @@ def _tidy_from_paper(change: dict | None = None) -> pd.DataFrame:
 
 
 def test_paper_findings_hold_on_the_papers_numbers_and_fail_when_broken():
-    table = paper.paper_results()
-    totals = pd.Series({c: int(table[f"Total_{c}"].iloc[0]) for c in paper.PAPER_CLASSES})
+    totals, _ = results.paper_pool()
     findings = results.paper_findings(_tidy_from_paper(), totals, 21414)
     assert list(findings.columns) == list(results.FINDINGS_COLUMNS) and len(findings) == 6
     assert findings.reproduced.all(), findings
@@ -339,8 +338,7 @@ def test_paper_findings_hold_on_the_papers_numbers_and_fail_when_broken():
 
 def test_paper_findings_of_a_partial_sweep_are_not_judged():
     tidy = _tidy_from_paper()
-    table = paper.paper_results()
-    totals = pd.Series({c: int(table[f"Total_{c}"].iloc[0]) for c in paper.PAPER_CLASSES})
+    totals, _ = results.paper_pool()
     no_full = results.paper_findings(tidy[tidy.strategy != "full"], totals, 21414)
     assert not no_full.reproduced.any() and no_full["this run"].str.contains("no full-supervision run").all()
     assert no_full["paper"].iloc[0] == "FT 51, MFFT 49 vs RS 28, MP 26"
@@ -366,8 +364,7 @@ def test_paper_findings_name_both_budgets_when_they_differ():
     step = {n: n * 3 // 5 for n in range(50, 501, 50)}  # 50..500 -> 30..300
     ours = tidy.assign(n_labelled=[n if s == "full" else step[n] for n, s in zip(tidy.n_labelled, tidy.strategy,
                                                                                  strict=True)])
-    table = paper.paper_results()
-    totals = pd.Series({c: int(table[f"Total_{c}"].iloc[0]) for c in paper.PAPER_CLASSES})
+    totals, _ = results.paper_pool()
     findings = results.paper_findings(ours, totals, 3000)
     assert findings.finding.iloc[0].startswith("Cold start, 60 (the paper: 100) labels")
     assert "300 of 3,000 clips (10.0 %), 10 steps of 30" == findings["this run"].iloc[5]
