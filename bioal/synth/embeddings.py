@@ -28,15 +28,12 @@ from bioal.embeddings import EmbeddingSplit
 from bioal.utils import rng
 
 __all__ = [
-    "PAPER_CLASSES",
     "ToyPool",
     "toy_pool",
     "class_counts",
     "paper_shaped_splits",
     "paper_shaped_clip_vectors",
 ]
-
-PAPER_CLASSES = AL_CLASSES
 
 
 @dataclasses.dataclass
@@ -132,7 +129,7 @@ def _split(
                 block[i - s, start : start + length] += amp * structure.proto[cls[i]]
                 y[i, start : start + length, cls[i]] = 1.0
         x[s:e] = np.maximum(block, 0)  # non-negative, like ReLU outputs
-    names = list(PAPER_CLASSES) if classes == 7 else [f"class_{c}" for c in range(classes)]
+    names = list(AL_CLASSES) if classes == 7 else [f"class_{c}" for c in range(classes)]
     per_rec = np.zeros(structure.n_recordings, dtype=np.int64)
     starts = np.empty(n)
     for i, r in enumerate(rec):
