@@ -318,15 +318,15 @@ def _tidy_from_paper(change: dict | None = None) -> pd.DataFrame:
 
 
 def test_paper_findings_hold_on_the_papers_numbers_and_fail_when_broken():
-    totals, _ = results.paper_pool()
-    findings = results.paper_findings(_tidy_from_paper(), totals, 21414)
+    totals, pool_size = results.paper_pool()
+    findings = results.paper_findings(_tidy_from_paper(), totals, pool_size)
     assert list(findings.columns) == list(results.FINDINGS_COLUMNS) and len(findings) == 6
     assert findings.reproduced.all(), findings
     assert (findings["paper"] == findings["this run"]).all()  # the same numbers, judged the same way
     assert "Meerkat_move_call and Meerkat_alarm_call" in findings.criterion.iloc[3]
     assert "MFFT 9.8, FT 9.6 vs MP 3.0, RS 1.2 (of 25)" == findings["paper"].iloc[3]
     # MFFT at the largest cold budget no better than RS: findings 2 breaks; the rest still hold
-    broken = results.paper_findings(_tidy_from_paper({("mfft", "cold", 500): 50.0}), totals, 21414)
+    broken = results.paper_findings(_tidy_from_paper({("mfft", "cold", 500): 50.0}), totals, pool_size)
     assert broken.reproduced.tolist() == [True, False, True, True, False, True]
     # a pool so small that 500 labels are a quarter of it
     assert not results.paper_findings(_tidy_from_paper(), totals, 2000).reproduced.iloc[5]
@@ -338,11 +338,11 @@ def test_paper_findings_hold_on_the_papers_numbers_and_fail_when_broken():
 
 def test_paper_findings_of_a_partial_sweep_are_not_judged():
     tidy = _tidy_from_paper()
-    totals, _ = results.paper_pool()
-    no_full = results.paper_findings(tidy[tidy.strategy != "full"], totals, 21414)
+    totals, pool_size = results.paper_pool()
+    no_full = results.paper_findings(tidy[tidy.strategy != "full"], totals, pool_size)
     assert not no_full.reproduced.any() and no_full["this run"].str.contains("no full-supervision run").all()
     assert no_full["paper"].iloc[0] == "FT 51, MFFT 49 vs RS 28, MP 26"
-    no_mp_warm = results.paper_findings(tidy[~((tidy.strategy == "mp") & (tidy.start == "warm"))], totals, 21414)
+    no_mp_warm = results.paper_findings(tidy[~((tidy.strategy == "mp") & (tidy.start == "warm"))], totals, pool_size)
     assert no_mp_warm["this run"].str.contains("lack mp warm").all()
 
 
