@@ -20,6 +20,8 @@ assets = helpers_book.load_tool("fetch_book_assets")
 sys.path.insert(0, str(ROOT / "book" / "_ext"))
 import bioal_book  # noqa: E402
 
+from bioal.notebooks import CHAPTERS  # noqa: E402
+
 
 def test_config_renders_without_executing_and_offline():
     config = yaml.safe_load((ROOT / "_config.yml").read_text())
@@ -37,11 +39,18 @@ def test_config_renders_without_executing_and_offline():
 
 def test_toc_names_the_chapters_and_runs():
     toc = (ROOT / "_toc.yml").read_text()
-    for chapter in ("01_data", "02_encoder", "03_embeddings", "04_strategies", "06_figures", "07_released_models"):
-        assert f"file: _executed/{chapter}" in toc
+    for chapter in CHAPTERS:
+        if chapter != "05_experiments":  # rendered once per run, by the glob below
+            assert f"file: _executed/{chapter}" in toc, chapter
     assert "glob: _executed/runs/*" in toc
     for page in ("intro", "reproduce", "api", "references", "experiments"):
         assert (ROOT / "book" / f"{page}.md").is_file()
+
+
+def test_readme_lists_every_chapter():
+    readme = (ROOT / "README.md").read_text()
+    for chapter in CHAPTERS:
+        assert f"| `{chapter}` |" in readme, f"README.md's chapter table lacks {chapter}"
 
 
 def test_every_citation_is_in_the_bibliography():
