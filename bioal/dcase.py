@@ -130,8 +130,6 @@ KEYS = ["Audiofilename", "Starttime", "Endtime"]
 #: How far (s) an annotation may end past the end of its recording before it is an error:
 #: a little rounding is tolerated, an event in audio that is not there is not.
 END_SLACK_SECONDS = 0.5
-#: Bytes hashed at each end of a WAV for the preparation fingerprint (with its size).
-_AUDIO_EDGES = 1 << 16
 
 
 class DatasetError(ValueError):
@@ -339,6 +337,13 @@ def _read_audio(path: Path) -> tuple[np.ndarray, int]:
         raise DatasetError(f"{path}: cannot read audio ({err})") from err
     if len(audio) != frames:
         raise DatasetError(f"{path}: truncated audio, read {len(audio)} of {frames} frames")
+    bad = ~np.isfinite(audio[:, 0])
+    if bad.any():
+        first = int(np.argmax(bad))
+        raise DatasetError(
+            f"{path}: {int(bad.sum())} samples are NaN or infinite, the first at {first / sr:.3f} s "
+            f"(sample {first}); a float WAV must hold finite samples"
+        )
     return audio[:, 0], int(sr)
 
 
@@ -749,13 +754,14 @@ def is_prepared(prepared_root: str | os.PathLike) -> bool:
 def input_fingerprint(
     recordings: Sequence[Recording], raw_root: Path, class_csvs: Sequence[Path], parameters: dict
 ) -> dict:
-    """What preparation reads: each recording's CSV (SHA-256) and WAV (size + the digest of its
-    first and last 64 KiB), the class CSVs, and the parameters that shape the output."""
+    """What preparation reads: the SHA-256 of each recording's CSV and WAV (the whole file, so
+    an edit inside a recording is caught too), the class CSVs, and the parameters that shape
+    the output."""
     return {
         "parameters": parameters,
         "class_csvs": {p.name: file_digest(p) for p in class_csvs},
         "recordings": {
-            str(rec.wav.relative_to(raw_root)): {"wav": file_digest(rec.wav, edges=_AUDIO_EDGES),
+            str(rec.wav.relative_to(raw_root)): {"wav": file_digest(rec.wav),
                                                  "csv": file_digest(rec.csv)}
             for rec in recordings
         },

@@ -113,22 +113,14 @@ class StaleResumeError(RuntimeError):
     """A resumable stage found output made from other inputs or parameters."""
 
 
-def file_digest(path: str | os.PathLike, edges: int | None = None, chunk: int = 1 << 20) -> str:
-    """SHA-256 hex digest of a file's bytes; with ``edges``, of its size and its first and last
-    ``edges`` bytes only (cheap for large audio, still catches a truncated or replaced file)."""
+def file_digest(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
+    """SHA-256 hex digest of a file's bytes, read in blocks of ``chunk`` bytes."""
     path = Path(path)
     digest = hashlib.sha256()
     try:
         with open(path, "rb") as handle:
-            if edges is None:
-                for block in iter(lambda: handle.read(chunk), b""):
-                    digest.update(block)
-            else:
-                size = os.fstat(handle.fileno()).st_size
-                digest.update(str(size).encode())
-                digest.update(handle.read(edges))
-                handle.seek(max(0, size - edges))
-                digest.update(handle.read(edges))
+            for block in iter(lambda: handle.read(chunk), b""):
+                digest.update(block)
     except OSError as err:
         raise OSError(f"{path}: cannot read for its fingerprint ({err})") from err
     return digest.hexdigest()

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import soundfile as sf
 import torch
 from helpers_data import make_dev_set
 
@@ -145,9 +146,26 @@ def test_prepare_refuses_to_resume_on_a_changed_csv(tmp_path):
     csv.write_bytes(original)
     prepare(raw, prepared, progress=False)
     wav = raw / "Development_Set" / "Training_Set" / "BV" / "bv1.wav"
-    wav.write_bytes(wav.read_bytes()[:-64])
+    original = wav.read_bytes()
+    wav.write_bytes(original[:-64])
     with pytest.raises(StaleResumeError, match=r"Training_Set/BV/bv1.wav/wav"):
         prepare(raw, prepared, progress=False)
+    # an edit inside the recording (same size, same header and ends) is caught as well
+    middle = len(original) // 2
+    wav.write_bytes(original[:middle] + bytes(4096) + original[middle + 4096 :])
+    with pytest.raises(StaleResumeError, match=r"Training_Set/BV/bv1.wav/wav"):
+        prepare(raw, prepared, progress=False)
+
+
+def test_non_finite_samples_in_a_float_wav_are_named(tmp_path):
+    raw = make_dev_set(tmp_path / "raw")
+    wav = raw / "Development_Set" / "Validation_Set" / "ME" / "ME1.wav"
+    audio, sr = sf.read(str(wav), dtype="float32")
+    audio[3 * sr : 4 * sr] = np.nan
+    sf.write(str(wav), audio, sr, subtype="FLOAT")
+    with pytest.raises(DatasetError, match=re.escape(str(wav)) + r": 32000 samples are NaN or infinite, the first at 3\.000 s"):
+        prepare(raw, tmp_path / "prepared", progress=False)
+    assert not (tmp_path / "prepared" / "AL" / "train" / "ME1.wav").exists()
 
 
 # --------------------------------------------------------------------------- experiments and strategies
