@@ -442,7 +442,9 @@ def run_experiment(
                 "use another RESULTS_DIR or delete the folder"
             )
     if existing is not None and len(existing.rounds) >= existing.n_budgets:
-        return existing  # finished
+        # finished: returned as it is, but only for the embeddings it was run on
+        _check_inputs(folder, splits if splits is not None else load_splits(config))
+        return existing
     threads = torch.get_num_threads()
     if config.threads > 0:
         torch.set_num_threads(config.threads)
@@ -452,14 +454,19 @@ def run_experiment(
         torch.set_num_threads(threads)
 
 
-def _run(config, folder, existing, splits, progress, stop_after) -> RunRecord:
-    run = _Run(config, splits if splits is not None else load_splits(config), progress)
+def _check_inputs(folder: Path, splits: Any) -> None:
+    """Record the embeddings a run reads in ``inputs.json``, or refuse other ones."""
     check_fingerprint(
         folder / "inputs.json",
-        {"embeddings": splits_fingerprint((run.train, run.valid, run.test))},
+        {"embeddings": splits_fingerprint(splits)},
         f"the run in {folder}",
         f"delete {folder} (or use another RESULTS_DIR) to run it on these embeddings.",
     )
+
+
+def _run(config, folder, existing, splits, progress, stop_after) -> RunRecord:
+    run = _Run(config, splits if splits is not None else load_splits(config), progress)
+    _check_inputs(folder, (run.train, run.valid, run.test))
     records.write_config(folder, config.to_dict())
 
     labelled_round = np.full(run.n, -1, dtype=np.int64)

@@ -211,6 +211,10 @@ def test_run_refuses_to_resume_on_other_embeddings(tmp_path, small_splits):
         run_experiment(config.replace(data_root="elsewhere"), splits=other, progress=False)
     record = run_experiment(config.replace(data_root="elsewhere"), splits=small_splits, progress=False)
     assert record.complete  # same content under another DATA_ROOT resumes
+    # a finished run is returned as it is only for the embeddings it was run on
+    with pytest.raises(StaleResumeError, match=r"changed: embeddings/test: .*delete .*mfft-cold-seed0"):
+        run_experiment(config, splits=other, progress=False)
+    assert run_experiment(config, splits=small_splits, progress=False).rounds == record.rounds
 
 
 @pytest.mark.parametrize(
