@@ -346,7 +346,7 @@ def extract_split(
         raise ValueError(f"label frames {dataset.labels.shape[1]} != encoder frames {frames} (method Q9)")
     inputs = hashlib.sha256(json.dumps(prepared_fingerprint(prepared_root, "AL"), sort_keys=True).encode()).hexdigest()
     identity = {"encoder": fingerprint, "mean": float(mean), "std": float(std), "embed_dtype": dtype,
-                "n_clips": n, "embedding_dim": encoder.embedding_dim, "inputs": inputs[:32]}
+                "n_clips": n, "embedding_dim": encoder.embedding_dim, "inputs": inputs[:32], "bf16": bool(bf16)}
     recordings = dataset.clips["recording"].to_numpy()
     starts = dataset.clips["start_s"].to_numpy()
     encoder.eval()

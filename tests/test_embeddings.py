@@ -12,7 +12,7 @@ from bioal import embeddings as emb
 from bioal.config import ConfigError
 from bioal.data import ClipDataset, split_frame_labels
 from bioal.encoder import Cnn14Encoder
-from bioal.features import LogMelExtractor, load_mean_std
+from bioal.features import LogMelExtractor, compute_mean_std, load_mean_std
 
 WIDTH = 0.0625
 
@@ -62,7 +62,7 @@ def test_extract_layout_and_values(data_root):
 def test_resume_and_float16(data_root, tmp_path):
     config = _config(data_root, embed_dtype="float16")
     encoder, fp = emb.load_encoder(config)
-    stats = load_mean_std(data_root / "prepared", "AL")
+    stats = compute_mean_std(data_root / "prepared", "AL", batch_size=2, progress=False)  # cached after the first
     path = tmp_path / "train.h5"
     args = (data_root / "prepared", "train", path, encoder, fp, stats.mean, stats.std)
     emb.extract_split(*args, batch_size=2, dtype="float16", progress=False, max_batches=1)
@@ -75,6 +75,14 @@ def test_resume_and_float16(data_root, tmp_path):
     encoder.forward = lambda x: calls.append(len(x)) or original(x)
     emb.extract_split(*args, batch_size=2, dtype="float16", progress=False)
     assert calls == [2, 1]  # only the clips not yet done
+    # a partial file made without bf16 autocast is replaced, not continued, under bf16
+    mixed = tmp_path / "mixed.h5"
+    emb.extract_split(*args[:2], mixed, *args[3:], batch_size=2, dtype="float16", progress=False, max_batches=1)
+    calls.clear()
+    emb.extract_split(*args[:2], mixed, *args[3:], batch_size=2, dtype="float16", progress=False, bf16=True)
+    assert calls == [2, 2, 1]
+    with h5py.File(mixed, "r") as f:
+        assert bool(f.attrs["bf16"])
     resumed = emb.read_split(path)
     assert resumed.embeddings.dtype == np.float16
     whole = tmp_path / "whole.h5"
