@@ -83,10 +83,11 @@ __all__ = [
     "load_splits",
     "embeddings_folder",
     "splits_fingerprint",
+    "NON_RESULT_FIELDS",
 ]
 
-# fields that do not change a run's results (may differ when a run is resumed)
-_NON_RESULT_FIELDS = ("preset", "device", "data_root", "embeddings_dir", "results_dir", "threads")
+#: Fields that do not change a run's results (they may differ when a run is resumed).
+NON_RESULT_FIELDS = ("preset", "device", "data_root", "embeddings_dir", "results_dir", "threads")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -435,7 +436,7 @@ def run_experiment(
         # a key missing from an older record is a field added since, which then had its default
         old = {**ExperimentConfig().to_dict(), **ExperimentConfig.current_names(existing.config)}
         new = config.to_dict()
-        diff = sorted(k for k in set(old) | set(new) if k not in _NON_RESULT_FIELDS and old.get(k) != new.get(k))
+        diff = sorted(k for k in set(old) | set(new) if k not in NON_RESULT_FIELDS and old.get(k) != new.get(k))
         if diff:
             raise ValueError(
                 f"{folder} holds a run with a different configuration ({', '.join(diff)}); "

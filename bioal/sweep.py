@@ -45,7 +45,7 @@ from tqdm.auto import tqdm
 
 from bioal import records
 from bioal.config import load_preset
-from bioal.experiment import ExperimentConfig, embeddings_folder, run_name
+from bioal.experiment import NON_RESULT_FIELDS, ExperimentConfig, embeddings_folder, run_name
 from bioal.notebooks import executed_dir, notebook_parameters, notebook_path, preset_parameters, run_notebook
 from bioal.strategies import strategy_names
 from bioal.utils import check_fingerprint, file_digest, resolve_path, write_json
@@ -214,8 +214,7 @@ def run_complete(task: SweepTask) -> bool:
 
 
 #: Parameters that differ between the runs of one sweep or do not change results.
-_NOT_SHARED = ("STRATEGY", "INIT_POS", "SEED", "FULL_SUPERVISION", "PRESET", "DEVICE", "DATA_ROOT", "EMBEDDINGS_DIR",
-               "RESULTS_DIR", "THREADS")
+_NOT_SHARED = ("STRATEGY", "INIT_POS", "SEED", "FULL_SUPERVISION", *(f.upper() for f in NON_RESULT_FIELDS))
 
 
 def check_sweep_inputs(preset: str, overrides: Mapping[str, Any] | None, results_dir: Path) -> None:

@@ -5,12 +5,15 @@ preset, and a next cell that freezes them into a Config and prints it."""
 from __future__ import annotations
 
 import ast
+import importlib
+import pkgutil
 import re
 
 import nbformat
 import pytest
 
-from bioal.config import load_preset
+import bioal
+from bioal.config import Config, load_preset
 from bioal.notebooks import CHAPTERS, notebook_parameters, notebook_path, run_notebook
 
 LINE = re.compile(r"^([A-Z][A-Z0-9_]*): ([A-Za-z_][\w\[\], |]*) = (.+?)  # \S.*$")
@@ -57,6 +60,29 @@ def test_parameters_cell_form_and_demo_defaults(chapter, demo):
     # papermill skips (with a log line only) a line it cannot parse, and never injects that name
     missed = [name for name in names if name not in declared]
     assert not missed, f"{chapter}: papermill cannot parse the parameter lines of {missed}"
+
+
+def _chapter_config_class(chapter: str) -> type:
+    """The Config class the chapter freezes its parameters into (``X.from_namespace(globals())``)."""
+    nb = nbformat.read(notebook_path(chapter), as_version=4)
+    match = next(re.search(r"(\w+)\.from_namespace\(globals\(\)", c.source) for c in nb.cells
+                 if "from_namespace(globals()" in c.source)
+    for module in pkgutil.walk_packages(bioal.__path__, "bioal."):
+        found = getattr(importlib.import_module(module.name), match.group(1), None)
+        if isinstance(found, type) and issubclass(found, Config):
+            return found
+    raise AssertionError(f"{chapter}: no bioal Config class named {match.group(1)}")
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+@pytest.mark.parametrize("preset", ["demo", "paper"])
+def test_every_preset_value_of_a_chapters_config_reaches_it(chapter, preset):
+    """A preset key that names a field of the chapter's config must be a parameter of the chapter,
+    or papermill drops it and the run silently uses the dataclass default."""
+    fields = {name.upper() for name in _chapter_config_class(chapter)().to_dict()}
+    declared = notebook_parameters(notebook_path(chapter))
+    lost = sorted(key for key in load_preset(preset) if key in fields and key not in declared)
+    assert not lost, f"{chapter}: configs/{preset}.yaml sets {lost}, which the chapter does not declare"
 
 
 def test_run_notebook_talks_to_its_kernel_encrypted(tmp_path, capfd):
