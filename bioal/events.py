@@ -62,8 +62,12 @@ PREDICTION_COLUMNS = ("Audiofilename", "Starttime", "Endtime")
 REFERENCE_COLUMNS = ("Audiofilename", "Starttime", "Endtime", "Q")
 EVENT_COLUMNS = ("Audiofilename", "Starttime", "Endtime", "label")
 Q_VALUES = ("POS", "UNK")
-#: Precision, recall and F that would be 0 are reported as this (as the official code does).
+#: Precision, recall and F when TP is 0, and the least precision (as the official code does).
 FLOOR = 1e-5
+#: Times (s) closer than this are equal: timeline edges, and gaps and durations against
+#: ``max_gap`` and ``min_duration`` (frame widths are not exact in binary).
+_TIME_DECIMALS = 9
+_TIME_TOL = 10.0**-_TIME_DECIMALS
 
 
 class EventsError(ValueError):
@@ -92,7 +96,8 @@ def frame_timeline(
         raise ValueError(f"probs must be [K, T, C] with K = {len(clip_start)} clip starts, got {probs.shape}")
     n_frames = probs.shape[1]
     bounds = frame_boundaries(n_frames, clip_s=clip_seconds)  # [T + 1], 0 .. clip_seconds
-    edges = np.unique((clip_start[:, None] + bounds[None, :]).ravel())
+    # edges a rounding error apart (a hop not exact in binary) are one edge, not a sliver no clip covers
+    edges = np.unique(np.round((clip_start[:, None] + bounds[None, :]).ravel(), _TIME_DECIMALS))
     mids = (edges[:-1] + edges[1:]) / 2
     # every (piece, clip) pair with the clip covering the piece, then the clip's frame there
     lo = np.searchsorted(mids, clip_start)
@@ -200,13 +205,13 @@ def frames_to_events(
             first, last = _runs(active)
             on, off = edges[first], edges[last]
             if len(on) > 1 and max_gap > 0:
-                new = np.concatenate([[True], on[1:] - off[:-1] > max_gap])  # this run starts a new event
+                new = np.concatenate([[True], on[1:] - off[:-1] > max_gap + _TIME_TOL])  # this run starts a new event
                 closing = np.append(np.flatnonzero(new)[1:] - 1, len(off) - 1)  # last run of each event
                 on, off = on[new], off[closing]
             if end_of_recording is not None:
                 inside = on < end_of_recording
                 on, off = on[inside], np.minimum(off[inside], end_of_recording)
-            long_enough = off - on >= min_duration
+            long_enough = off - on >= min_duration - _TIME_TOL
             rows.extend((name, float(a), float(b), str(label)) for a, b in zip(on[long_enough], off[long_enough], strict=True))
     out = pd.DataFrame(rows, columns=list(EVENT_COLUMNS))
     return out.sort_values(["Audiofilename", "Starttime", "label"], kind="stable").reset_index(drop=True)
@@ -349,10 +354,10 @@ def _file_counts(
     """TP/FP/FN of one reference file: ``times [R, 2]`` and ``q [R]`` sorted by Starttime;
     ``pred [P, 2]``, None when the file has no prediction."""
     is_pos = q == "POS"
-    if n_shots > 0 and is_pos.sum() < n_shots:
-        raise EventsError(f"{where}: {int(is_pos.sum())} POS events, fewer than the n_shots={n_shots} to cut")
     if pred is None or len(pred) == 0:  # no prediction at all: every POS is missed, the shots included
         return {"TP": 0, "FP": 0, "FN": int(is_pos.sum())}
+    if n_shots > 0 and is_pos.sum() < n_shots:
+        raise EventsError(f"{where}: {int(is_pos.sum())} POS events, fewer than the n_shots={n_shots} to cut")
     keep = np.ones(len(times), dtype=bool)
     if n_shots > 0:
         cut = times[np.flatnonzero(is_pos)[n_shots - 1], 1]
@@ -366,11 +371,7 @@ def _file_counts(
 def _prf(tp: int, fp: int, fn: int) -> dict[str, float]:
     if tp == 0:
         return {"precision": FLOOR, "recall": FLOOR, "f-measure": FLOOR}
-    return {
-        "precision": max(tp / (tp + fp), FLOOR),
-        "recall": max(tp / (tp + fn), FLOOR),
-        "f-measure": max(tp / (tp + (fp + fn) / 2), FLOOR),
-    }
+    return {"precision": max(tp / (tp + fp), FLOOR), "recall": tp / (tp + fn), "f-measure": tp / (tp + (fp + fn) / 2)}
 
 
 def score_events(
@@ -388,7 +389,7 @@ def score_events(
     reference file (a file may have no events). Per file (reference sorted by Starttime): drop
     events ending at or before the end of the ``n_shots``-th POS (0: keep all), match predictions
     to POS, then leftovers to UNK (absorbed: neither TP nor FP); a file without predictions
-    counts all its POS as FN. Sums per subset, P/R/F per subset (zeros -> ``FLOOR``), overall
+    counts all its POS as FN. Sums per subset, P/R/F per subset (``FLOOR`` when TP is 0), overall
     = harmonic mean over subsets. Returns ``{"overall": {precision, recall, f-measure, TP, FP,
     FN}, "per_subset": {subset: {...}}, "per_file": {"subset/file": {TP, FP, FN}}}``.
     """
@@ -421,6 +422,8 @@ def score_events(
         at = ref_at.get((subset, name), no_events)
         at = at[np.argsort(ref_times[at, 0], kind="stable")]  # each file sorted by Starttime before the cut
         p = pred_at.get((subset, name))
+        if p is not None:  # by Starttime, as the challenge's script: which predictions UNK absorbs depends on it
+            p = p[np.argsort(pred_times[p, 0], kind="stable")]
         counts = _file_counts(
             None if p is None else pred_times[p], ref_times[at], ref_q[at], n_shots, min_iou, f"{subset}/{name}"
         )

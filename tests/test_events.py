@@ -119,6 +119,28 @@ def test_max_gap_and_min_duration():
     assert len(short) == 1 and short.Starttime.iloc[0] == pytest.approx(B[2])
 
 
+@pytest.mark.parametrize("frame", range(1, LABEL_FRAMES - 2))
+def test_one_frame_gap_and_duration_hold_at_every_position(frame):
+    # frames 0 .. frame-1 and frame+1 .. : a one-frame gap; max_gap of exactly one frame joins it,
+    # and min_duration of exactly one frame keeps a one-frame event, wherever it lies in the clip
+    width = round(B[frame + 1] - B[frame], 3)  # as a user writes it, e.g. 0.32
+    probs = np.full((1, LABEL_FRAMES, 1), 0.9)
+    probs[0, frame, 0] = 0.1
+    assert len(frames_to_events(probs, ["r"], [0.0], ["a"], 0.5, max_gap=width)) == 1
+    single = np.zeros((1, LABEL_FRAMES, 1))
+    single[0, frame, 0] = 0.9
+    assert len(frames_to_events(single, ["r"], [0.0], ["a"], 0.5, min_duration=width)) == 1
+
+
+@pytest.mark.parametrize("clip_s", [10.0, 1.1, 0.3])
+def test_back_to_back_clips_join_without_slivers(clip_s):
+    # clips end to end, with a clip length not exact in binary: constant activity is one event
+    starts = np.arange(28) * clip_s
+    probs = np.full((len(starts), LABEL_FRAMES, 1), 0.9)
+    events = frames_to_events(probs, ["r"] * len(starts), starts, ["a"], 0.5, clip_seconds=clip_s)
+    assert len(events) == 1 and events.Endtime.iloc[0] == pytest.approx(28 * clip_s)
+
+
 def test_clip_table_is_explicit_and_any_order():
     # clips of two recordings given interleaved and out of order
     probs = np.zeros((3, LABEL_FRAMES, 1))
@@ -256,9 +278,30 @@ def test_file_with_no_pos(tmp_path):
     out = dcase_event_scores(preds([("f.wav", 1, 2), ("f.wav", 5, 6), ("e.wav", 1, 2)]), tmp_path, n_shots=0)
     assert out["per_file"]["A/f.wav"] == {"TP": 0, "FP": 1, "FN": 0}
     assert out["per_file"]["A/e.wav"] == {"TP": 0, "FP": 1, "FN": 0}
-    # with shots to cut, too few POS is an error naming the file
+    # with shots to cut, a file with too few POS and no prediction counts its POS as missed (as
+    # the challenge's script, which cuts shots only where there are predictions) ...
+    out = dcase_event_scores(preds([]), tmp_path, n_shots=5)
+    assert out["per_file"] == {"A/e.wav": {"TP": 0, "FP": 0, "FN": 0}, "A/f.wav": {"TP": 0, "FP": 0, "FN": 0}}
+    # ... and with predictions it is an error naming the file (the script fails there)
     with pytest.raises(EventsError, match=r"A/e.wav: 0 POS events, fewer than the n_shots=5"):
-        dcase_event_scores(preds([]), tmp_path, n_shots=5)
+        dcase_event_scores(preds([("e.wav", 1, 2)]), tmp_path, n_shots=5)
+
+
+def test_prediction_rows_in_any_order_give_the_same_counts(tmp_path):
+    # POS [0, 2], UNK [2, 4]; predictions [0, 2] and [1, 3]. Either may match the POS (IoU 1
+    # and 1/3); in Starttime order [0, 2] does, and [1, 3] is absorbed by the UNK (IoU 1/3)
+    write_ref(tmp_path, "A", "f", [(0, 2, "POS"), (2, 4, "UNK")])
+    for rows in ([("f.wav", 0, 2), ("f.wav", 1, 3)], [("f.wav", 1, 3), ("f.wav", 0, 2)]):
+        out = dcase_event_scores(preds(rows), tmp_path, n_shots=0)
+        assert out["per_file"]["A/f.wav"] == {"TP": 1, "FP": 0, "FN": 0}, rows
+
+
+def test_recall_and_f_are_floored_only_at_zero_tp(tmp_path):
+    write_ref(tmp_path, "A", "f", [(0, 1, "POS")])
+    many = [("f.wav", 0, 1)] + [("f.wav", 10 + 2 * i, 11 + 2 * i) for i in range(250_000)]
+    out = dcase_event_scores(preds(many), tmp_path, n_shots=0)
+    assert out["per_subset"]["A"]["f-measure"] == pytest.approx(1 / (1 + 250_000 / 2))  # below FLOOR
+    assert out["per_subset"]["A"]["precision"] == FLOOR  # precision alone has a floor
 
 
 def test_per_subset_sums_f_measure_and_harmonic_mean(tmp_path):
