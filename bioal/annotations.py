@@ -3,7 +3,7 @@
 Every reader returns one events table (:data:`EVENT_COLUMNS`, then any extra columns of the
 file, kept as text): ``recording`` (str), ``start``/``end`` (float64 s within the recording),
 ``low_freq``/``high_freq`` (float64 Hz, NaN when the file has none), ``label`` (str). The
-formats are described in method §10.1 (Raven) and §11.2 (Audacity). A malformed line raises
+formats are described in method §10.1 (Raven) and §10.2 (Audacity). A malformed line raises
 :class:`AnnotationError` naming the file and the line (header = line 1).
 """
 
