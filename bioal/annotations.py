@@ -216,6 +216,17 @@ def read_raven(
         spectro = cells.get("View", "").strip().lower().startswith("spectrogram")
         if selection in chosen:
             first_line, first, first_spectro = chosen[selection]
+            if spectro == first_spectro:
+                raise AnnotationError(
+                    f"{path}, line {number}: selection {selection} repeats in the same view as line {first_line}; "
+                    "each selection is one row per view (Waveform, Spectrogram)"
+                )
+            labels = {first.get(label_column, "").strip(), cells.get(label_column, "").strip()} - {""}
+            if len(labels) > 1:
+                raise AnnotationError(
+                    f"{path}, line {number}: selection {selection} is labelled {cells[label_column].strip()!r} here "
+                    f"and {first[label_column].strip()!r} on line {first_line}"
+                )
             for col in ("Begin Time (s)", "End Time (s)"):
                 a = _number(path, first_line, col, first[col])
                 b = _number(path, number, col, cells[col])

@@ -98,6 +98,8 @@ def test_raven_label_column_must_be_named_when_ambiguous(tmp_path):
         ("2\tSpectrogram 1\t1\t0\t1\t0\t10\towl\textra", "line 3: 9 fields, header has 8"),
         ("2\tSpectrogram 1\t1\t0\t1", "line 3: 5 fields"),
         ("1\tWaveform 1\t1\t0.5\t1\t0\t10\towl", "line 3: selection 1 repeats with Begin Time"),
+        ("1\tWaveform 1\t1\t0\t1\t0\t10\tthrush", "line 3: selection 1 is labelled 'thrush' here and 'owl' on line 2"),
+        ("1\tSpectrogram 1\t1\t0\t1\t500\t900\tdeer", "line 3: selection 1 repeats in the same view as line 2"),
     ],
 )
 def test_raven_malformed_row_names_file_and_line(tmp_path, row, message):
