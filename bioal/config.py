@@ -271,7 +271,21 @@ def check_keys(data: Mapping[str, Any], known: Iterable[str], where: str) -> Non
 
 
 class _FloatLoader(yaml.SafeLoader):
-    """SafeLoader that also reads ``1e-10``-style scalars as floats."""
+    """SafeLoader that also reads ``1e-10``-style scalars as floats and refuses a repeated key."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = self.construct_object(key_node, deep=True)
+            line = key_node.start_mark.line + 1
+            if isinstance(key, typing.Hashable) and key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key {key!r} is repeated (lines {seen[key]} and {line})", key_node.start_mark
+                )
+            seen.setdefault(key, line)
+        return super().construct_mapping(node, deep=deep)
 
 
 _FloatLoader.add_implicit_resolver(

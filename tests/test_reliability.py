@@ -55,6 +55,12 @@ def test_broken_yaml_names_file_and_line(tmp_path):
         load_preset(path)
 
 
+def test_repeated_preset_key_names_file_key_and_both_lines(tmp_path):
+    path = _preset(tmp_path, "PRESET: demo\nSEED: 0\nCLASSIFIER_LR: 0.002\nSEED: 7\n")
+    with pytest.raises(ConfigError, match=re.escape(str(path)) + r", line 4: .*'SEED' is repeated \(lines 2 and 4\)"):
+        load_preset(path)
+
+
 @pytest.mark.parametrize(
     "cls, values, field",
     [
