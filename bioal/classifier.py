@@ -203,16 +203,16 @@ class ClassifierConfig(Config):
                 raise ConfigError(f"{name.upper()} must be >= 1, got {getattr(self, name)}")
         if not 0 < self.lr_factor < 1:
             raise ConfigError(f"LR_FACTOR must be in (0, 1), got {self.lr_factor}")
-        if self.lr <= 0 or self.min_lr < 0:
-            raise ConfigError(f"CLASSIFIER_LR must be > 0 and MIN_LR >= 0, got {self.lr}, {self.min_lr}")
-        if self.min_lr > self.lr:
-            raise ConfigError(f"MIN_LR must be <= CLASSIFIER_LR, got {self.min_lr} > {self.lr}")
+        if not (0 < self.lr < math.inf):
+            raise ConfigError(f"CLASSIFIER_LR must be a finite number > 0, got {self.lr}")
+        if not (0 <= self.min_lr <= self.lr):
+            raise ConfigError(f"MIN_LR must be in [0, CLASSIFIER_LR] = [0, {self.lr}], got {self.min_lr}")
         if not 0 <= self.prior < 1:
             raise ConfigError(f"CLASSIFIER_PRIOR must be in [0, 1) (0 = off), got {self.prior}")
-        if self.plateau_threshold < 0 or self.init_seed < 0:
-            raise ConfigError(
-                f"PLATEAU_THRESHOLD and CLASSIFIER_INIT_SEED must be >= 0, got {self.plateau_threshold}, {self.init_seed}"
-            )
+        if not (0 <= self.plateau_threshold < math.inf):
+            raise ConfigError(f"PLATEAU_THRESHOLD must be a finite number >= 0, got {self.plateau_threshold}")
+        if self.init_seed < 0:
+            raise ConfigError(f"CLASSIFIER_INIT_SEED must be >= 0, got {self.init_seed}")
 
 
 @dataclasses.dataclass(frozen=True)

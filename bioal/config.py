@@ -3,7 +3,7 @@
 Every notebook's ``parameters`` cell holds ``NAME: type = value  # help`` literals. The next
 cell freezes them into a :class:`Config` subclass with ``Cls.from_namespace(globals())``,
 which picks each field by its upper-case name, checks types (lists become tuples, ints are
-accepted for floats) and ranges (``check``), and prints as a table. Presets live in
+accepted for floats, NaN and infinity are not) and ranges (``check``), and prints as a table. Presets live in
 ``configs/<name>.yaml`` as flat ``NAME: value`` mappings shared by all notebooks.
 """
 
@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import json
+import math
 import re
 import types
 import typing
@@ -75,7 +76,10 @@ def _coerce(name: str, value: Any, annotation: Any) -> Any:
         raise ConfigError(f"{name}: expected an integer, got {value!r}")
     if annotation is float:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
+            try:
+                return float(value)
+            except OverflowError:
+                raise ConfigError(f"{name}: {value} is too large for a float") from None
         raise ConfigError(f"{name}: expected a number, got {value!r}")
     if annotation is str:
         if isinstance(value, str):
@@ -97,7 +101,9 @@ class Config:
     """Base class: a frozen dataclass that validates its fields on creation.
 
     Subclasses declare typed fields with defaults and may override :meth:`check` to
-    enforce ranges, raising :class:`ConfigError` with the field's name.
+    enforce ranges, raising :class:`ConfigError` with the field's name. A float field (or a
+    float in a tuple field) that is NaN or infinite is refused after ``check``, which may name
+    it first.
 
     A field may hold another :class:`Config` (e.g. the experiment's classifier). Its fields
     stay flat everywhere outside Python: notebook parameters, presets and ``to_dict`` /
@@ -116,6 +122,11 @@ class Config:
             value = _coerce(field.name.upper(), getattr(self, field.name), hints[field.name])
             object.__setattr__(self, field.name, value)
         self.check()
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            for item in value if isinstance(value, tuple) else (value,):
+                if isinstance(item, float) and not math.isfinite(item):
+                    raise ConfigError(f"{field.name.upper()}: must be a finite number, got {value!r}")
 
     def check(self) -> None:
         """Range checks; raise :class:`ConfigError` naming the field."""

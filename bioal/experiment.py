@@ -152,10 +152,9 @@ class ExperimentConfig(Config):
             raise ConfigError(f"THREADS must be >= 0, got {self.threads}")
         if self.event_merge not in MERGE_RULES:
             raise ConfigError(f"EVENT_MERGE must be one of {MERGE_RULES}, got {self.event_merge!r}")
-        if self.event_min_duration < 0 or self.event_max_gap < 0:
-            raise ConfigError(
-                f"EVENT_MIN_DURATION and EVENT_MAX_GAP must be >= 0, got {self.event_min_duration}, {self.event_max_gap}"
-            )
+        for name in ("event_min_duration", "event_max_gap"):
+            if not (0 <= getattr(self, name) < math.inf):
+                raise ConfigError(f"{name.upper()} must be a finite number >= 0, got {getattr(self, name)}")
         if not 0 <= self.event_min_iou < 1:
             raise ConfigError(f"EVENT_MIN_IOU must be in [0, 1), got {self.event_min_iou}")
         if self.seed < 0:

@@ -40,6 +40,9 @@ def test_config_reads_upper_case_names_and_converts_lists():
         ({"lr": "fast"}, "LR"),
         ({"lr": True}, "LR"),
         ({"checkpoint": 3}, "CHECKPOINT"),
+        ({"lr": float("nan")}, "LR: must be a finite number"),
+        ({"lr": float("-inf")}, "LR: must be a finite number"),
+        ({"lr": 10**400}, "LR: 1000"),
     ],
 )
 def test_config_rejects_bad_values_naming_the_field(kwargs, message):

@@ -31,6 +31,9 @@ from bioal.utils import CheckpointFileError, StaleResumeError, check_fingerprint
 # --------------------------------------------------------------------------- presets
 
 
+NAN, INF = float("nan"), float("inf")
+
+
 def _preset(tmp_path, text: str):
     path = tmp_path / "p.yaml"
     path.write_text(text)
@@ -75,11 +78,26 @@ def test_repeated_preset_key_names_file_key_and_both_lines(tmp_path):
         (ClassifierConfig, {"MIN_LR": 1.0}, "MIN_LR"),
         (EmbeddingConfig, {"WIDTH": 0.0}, "WIDTH"),
         (EmbeddingConfig, {"SEED": -2}, "SEED"),
+        (ExperimentConfig, {"CLASSIFIER_LR": NAN}, "CLASSIFIER_LR"),
+        (ExperimentConfig, {"CLASSIFIER_LR": INF}, "CLASSIFIER_LR"),
+        (ExperimentConfig, {"MIN_LR": NAN}, "MIN_LR"),
+        (ExperimentConfig, {"PLATEAU_THRESHOLD": NAN}, "PLATEAU_THRESHOLD"),
+        (ExperimentConfig, {"PLATEAU_THRESHOLD": INF}, "PLATEAU_THRESHOLD"),
+        (ExperimentConfig, {"EVENT_MIN_DURATION": NAN}, "EVENT_MIN_DURATION"),
+        (ExperimentConfig, {"EVENT_MAX_GAP": INF}, "EVENT_MAX_GAP"),
+        (EmbeddingConfig, {"WIDTH": INF}, "WIDTH"),
     ],
 )
 def test_numeric_ranges_are_checked(cls, values, field):
     with pytest.raises(ConfigError, match=field):
         cls.from_dict(values)
+
+
+def test_non_finite_numbers_in_a_preset_are_refused_naming_the_key(tmp_path):
+    data = load_preset(_preset(tmp_path, "CLASSIFIER_LR: .nan\nEVENT_MAX_GAP: .inf\n"))
+    for key, value in data.items():
+        with pytest.raises(ConfigError, match=rf"^{key} must be a finite number"):
+            ExperimentConfig.from_dict({key: value})
 
 
 # --------------------------------------------------------------------------- fingerprints
