@@ -30,7 +30,15 @@ import numpy as np
 import pandas as pd
 import torch
 
-from bioal.utils import atomic_path, read_json, resolve_path, write_json
+from bioal.utils import (
+    CheckpointFileError,
+    atomic_path,
+    check_tensors,
+    load_torch_file,
+    read_json,
+    resolve_path,
+    write_json,
+)
 
 __all__ = [
     "ROUND_KEYS",
@@ -370,10 +378,12 @@ def write_classifier(
 
 
 def load_classifier(folder: str | os.PathLike, n_labelled: int) -> dict[str, Any]:
-    """One round's classifier ``{round, threshold, model}`` (``torch.load(weights_only=True)``).
+    """One round's classifier ``{round, threshold, model}`` (:func:`~bioal.utils.load_torch_file`).
 
     A folder written before per-round classifiers were kept raises ``FileNotFoundError``
-    naming the file and saying to run the run again into a fresh ``RESULTS_DIR``.
+    naming the file and saying to run the run again into a fresh ``RESULTS_DIR``. A truncated
+    file, other keys, or weights that are not finite tensors raise
+    :class:`~bioal.utils.CheckpointFileError` naming the file.
     """
     path = classifier_path(folder, n_labelled)
     if not path.is_file():
@@ -381,8 +391,11 @@ def load_classifier(folder: str | os.PathLike, n_labelled: int) -> dict[str, Any
             f"{path}: no classifier for the round ending at {n_labelled} labels; this run folder was written "
             "before bioal kept one classifier per round: run it again into a fresh RESULTS_DIR"
         )
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    state = load_torch_file(path, what="round classifier")
+    if not isinstance(state, dict):
+        raise CheckpointFileError(f"{path}: expected a dict with round, threshold and model, got {type(state).__name__}")
     missing = [k for k in ("round", "threshold", "model") if k not in state]
     if missing:
-        raise KeyError(f"{path}: lacks keys {missing}")
+        raise CheckpointFileError(f"{path}: lacks keys {missing}")
+    check_tensors(state["model"], f"{path} ['model']")
     return state

@@ -15,6 +15,7 @@ import soundfile as sf
 import torch
 from helpers_data import make_dev_set
 
+from bioal import records
 from bioal.classifier import ClassifierConfig, train_classifier
 from bioal.config import ConfigError, load_preset
 from bioal.dcase import DatasetError, prepare, unpack_development_set
@@ -306,6 +307,31 @@ def test_truncated_state_pt_names_the_file(tmp_path, small_splits):
     state.write_bytes(state.read_bytes()[:100])
     with pytest.raises(CheckpointFileError, match=re.escape(str(state)) + ".*delete it.*truncated"):
         run_experiment(config, splits=small_splits, progress=False)
+
+
+@pytest.mark.parametrize("kind", ["truncated", "nan", "list", "no model"])
+def test_bad_round_classifier_is_named(tmp_path, small_splits, kind):
+    config = _run_config(tmp_path)
+    run_experiment(config, splits=small_splits, progress=False, stop_after=1)
+    path = records.classifier_path(run_folder(config), 10)
+    state = torch.load(path, weights_only=True)
+    assert records.load_classifier(run_folder(config), 10)["round"] == 0
+    if kind == "truncated":
+        path.write_bytes(path.read_bytes()[:100])
+        message = "not a readable round classifier: truncated"
+    elif kind == "nan":
+        state["model"]["fc1.weight"][0, 0] = float("nan")
+        message = r"\['model'\]: 'fc1.weight' holds NaN/inf weights"
+    elif kind == "list":
+        state["model"]["fc1.weight"] = [1.0, 2.0]
+        message = r"\['model'\]: 'fc1.weight' holds a list, expected a tensor"
+    else:
+        del state["model"]
+        message = r"lacks keys \['model'\]"
+    if kind != "truncated":
+        torch.save(state, path)
+    with pytest.raises(CheckpointFileError, match=re.escape(str(path)) + ".*" + message):
+        records.load_classifier(run_folder(config), 10)
 
 
 def _encoder_state(width=1 / 16):
