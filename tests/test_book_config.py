@@ -5,6 +5,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
+import pkgutil
+import re
 import sys
 import tarfile
 from pathlib import Path
@@ -53,9 +55,35 @@ def test_readme_lists_every_chapter():
         assert f"| `{chapter}` |" in readme, f"README.md's chapter table lacks {chapter}"
 
 
-def test_every_citation_is_in_the_bibliography():
-    import re
+def test_intro_map_names_every_chapter():
+    intro = (ROOT / "book" / "intro.md").read_text()
+    table = intro.split("## Map of the book", 1)[1].split("\n\n", 2)[1]  # the table after the heading
+    for chapter in CHAPTERS:
+        page = "experiments" if chapter == "05_experiments" else f"../_executed/{chapter}"  # 05: one page per run
+        assert f"| {{doc}}`{page}` |" in table, f"book/intro.md's map of the book lacks {chapter}"
+    assert "| {doc}`reproduce` |" in table and "| {doc}`api` |" in table
 
+
+def test_api_page_names_every_module():
+    """Every top-level module of bioal has an entry; a subpackage is named by itself or by modules of it."""
+    api = (ROOT / "book" / "api.md").read_text()
+    listed = set(re.findall(r"^\.\. automodule:: (bioal[\w.]*)$", api, flags=re.M))
+    import bioal
+
+    missing = []
+    for module in pkgutil.iter_modules(bioal.__path__, "bioal."):
+        if module.name.rsplit(".", 1)[1].startswith("_"):
+            continue
+        if module.ispkg:
+            if not any(name == module.name or name.startswith(module.name + ".") for name in listed):
+                missing.append(module.name)
+        elif module.name not in listed:
+            missing.append(module.name)
+    assert not missing, f"book/api.md has no automodule entry for {missing}"
+    assert listed <= {m.name for m in pkgutil.walk_packages(bioal.__path__, "bioal.")}, "api.md names a module bioal lacks"
+
+
+def test_every_citation_is_in_the_bibliography():
     keys = set(re.findall(r"@\w+\{([^,]+),", (ROOT / "references.bib").read_text()))
     cited = set()
     for page in (ROOT / "book").glob("*.md"):
