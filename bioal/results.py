@@ -26,6 +26,7 @@ anything else, so every figure and table is generated from this run's records:
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -50,7 +51,7 @@ from bioal.paper import (
 )
 from bioal.records import ROUND_KEYS
 from bioal.strategies import FULL, strategy_label, strategy_names
-from bioal.utils import atomic_path, resolve_path
+from bioal.utils import atomic_path, read_json, resolve_path
 
 __all__ = [
     "ResultsConfig",
@@ -63,6 +64,7 @@ __all__ = [
     "run_summary",
     "tidy_run",
     "tidy_table",
+    "check_same_embeddings",
     "pool_totals",
     "paper_layout",
     "event_layout",
@@ -194,14 +196,45 @@ def run_summary(run: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
+def check_same_embeddings(folders: Sequence[str | os.PathLike]) -> None:
+    """Raise ``ValueError`` if the runs' ``inputs.json`` record different embeddings, naming
+    the runs of each kind and the splits that differ. Runs without ``inputs.json`` (written
+    before bioal recorded it) are not compared."""
+    groups: dict[str, tuple[dict, list[str]]] = {}
+    for folder in map(Path, folders):
+        path = folder / "inputs.json"
+        if not path.is_file():
+            continue
+        recorded = read_json(path)
+        if not isinstance(recorded, dict) or not isinstance(recorded.get("embeddings"), dict):
+            raise KeyError(f"{path}: expected a mapping with key 'embeddings' (split -> digest)")
+        digests = recorded["embeddings"]
+        key = json.dumps(digests, sort_keys=True)
+        groups.setdefault(key, (digests, []))[1].append(folder.name)
+    if len(groups) < 2:
+        return
+    kinds = list(groups.values())
+    splits = sorted({s for digests, _ in kinds for s in digests})
+    differ = [s for s in splits if len({str(digests.get(s)) for digests, _ in kinds}) > 1]
+    described = "; ".join(
+        f"{', '.join(names)} ({', '.join(f'{s} {str(digests.get(s))[:12]}' for s in differ)})" for digests, names in kinds
+    )
+    raise ValueError(
+        f"{Path(folders[0]).parent}: the runs were made on different embeddings (their inputs.json differ in "
+        f"{', '.join(differ)}): {described}. One table would mix them: keep each set of runs in its own RESULTS_DIR"
+    )
+
+
 def tidy_table(results_dir: str | os.PathLike, progress: bool = True) -> pd.DataFrame:
     """The tidy long table of every run under ``RESULTS_DIR/runs``.
 
-    Raises ``FileNotFoundError`` if there is no run folder at all.
+    Raises ``FileNotFoundError`` if there is no run folder at all, and ``ValueError`` for runs
+    made on different embeddings (:func:`check_same_embeddings`).
     """
     folders = run_folders(results_dir)
     if not folders:
         raise FileNotFoundError(f"no run records under {resolve_path(results_dir) / 'runs'}")
+    check_same_embeddings(folders)
     parts = [tidy_run(f) for f in tqdm(folders, desc="reading runs", disable=not progress)]
     table = pd.concat(parts, ignore_index=True)
     for column in ("init_pos", "seed", "round", "n_labelled"):

@@ -117,6 +117,20 @@ def test_tidy_table_names_file_and_key(tmp_path):
         results.tidy_table(tmp_path / "empty", progress=False)
 
 
+def test_runs_on_different_embeddings_are_not_combined(tmp_path):
+    digests = {"train": "a" * 64, "valid": "b" * 64, "test": "c" * 64}
+    for strategy, seed, train in (("ft", 0, "a"), ("mfft", 0, "a"), ("ft", 1, "d")):
+        folder = write_fake_run(tmp_path, strategy, 0, seed)
+        (folder / "inputs.json").write_text(json.dumps({"embeddings": {**digests, "train": train * 64}}))
+    write_fake_run(tmp_path, "mp", 0, 0)  # no inputs.json: written before bioal recorded it
+    with pytest.raises(ValueError, match=r"different embeddings \(their inputs.json differ in train\): "
+                       r"ft-cold-seed0, mfft-cold-seed0 \(train aaaaaaaaaaaa\); ft-cold-seed1 \(train dddddddddddd\)"):
+        results.tidy_table(tmp_path, progress=False)
+    (tmp_path / "runs" / "ft-cold-seed1" / "inputs.json").write_text(json.dumps({"embeddings": digests}))
+    assert set(results.tidy_table(tmp_path, progress=False).run) == {"ft-cold-seed0", "mfft-cold-seed0",
+                                                                     "ft-cold-seed1", "mp-cold-seed0"}
+
+
 # --------------------------------------------------------------------------- paper layout
 
 
