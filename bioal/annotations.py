@@ -435,9 +435,11 @@ def read_dcase_csv(path: str | os.PathLike) -> pd.DataFrame:
     return frame.sort_values(["recording", "start", "end", "label"], kind="stable").reset_index(drop=True)
 
 
-def read_any(path: str | os.PathLike, label_column: str | None = None) -> pd.DataFrame:
+def read_any(path: str | os.PathLike, label_column: str | None = None, recording: str | None = None) -> pd.DataFrame:
     """Read one annotation file by its format: ``.csv`` DCASE, a ``.txt`` whose first line has
     Raven's ``Selection`` and ``Begin Time (s)`` columns Raven, any other ``.txt`` Audacity.
+    ``recording`` names the recording of a one-file Raven table or an Audacity track (default:
+    the file's name without its suffixes); a DCASE CSV names its own.
     """
     path = Path(path)
     suffix = path.suffix.lower()
@@ -448,5 +450,5 @@ def read_any(path: str | os.PathLike, label_column: str | None = None) -> pd.Dat
     lines = _lines(path)
     header = lines[0].split("\t") if lines else []
     if "Selection" in header and "Begin Time (s)" in header:
-        return read_raven(path, label_column=label_column)
-    return read_audacity(path)
+        return read_raven(path, label_column=label_column, recording=recording)
+    return read_audacity(path, recording=recording)

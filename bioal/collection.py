@@ -26,6 +26,7 @@ import hashlib
 import json
 import math
 import os
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -222,6 +223,27 @@ class Collection:
     def durations(self) -> dict[str, float]:
         """Seconds per recording, in file order."""
         return dict(zip(self.files["recording"], self.files["duration_s"].astype(float), strict=True))
+
+    def find_recording(self, name: str, path: str | None = None) -> str:
+        """The collection's recording that an annotation file calls ``name``: the same name
+        (a path relative to the audio folder), the file at ``path`` (Raven's ``Begin Path``), or
+        the one recording whose file name is ``name``, or whose name without its extension is
+        ``name`` (Raven's and Audacity's default). Raises ``KeyError`` when none or several match."""
+        known = self.files["recording"].tolist()
+        if name in known:
+            return name
+        if path:
+            wanted = os.path.normcase(os.path.abspath(path))
+            for rec, file in zip(known, self.files["path"], strict=True):
+                if os.path.normcase(os.path.abspath(file)) == wanted:
+                    return rec
+        base = re.split(r"[\\/]", name)[-1]
+        hits = [r for r in known if base in (Path(r).name, Path(r).stem)]
+        if len(hits) == 1:
+            return hits[0]
+        if hits:
+            raise KeyError(f"{name!r} could be any of the recordings {hits}; name it by its path in the audio folder")
+        raise KeyError(f"{name!r} is not a recording of the collection {self.path}")
 
     def audio_path(self, recording: str) -> Path:
         match = self.files.loc[self.files["recording"] == recording, "path"]

@@ -4,8 +4,9 @@ A :class:`Session` lives beside a collection (``bioal.collection``) and keeps ev
 append-only journal, ``<collection_dir>/journal.jsonl``: one JSON object per line, written and
 fsync'ed when it happens, replayed when the session is opened. Record types:
 
-* ``session``: the first line; the collection it belongs to and the seed (another collection
-  or seed is refused);
+* ``session``: the first line; the collection it belongs to, the seed and the settings that
+  shape the session's models and tags (:data:`SETTINGS`); another collection, seed or setting
+  is refused;
 * ``class``: a class added (classes keep their order of addition);
 * ``round``: a round's picks (clip indices in pick order) and strategy, written when they are
   chosen, so a resumed session shows the same clips;
@@ -13,7 +14,9 @@ fsync'ed when it happens, replayed when the session is opened. Record types:
   = no class; optional ``events`` ``[start, end, label]`` in seconds within the clip),
   ``unsure`` or ``skip``; the latest answer of a clip counts;
 * ``trained``: a round finished: the classifier was retrained on the labelled clips, its
-  predictions saved, the round's kappa (method §10.3) computed.
+  predictions saved, the round's kappa (method §10.3) computed. While the labelled clips hold
+  no positive of any class there is nothing to learn: the round is recorded without a model
+  (``model`` false) and the next round picks by the strategy's start-up rule again.
 
 A killed kernel loses at most a line being written: a torn last line is reported and cut off on
 the next open; a malformed line elsewhere is an error naming the file and line. Unsure and skipped
@@ -42,14 +45,15 @@ from bioal.annotations import EVENT_COLUMNS, as_events, read_raven, write_raven
 from bioal.classifier import ClassifierConfig, FeatureScaler, MLPClassifier, predict_probs, train_classifier
 from bioal.collection import Collection, read_collection
 from bioal.config import Config, ConfigError
-from bioal.dcase import clip_frame_labels, frame_boundaries
+from bioal.dcase import END_SLACK_SECONDS, clip_frame_labels, frame_boundaries
 from bioal.metrics import class_average_precision
 from bioal.stopping import KAPPA_THRESHOLD, KAPPA_WINDOW, prediction_kappa, stopping_table
 from bioal.strategies import CosineSpace, get_strategy, select
-from bioal.utils import atomic_path, pick_device, rng
+from bioal.utils import atomic_path, check_tensors, load_torch_file, pick_device, rng
 
 __all__ = [
     "JOURNAL_FILE",
+    "SETTINGS",
     "STATUSES",
     "SessionConfig",
     "JournalError",
@@ -65,6 +69,10 @@ STATUSES = ("labelled", "unsure", "skip")
 #: Words of a Raven annotation cell that are answers, not class names.
 NO_CLASS = "none"
 _RESERVED = {NO_CLASS, "unsure", "skip", ""}
+#: The :class:`SessionConfig` fields that shape the models and tags of a session: recorded in
+#: the journal's first line, and a reopened session must use the same values.
+SETTINGS = ("threshold", "classifier_hidden", "max_epochs", "classifier_lr", "classifier_prior",
+            "standardize_features")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -73,7 +81,9 @@ class SessionConfig(Config):
     round, ``seed`` for every random choice, the tag ``threshold`` on clip probabilities, the
     classifier's ``classifier_hidden``, ``max_epochs``, ``classifier_lr`` and ``classifier_prior``
     (:class:`~bioal.classifier.ClassifierConfig`), ``standardize_features`` (z-scored
-    classifier inputs), the stopping rule's ``kappa_threshold`` and ``kappa_window``."""
+    classifier inputs), the stopping rule's ``kappa_threshold`` and ``kappa_window``, and
+    ``stop_needs_positives``: no stop is recommended while a class has no labelled positive
+    clip (the rule's kappa says nothing about a class the classifier has never seen)."""
 
     strategy: str = "mfft"
     k: int = 10
@@ -86,6 +96,7 @@ class SessionConfig(Config):
     standardize_features: bool = False
     kappa_threshold: float = KAPPA_THRESHOLD
     kappa_window: int = KAPPA_WINDOW
+    stop_needs_positives: bool = True
     device: str = "cpu"
 
     def check(self) -> None:
@@ -96,6 +107,11 @@ class SessionConfig(Config):
             raise ConfigError(f"THRESHOLD must be in (0, 1), got {self.threshold}")
         if self.kappa_window < 1:
             raise ConfigError(f"KAPPA_WINDOW must be >= 1, got {self.kappa_window}")
+        if not 0 < self.kappa_threshold <= 1:
+            raise ConfigError(f"KAPPA_THRESHOLD must be in (0, 1], got {self.kappa_threshold}")
+        if self.seed < 0:
+            raise ConfigError(f"SEED must be >= 0, got {self.seed}")
+        self.classifier()  # the classifier fields, checked by ClassifierConfig (names the field)
 
     def classifier(self) -> ClassifierConfig:
         return ClassifierConfig(
@@ -221,8 +237,10 @@ class Session:
 
     def _replay(self) -> None:
         records = self.journal.read()
+        settings = {name: getattr(self.config, name) for name in SETTINGS}
         if not records:
-            self.journal.append({"type": "session", "collection": self._identity(), "seed": self.config.seed})
+            self.journal.append({"type": "session", "collection": self._identity(), "seed": self.config.seed,
+                                 "settings": settings})
             return
         head = records[0]
         if head.get("type") != "session":
@@ -234,6 +252,14 @@ class Session:
             )
         if head["seed"] != self.config.seed:
             raise JournalError(f"{self.journal.path}: started with seed {head['seed']}, not {self.config.seed}")
+        recorded = head.get("settings", settings)  # journals written before settings were recorded
+        changed = {k: (recorded.get(k), settings[k]) for k in SETTINGS if recorded.get(k) != settings[k]}
+        if changed:
+            listed = ", ".join(f"{k.upper()} {old!r} in the journal, {new!r} now" for k, (old, new) in changed.items())
+            raise JournalError(
+                f"{self.journal.path}: the session was started with other settings ({listed}); reopen it with "
+                "the journal's values, or move the journal away to start a new session"
+            )
         for number, record in enumerate(records[1:], start=2):
             kind = record["type"]
             if kind == "class":
@@ -396,15 +422,27 @@ class Session:
     def _pred_path(self, r: int) -> Path:
         return self.state_dir / f"tags_{r:04d}.npy"
 
+    def _modelled(self) -> list[dict[str, Any]]:
+        """The finished rounds that trained a classifier."""
+        return [t for t in self.trained if t.get("model", True)]
+
     def model(self) -> MLPClassifier | None:
-        """The last finished round's classifier (None before the first)."""
-        if not self.trained:
+        """The last finished round's classifier (None before the first, and while no labelled
+        clip holds a positive)."""
+        if not self.trained or not self.trained[-1].get("model", True):
             return None
         r = int(self.trained[-1]["round"])
         if self._model is None or self._model[0] != r:
-            state = torch.load(self._model_path(r), map_location=self.device, weights_only=True)
+            path = self._model_path(r)
+            state = load_torch_file(path, map_location=self.device, what="session classifier")
+            if not isinstance(state, dict) or not {"classes", "model"} <= set(state):
+                raise JournalError(f"{path}: expected a dict with classes and model; finish the round again")
+            check_tensors(state["model"], f"{path} ['model']")
             model = MLPClassifier(len(state["classes"]), self.x.shape[2], self.config.classifier_hidden).to(self.device)
-            model.load_state_dict(state["model"])
+            try:
+                model.load_state_dict(state["model"])
+            except RuntimeError as err:
+                raise JournalError(f"{path}: does not fit this session's classifier ({err})") from err
             model.eval()
             self._model = (r, model)
         return self._model[1]
@@ -426,6 +464,17 @@ class Session:
         if len(labelled) == 0 or not self.classes:
             raise ValueError(f"round {r}: training needs at least one labelled clip and one class")
         y = self.frame_labels(labelled)
+        found = y.reshape(-1, len(self.classes)).max(axis=0) > 0
+        record: dict[str, Any] = {
+            "type": "trained", "round": r, "n_labelled": int(len(labelled)), "n_answered": len(self.answers),
+            "classes": list(self.classes), "without_positives": [c for c, f in zip(self.classes, found, strict=True) if not f],
+        }
+        if not found.any():  # nothing to learn yet: no model, and the start-up rule picks again
+            record.update(model=False, kappa=None, valid_map=None, epochs=0, best_epoch=0)
+            self.journal.append(record)
+            self.trained.append(record)
+            self._model = None
+            return record
         if validation is not None:
             vx, vy = validation
             vx = self.scaler.transform(vx) if self.scaler else vx
@@ -435,6 +484,11 @@ class Session:
             vx, vy = self.x[labelled], y
         trained = train_classifier(self.x[labelled], y, vx, vy, self.config.classifier(), seed=self.config.seed,
                                    device=self.device, progress=progress, keys=("session", r))
+        if trained.best_epoch == 0:
+            raise ValueError(
+                f"round {r}: the classifier never scored above 0 on the validation clips, so it would stay "
+                "untrained; do they hold positives of the session's classes? (nothing was recorded)"
+            )
         model = trained.model
         self.state_dir.mkdir(parents=True, exist_ok=True)
         with atomic_path(self._model_path(r)) as tmp:
@@ -444,8 +498,9 @@ class Session:
         with atomic_path(self._pred_path(r)) as tmp, open(tmp, "wb") as handle:
             np.save(handle, tags)
         kappa = math.nan
-        if self.trained:
-            previous = np.load(self._pred_path(int(self.trained[-1]["round"])), allow_pickle=False)
+        earlier = self._modelled()
+        if earlier:  # the last round that trained a classifier
+            previous = np.load(self._pred_path(int(earlier[-1]["round"])), allow_pickle=False)
             pool = ~self.excluded_mask()
             if pool.any():
                 kappa = prediction_kappa(previous[pool], tags[pool, : previous.shape[1]])
@@ -454,21 +509,20 @@ class Session:
             ap = class_average_precision(predict_probs(model, vx, device=self.device), vy)
             present = np.asarray(vy).reshape(-1, vy.shape[2]).max(axis=0) > 0
             valid_map = float(ap[present].mean()) if present.any() else None
-        record = {
-            "type": "trained", "round": r, "n_labelled": int(len(labelled)), "n_answered": len(self.answers),
-            "classes": list(self.classes), "kappa": None if math.isnan(kappa) else float(kappa),
-            "valid_map": valid_map, "epochs": trained.epochs,
-        }
+        record.update(model=True, kappa=None if math.isnan(kappa) else float(kappa), valid_map=valid_map,
+                      epochs=trained.epochs, best_epoch=trained.best_epoch)
         self.journal.append(record)
         self.trained.append(record)
         self._model = (r, model)
-        for old in self.trained[:-2]:  # keep the last two rounds' files (the kappa needs the previous tags)
+        for old in self._modelled()[:-2]:  # keep the last two models' files (the kappa needs the previous tags)
             for path in (self._model_path(int(old["round"])), self._pred_path(int(old["round"]))):
                 path.unlink(missing_ok=True)
         return record
 
     def stopping(self) -> pd.DataFrame:
-        """Per finished round: labels spent, kappa, window mean, stop recommendation, valid mAP."""
+        """Per finished round: labels spent, kappa, window mean, stop recommendation, valid mAP,
+        and the number of classes without a labelled positive clip (no stop while there are any,
+        with ``stop_needs_positives``)."""
         table = stopping_table(
             [t["n_labelled"] for t in self.trained],
             [math.nan if t["kappa"] is None else t["kappa"] for t in self.trained],
@@ -477,13 +531,16 @@ class Session:
         )
         table.insert(0, "round", [int(t["round"]) for t in self.trained])
         table["valid_map"] = [math.nan if t["valid_map"] is None else t["valid_map"] for t in self.trained]
+        table["without_positives"] = [len(t.get("without_positives", [])) for t in self.trained]
+        if self.config.stop_needs_positives:
+            table["stop"] &= table["without_positives"] == 0
         return table
 
     def predict_frames(self, batch_size: int = 4096) -> np.ndarray:
         """Frame probabilities ``[N, T, C]`` of the whole collection by the last classifier."""
         model = self.model()
         if model is None:
-            raise ValueError("no round has been trained yet")
+            raise ValueError("no classifier yet: no finished round has labelled clips with a positive")
         return predict_probs(model, self.x, batch_size=batch_size, device=self.device).cpu().numpy()
 
     # ----------------------------------------------------------------- Raven round trip and imports
@@ -516,28 +573,39 @@ class Session:
 
     def import_round_raven(self, path: str | os.PathLike, add_classes: bool = False) -> dict[str, int]:
         """Record the answers of a table written by :meth:`export_round_raven` and filled in.
-        Unknown class names are an error naming the selection, unless ``add_classes``.
-        Returns counts: ``answered`` and ``empty`` (left for later)."""
+        Unknown class names are an error naming the selection, unless ``add_classes``. The
+        whole table is checked before any answer is recorded. Returns counts: ``answered`` and
+        ``empty`` (left for later)."""
         table = read_raven(path, label_column="Annotation")
         if "Clip" not in table.columns:
             raise ValueError(f"{path}: no 'Clip' column; it was not written by export_round_raven")
+        picks = set(self.picks().tolist())
+        answers: list[tuple[int, dict[str, Any]]] = []
         counts = {"answered": 0, "empty": 0}
         for i, row in enumerate(table.itertuples(index=False)):
-            clip = int(row.Clip)
+            where = f"{path}: selection {i + 1}"
+            text = str(row.Clip).strip()
+            if not text.isdigit():
+                raise ValueError(f"{where}: Clip {text!r} is not a clip index (a selection drawn by hand? "
+                                 "answer in the exported selections' Annotation cells)")
+            clip = int(text)
+            if clip not in picks:
+                raise ValueError(f"{where}: clip {clip} is not among the pending round's clips {sorted(picks)}")
             rec, start, _ = self._clip_span(clip)
             if row.recording != rec or abs(row.start - start) > 1e-6:
-                raise ValueError(f"{path}: selection {i + 1} says clip {clip} is {row.recording} at {row.start} s, "
+                raise ValueError(f"{where} says clip {clip} is {row.recording} at {row.start} s, "
                                  f"the collection has {rec} at {start} s")
             answer = parse_answer_text(row.label, self.classes)
             if answer is None:
                 counts["empty"] += 1
                 continue
-            if answer["unknown"]:
-                if not add_classes:
-                    raise ValueError(f"{path}: selection {i + 1} (clip {clip}) names unknown class(es) "
-                                     f"{answer['unknown']}; known {self.classes} (add_classes=True adds them)")
-                for name in answer["unknown"]:
-                    self.add_class(name)
+            if answer["unknown"] and not add_classes:
+                raise ValueError(f"{where} (clip {clip}) names unknown class(es) {answer['unknown']}; "
+                                 f"known {self.classes} (add_classes=True adds them)")
+            answers.append((clip, answer))
+        for clip, answer in answers:
+            for name in answer["unknown"]:
+                self.add_class(name)
             self.answer(clip, answer["tags"], answer["status"], source=f"raven:{Path(path).name}")
             counts["answered"] += 1
         return counts
@@ -545,16 +613,35 @@ class Session:
     def import_annotations(self, events: pd.DataFrame, complete: bool = False, source: str = "import") -> int:
         """Warm start: label the clips that annotated events overlap (tags = the events' labels,
         added as classes; events kept within each clip). ``complete``: the files' annotations are
-        complete, so their other clips are labelled as holding no class. Returns clips labelled."""
+        complete, so their other clips are labelled as holding no class. Events of ``status``
+        UNK (DCASE CSVs) mark the clips they alone overlap as unsure. Recording names are
+        matched by :meth:`~bioal.collection.Collection.find_recording` (a Raven table's
+        ``Begin Path`` too). An event outside its recording is an error naming the row.
+        Returns the clips answered."""
         events = as_events(events)
         if (events["label"].str.strip() == "").any():
             i = int(np.flatnonzero((events["label"].str.strip() == "").to_numpy())[0])
             raise ValueError(f"{source}: event {i} has an empty label")
-        known = set(self.collection.files["recording"])
-        unknown = sorted(set(events["recording"]) - known)
+        paths = events["Begin Path"] if "Begin Path" in events.columns else pd.Series([None] * len(events))
+        names: dict[tuple[str, Any], str] = {}
+        unknown: list[str] = []
+        for key in dict.fromkeys(zip(events["recording"], paths, strict=True)):
+            try:
+                names[key] = self.collection.find_recording(key[0], key[1] or None)
+            except KeyError as err:
+                unknown.append(str(err.args[0]))
         if unknown:
-            raise ValueError(f"{source}: recordings {unknown} are not in the collection")
-        for label in dict.fromkeys(events["label"]):
+            raise ValueError(f"{source}: recordings not in the collection: {'; '.join(unknown)}")
+        events = events.assign(recording=[names[k] for k in zip(events["recording"], paths, strict=True)])
+        durations = self.collection.durations()
+        for i, e in enumerate(events.itertuples(index=False)):
+            length = durations[e.recording]
+            if e.start < 0 or e.start >= length or e.end > length + END_SLACK_SECONDS:
+                raise ValueError(f"{source}: event {i} ({e.label}, {e.start}-{e.end} s) lies outside "
+                                 f"{e.recording}, which is {length:.3f} s long")
+        unsure = events["status"].astype(str).str.upper().eq("UNK") if "status" in events.columns else None
+        sure = events if unsure is None else events[~unsure.to_numpy()]
+        for label in dict.fromkeys(sure["label"]):
             self.add_class(label)
         split = self.collection.split
         count = 0
@@ -562,12 +649,17 @@ class Session:
             for clip in np.flatnonzero(split.recording == rec):
                 start = float(split.clip_start[clip])
                 end = start + self.clip_seconds
-                hit = group[(group["start"] <= end) & (group["end"] >= start)]
-                if hit.empty and not complete:
+                hit = group[(group["start"] < end) & (group["end"] > start)]
+                pos = hit if unsure is None else hit[~unsure.loc[hit.index].to_numpy()]
+                if pos.empty and len(hit):  # only uncertain events here
+                    self.answer(int(clip), status="unsure", source=source)
+                    count += 1
+                    continue
+                if pos.empty and not complete:
                     continue
                 spans = [[max(0.0, e.start - start), min(self.clip_seconds, e.end - start), e.label]
-                         for e in hit.itertuples(index=False)]
-                self.answer(int(clip), list(dict.fromkeys(hit["label"])), events=spans, source=source)
+                         for e in pos.itertuples(index=False)]
+                self.answer(int(clip), list(dict.fromkeys(pos["label"])), events=spans, source=source)
                 count += 1
         return count
 

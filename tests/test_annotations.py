@@ -191,5 +191,7 @@ def test_read_any_dispatches_on_content(tmp_path):
     audacity = write_audacity(events(), tmp_path / "night one.txt")
     assert read_any(raven)["label"].tolist() == ["owl", "", "frog"]
     assert read_any(audacity)["low_freq"].iloc[0] == 200.0
+    for path in (raven, audacity):
+        assert set(read_any(path, recording="sub/night 1.flac")["recording"]) == {"sub/night 1.flac"}
     with pytest.raises(AnnotationError, match="unknown annotation format"):
         read_any(tmp_path / "x.json")

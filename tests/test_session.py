@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -21,6 +22,7 @@ from bioal.detections import detect, export_detections, raven_table_name
 from bioal.embeddings import EmbeddingSplit
 from bioal.recordings import validation_for
 from bioal.session import JOURNAL_FILE, JournalError, Session, SimulatedAnnotator, parse_answer_text
+from bioal.utils import CheckpointFileError
 from tests.helpers_session import CONFIG, ROOT, build_small_collection, fresh_copy
 
 
@@ -192,8 +194,105 @@ def test_warm_start_from_imported_annotations(col):
     assert session.pending_round_index() is None
     picks = session.next_round()
     assert not session.labelled_mask()[picks].any()
-    with pytest.raises(ValueError, match=r"recordings \['nope.wav'\] are not in the collection"):
+    with pytest.raises(ValueError, match=r"import: recordings not in the collection: 'nope.wav' is not a recording"):
         session.import_annotations(events.assign(recording="nope.wav"))
+
+
+def test_imported_names_status_and_times_are_checked(col, tmp_path):
+    folder, events = col
+    session = Session(folder, CONFIG)
+    rec0 = events[events["recording"] == "rec 0.wav"]
+    # Raven's and Audacity's default names drop the extension; Begin Path names the file itself
+    split = session.collection.split
+
+    def overlapped(event):  # clips of rec 0.wav that the event overlaps
+        starts = split.clip_start[split.recording == "rec 0.wav"]
+        return int(((starts < event.end) & (starts + 10.0 > event.start)).sum())
+
+    stem = rec0.assign(recording="rec 0")
+    assert session.import_annotations(stem.iloc[:1], source="rec 0.txt") == overlapped(rec0.iloc[0])
+    by_path = rec0.iloc[1:2].assign(recording="elsewhere.wav", **{"Begin Path": str(tmp_path / "col" / "x")})
+    with pytest.raises(ValueError, match="'elsewhere.wav' is not a recording"):
+        session.import_annotations(by_path)
+    audio = session.collection.audio_path("rec 0.wav")
+    assert session.import_annotations(by_path.assign(**{"Begin Path": str(audio)})) == overlapped(rec0.iloc[1])
+    # outside the recording (60 s) or before its start: an error naming the row, nothing recorded
+    answered = dict(session.answers)
+    for start, end in ((59.5, 61.0), (-1.0, 0.5), (70.0, 71.0)):
+        bad = pd.concat([rec0.iloc[2:3], rec0.iloc[:1].assign(start=start, end=end)])
+        with pytest.raises(ValueError, match=rf"t.csv: event 1 \(lo, {start}-{end} s\) lies outside rec 0.wav"):
+            session.import_annotations(bad, source="t.csv")
+    assert session.answers == answered
+    # DCASE UNK events mark the clips they alone overlap as unsure, not as positives
+    unk = pd.DataFrame({"recording": ["rec 1.wav"], "start": [31.0], "end": [32.0], "label": ["hi"],
+                        "status": ["UNK"]})
+    assert session.import_annotations(unk) == 2  # clips at 25 s and 30 s
+    statuses = {c: a["status"] for c, a in session.answers.items() if session.collection.split.recording[c] == "rec 1.wav"}
+    assert sorted(statuses.values()) == ["unsure", "unsure"] and "hi" not in session.classes
+
+
+def test_rounds_without_positives_train_nothing_and_never_recommend_stopping(col):
+    folder, events = col
+    session = Session(folder, CONFIG.replace(kappa_window=1))
+    session.add_class("owl")
+    for _ in range(3):
+        for clip in session.next_round():
+            session.answer(int(clip), [])  # "no owl"
+        record = session.finish_round()
+        assert record["model"] is False and record["without_positives"] == ["owl"] and record["epochs"] == 0
+        assert session.model() is None
+    table = session.stopping()
+    assert not table["stop"].any() and table["kappa"].isna().all() and (table["without_positives"] == 1).all()
+    # a first positive: the round trains, and later rounds compare with it
+    picks = session.next_round()
+    session.answer(int(picks[0]), ["owl"])
+    for clip in picks[1:]:
+        session.answer(int(clip), [])
+    record = session.finish_round()
+    assert record["model"] is True and record["best_epoch"] >= 1 and record["without_positives"] == []
+    assert session.model() is not None
+    # a second class without positives holds the recommendation back (with the guard)
+    session.add_class("bat")
+    for clip in session.next_round():
+        session.answer(int(clip), [])
+    session.finish_round()
+    table = session.stopping()
+    assert table["without_positives"].tolist()[-1] == 1 and not table["stop"].iloc[-1]
+
+
+def test_reopening_with_other_settings_is_refused(col):
+    folder, events = col
+    run_rounds(folder, events, 1)
+    with pytest.raises(JournalError, match=r"THRESHOLD 0.5 in the journal, 0.9 now, CLASSIFIER_HIDDEN 16 in the journal, 32 now"):
+        Session(folder, CONFIG.replace(classifier_hidden=32, threshold=0.9))
+    session = Session(folder, CONFIG.replace(k=7, strategy="ft"))  # how many and how to pick may change
+    model_file = session._model_path(int(session.trained[-1]["round"]))
+    model_file.write_bytes(model_file.read_bytes()[:100])
+    with pytest.raises(CheckpointFileError, match=str(model_file)):
+        Session(folder, CONFIG).model()
+
+
+def test_raven_round_import_is_checked_whole_before_recording(col, tmp_path):
+    folder, _ = col
+    session = Session(folder, CONFIG)
+    session.add_class("lo")
+    session.next_round()
+    table = read_raven(session.export_round_raven(tmp_path / "r.selections.txt"), label_column="Annotation")
+    extra = [c for c in table.columns if c not in ("recording", "start", "end", "low_freq", "high_freq", "label")]
+    cols = ["recording", "start", "end", "low_freq", "high_freq", "label", *extra]
+    lines = len(session.journal.read())
+    for labels, clip, message in (
+        (["lo", "none", "owl", ""], None, r"selection 3 \(clip \d+\) names unknown class"),
+        (["lo", "none", "", ""], "", r"selection 2: Clip '' is not a clip index"),
+        (["lo", "none", "", ""], "99999", r"selection 2: clip 99999 is not among the pending round's clips"),
+    ):
+        filled = table.assign(label=labels)
+        if clip is not None:
+            filled.loc[1, "Clip"] = clip
+        path = write_raven(filled[cols], tmp_path / "f.selections.txt", durations=session.collection.durations())
+        with pytest.raises(ValueError, match=re.escape(str(path)) + ": " + message):
+            session.import_round_raven(path)
+        assert len(session.journal.read()) == lines  # nothing recorded
 
 
 def test_parse_answer_text():
