@@ -64,6 +64,7 @@ class RecordingsConfig(Config):
     standardize_features: bool = SessionConfig.standardize_features
     kappa_threshold: float = SessionConfig.kappa_threshold
     kappa_window: int = SessionConfig.kappa_window
+    stop_needs_positives: bool = SessionConfig.stop_needs_positives
     min_duration: float = 0.0
     max_gap: float = 0.0
 

@@ -506,7 +506,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry point; returns the exit status (1 if any run failed)."""
     parser = argparse.ArgumentParser(prog="python -m bioal.sweep", description=__doc__.split("\n\n")[0])
     parser.add_argument("--preset", default="demo", help="demo, paper or a YAML file")
-    parser.add_argument("--workers", type=int, default=None, help="parallel runs (default: GPUs, else cores/2)")
+    parser.add_argument("--workers", type=int, default=None, help="parallel runs (default: one per GPU, else one per CPU core, at most 4)")
     where = parser.add_mutually_exclusive_group()
     where.add_argument("--scheduler", default=None, help="address of a running Dask scheduler")
     where.add_argument("--cluster", choices=("local", "slurm", "pbs"), default=None, help="start a Dask cluster")
