@@ -7,6 +7,8 @@ from __future__ import annotations
 import math
 import os
 import re
+from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -16,7 +18,9 @@ from bioal.events import frames_to_events
 from bioal.session import Session
 from bioal.utils import atomic_write
 
-__all__ = ["detect", "raven_table_name", "export_detections"]
+__all__ = ["detect", "raven_table_name", "raven_table_names", "export_detections"]
+
+_TABLE = ".Table.1.selections.txt"
 
 
 def detect(
@@ -46,15 +50,35 @@ def detect(
     return out[["recording", "start", "end", "low_freq", "high_freq", "label"]]
 
 
-def raven_table_name(recording: str) -> str:
-    """``site b/night.flac`` -> ``site b__night.Table.1.selections.txt`` (one flat folder)."""
-    stem = re.sub(r"\.(wav|flac)$", "", recording, flags=re.IGNORECASE)
-    return stem.replace("/", "__") + ".Table.1.selections.txt"
+def raven_table_name(recording: str, keep_suffix: bool = False) -> str:
+    """``site b/night.flac`` -> ``site b__night.Table.1.selections.txt`` (one flat folder);
+    ``keep_suffix``: ``site b__night.flac.Table.1.selections.txt``."""
+    stem = recording if keep_suffix else re.sub(r"\.(wav|flac)$", "", recording, flags=re.IGNORECASE)
+    return stem.replace("/", "__") + _TABLE
+
+
+def raven_table_names(recordings: Sequence[str]) -> dict[str, str]:
+    """A distinct table name per recording: :func:`raven_table_name`, with the audio suffix kept
+    where two recordings share a stem (``night.wav``, ``night.flac``), and ``__2``, ``__3``, ...
+    in recording order where names still collide (``a/b.wav``, ``a__b.wav``)."""
+    names = {r: raven_table_name(r) for r in recordings}
+    shared = Counter(n.lower() for n in names.values())  # lower: case-insensitive file systems too
+    names = {r: raven_table_name(r, keep_suffix=shared[n.lower()] > 1) for r, n in names.items()}
+    used: set[str] = set()
+    for r, name in names.items():
+        candidate, i = name, 1
+        while candidate.lower() in used:
+            i += 1
+            candidate = name.replace(_TABLE, f"__{i}{_TABLE}")
+        used.add(candidate.lower())
+        names[r] = candidate
+    return names
 
 
 def export_detections(session: Session, events: pd.DataFrame, out_dir: str | os.PathLike) -> dict[str, Path]:
     """Write ``out_dir/detections.csv`` (``Audiofilename, Starttime, Endtime, label``) and one
-    Raven table per recording of the collection (header only where nothing was detected).
+    Raven table per recording of the collection (header only where nothing was detected),
+    named by :func:`raven_table_names`.
     Returns ``{"csv": path, <recording>: table path, ...}``."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -65,8 +89,8 @@ def export_detections(session: Session, events: pd.DataFrame, out_dir: str | os.
     paths: dict[str, Path] = {"csv": csv}
     files = session.collection.files
     max_freq = dict(zip(files["recording"], files["samplerate"].astype(float) / 2, strict=True))
-    for recording in files["recording"]:
+    for recording, name in raven_table_names(files["recording"].tolist()).items():
         mine = events[events["recording"] == recording]
-        path = out_dir / raven_table_name(recording)
+        path = out_dir / name
         paths[recording] = write_raven(mine, path, max_freq=max_freq[recording])
     return paths

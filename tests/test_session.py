@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 
 from bioal.annotations import read_raven, write_raven
-from bioal.detections import detect, export_detections, raven_table_name
+from bioal.detections import detect, export_detections, raven_table_name, raven_table_names
 from bioal.embeddings import EmbeddingSplit
 from bioal.recordings import validation_for
 from bioal.session import JOURNAL_FILE, JournalError, Session, SimulatedAnnotator, parse_answer_text
@@ -321,6 +321,11 @@ def test_detections_export_valid_tables(col, tmp_path):
         assert len(back) == len(mine)
         np.testing.assert_allclose(back["start"].to_numpy(), mine["start"].to_numpy())
     assert raven_table_name("site b/night.flac") == "site b__night.Table.1.selections.txt"
+    # recordings whose tables would share a name each get their own
+    names = raven_table_names(["night.wav", "night.FLAC", "a/b.wav", "a__b.wav", "A__b.wav", "c.wav"])
+    assert names == {"night.wav": "night.wav.Table.1.selections.txt", "night.FLAC": "night.FLAC.Table.1.selections.txt",
+                     "a/b.wav": "a__b.wav.Table.1.selections.txt", "a__b.wav": "a__b.wav__2.Table.1.selections.txt",
+                     "A__b.wav": "A__b.wav__3.Table.1.selections.txt", "c.wav": "c.Table.1.selections.txt"}
 
 
 def test_validation_set_in_the_session_class_order(col):
