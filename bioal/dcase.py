@@ -165,7 +165,8 @@ def read_annotations(path: str | os.PathLike, duration: float | None = None) -> 
 
     Returns ``Audiofilename, Starttime, Endtime`` (float64 s) + one int8 column per class
     code (1 POS, 0 NEG, -1 UNK), rows sorted stably by (Starttime, Endtime). Errors name the
-    file and the row (line number in the file, header = line 1). With ``duration`` (the
+    file and the row (line number in the file, header = line 1); a row repeating an earlier
+    one in every column is an error naming both. With ``duration`` (the
     recording's length, s), an event ending more than :data:`END_SLACK_SECONDS` past it is an
     error.
     """
@@ -195,6 +196,15 @@ def read_annotations(path: str | os.PathLike, duration: float | None = None) -> 
                 f"(expected one of {list(CODES)})"
             )
         out[code] = mapped.astype(np.int8)
+    repeated = np.flatnonzero(out.duplicated().to_numpy())
+    if len(repeated):
+        j = int(repeated[0])
+        i = int(np.flatnonzero((out.iloc[:j] == out.iloc[j]).all(axis=1).to_numpy())[0])
+        raise DatasetError(
+            f"{path}, rows {i + 2} and {j + 2}: the same event twice ({out['Starttime'].iloc[j]}-"
+            f"{out['Endtime'].iloc[j]} s, every column equal); {len(repeated)} row(s) repeat an earlier one. "
+            "Delete the repeats: each would count its event again"
+        )
     neg = np.flatnonzero((out["Endtime"] < out["Starttime"]).to_numpy())
     if len(neg):
         i = int(neg[0])
@@ -787,10 +797,11 @@ def prepare(
     many processes (same output). The raw data is not modified or deleted (a departure from
     the release, which deletes it).
 
-    ``prepared_root/fingerprint.json`` records the inputs (:func:`input_fingerprint`) before
-    any chunk is written; preparing again on changed inputs, finished or not, raises
-    :class:`~bioal.utils.StaleResumeError` naming what changed. Every WAV is checked
-    (:func:`check_wav`) and every annotation must lie within its recording.
+    Every WAV is checked (:func:`check_wav`) and every annotation must lie within its
+    recording; then ``prepared_root/fingerprint.json`` records the inputs
+    (:func:`input_fingerprint`), before any chunk is written. Preparing again on changed
+    inputs, finished or not, raises :class:`~bioal.utils.StaleResumeError` naming what
+    changed; inputs rejected by the checks leave no fingerprint, so they may be fixed.
     """
     raw_root, prepared_root = Path(raw_root), Path(prepared_root)
     dev = raw_root / "Development_Set"
@@ -806,14 +817,16 @@ def prepare(
     al_recs = find_recordings(dev, "Validation_Set")
     parameters = {"sl_classes": sl_classes if isinstance(sl_classes, str) else list(sl_classes),
                   "allow_unknown_classes": allow_unknown_classes}
-    check_fingerprint(
-        prepared_root / "fingerprint.json",
-        input_fingerprint([*sl_recs, *al_recs], raw_root, [train_csv, valid_csv], parameters),
-        f"the prepared data in {prepared_root}",
-        f"delete {prepared_root} and prepare again.",
-    )
-    if is_prepared(prepared_root):
-        return prepared_root
+    fingerprint = input_fingerprint([*sl_recs, *al_recs], raw_root, [train_csv, valid_csv], parameters)
+
+    def check_inputs() -> None:
+        check_fingerprint(prepared_root / "fingerprint.json", fingerprint, f"the prepared data in {prepared_root}",
+                          f"delete {prepared_root} and prepare again.")
+
+    if (prepared_root / "fingerprint.json").is_file() or is_prepared(prepared_root):
+        check_inputs()  # a resume: changed inputs are refused before anything else
+        if is_prepared(prepared_root):
+            return prepared_root
     for rec in [*sl_recs, *al_recs]:
         frames, sr = check_wav(rec.wav)
         read_annotations(rec.csv, duration=frames / sr)
@@ -828,6 +841,7 @@ def prepare(
         for division, recs, tables, order, ratios in plans
         for rec in recs
     }
+    check_inputs()  # recorded once the inputs are checked, so a rejected input leaves no fingerprint
     jobs = [(division, rec) for division, recs, *_ in plans for rec in recs]
     with tqdm(total=len(jobs), desc="prepare", unit="rec", disable=not progress) as bar:
 

@@ -49,6 +49,8 @@ def test_read_validation_format(tmp_path):
         ("Audiofilename,Starttime,Endtime,Q\na.wav,1,2,POS\na.wav,x1,4,POS\n", "row 3: Starttime 'x1' is not a number"),
         ("Audiofilename,Starttime,Endtime,Q\na.wav,1,,POS\n", "row 2: Endtime '' is not a number"),
         ("Audiofilename,Starttime,Endtime\na.wav,1,2\n", "no class column"),
+        ("Audiofilename,Starttime,Endtime,Q\na.wav,1,2,POS\na.wav,1,2,UNK\na.wav,1.000,2,POS\n",
+         "rows 2 and 4: the same event twice (1.0-2.0 s, every column equal); 1 row(s) repeat"),
     ],
 )
 def test_bad_annotation_csv_names_file_and_row(tmp_path, text, fragment):

@@ -182,6 +182,20 @@ def test_prepare_refuses_to_resume_on_a_changed_csv(tmp_path):
         prepare(raw, prepared, progress=False)
 
 
+def test_prepare_runs_once_a_rejected_csv_is_fixed(tmp_path):
+    raw = make_dev_set(tmp_path / "raw")
+    prepared = tmp_path / "prepared"
+    csv = raw / "Development_Set" / "Validation_Set" / "ME" / "ME1.csv"
+    original = csv.read_bytes()
+    csv.write_bytes(original.replace(b"POS", b"PSO", 1))
+    with pytest.raises(DatasetError, match=re.escape(str(csv)) + r", row \d+: column 'Q' has unknown value 'PSO'"):
+        prepare(raw, prepared, progress=False)
+    assert not (prepared / "fingerprint.json").exists()
+    csv.write_bytes(original)
+    prepare(raw, prepared, progress=False)
+    assert (prepared / "AL" / "test_label.csv").is_file() and (prepared / "fingerprint.json").is_file()
+
+
 def test_non_finite_samples_in_a_float_wav_are_named(tmp_path):
     raw = make_dev_set(tmp_path / "raw")
     wav = raw / "Development_Set" / "Validation_Set" / "ME" / "ME1.wav"
