@@ -42,7 +42,7 @@ from bioal.dcase import DatasetError, audio_info, clip_starts
 from bioal.embeddings import EmbeddingConfig, EmbeddingSplit, embed_clips, load_encoder, read_split, write_incrementally
 from bioal.features import MeanStd, load_mean_std, log_mel, mean_std_from_batches
 from bioal.grid import CLIP_HOP_SECONDS, CLIP_SECONDS, HOP_LENGTH, SAMPLE_RATE
-from bioal.utils import pick_device, resolve_path, rng
+from bioal.utils import atomic_write, file_digest, pick_device, resolve_path, rng
 
 __all__ = [
     "AUDIO_SUFFIXES",
@@ -204,6 +204,10 @@ class CollectionConfig(Config):
             raise ConfigError("ENCODER_BATCH_SIZE and STATS_CLIPS must be >= 1")
         if self.channel < -1:
             raise ConfigError(f"CHANNEL: -1 (mix) or a channel index, got {self.channel}")
+        if not self.width > 0:
+            raise ConfigError(f"WIDTH: must be positive, got {self.width}")
+        if self.seed < 0:
+            raise ConfigError(f"SEED must be >= 0, got {self.seed}")
 
 
 @dataclasses.dataclass
@@ -219,6 +223,16 @@ class Collection:
     @property
     def clip_seconds(self) -> float:
         return float(self.split.attrs["clip_seconds"])
+
+    @property
+    def channel(self) -> int:
+        """The channel the clips were embedded from (-1: the channels averaged)."""
+        return int(self.split.attrs.get("channel", -1))
+
+    def clip_audio(self, clip: int) -> np.ndarray:
+        """Clip ``clip``'s samples ``[clip_seconds * SAMPLE_RATE]``, from the channel it was embedded from."""
+        recording = str(self.split.recording[clip])
+        return read_clip(self.audio_path(recording), float(self.split.clip_start[clip]), self.clip_seconds, self.channel)
 
     def durations(self) -> dict[str, float]:
         """Seconds per recording, in file order."""
@@ -257,13 +271,39 @@ def collection_path(collection_dir: str | os.PathLike) -> Path:
     return Path(collection_dir) / COLLECTION_FILE
 
 
-def _fingerprint_files(files: pd.DataFrame) -> str:
-    """Names, formats, lengths, sizes and modification times of the files (a changed file changes it)."""
+DIGESTS_FILE = "file_digests.json"
+_EMBEDDINGS_KEY = "<embeddings file>"  # the user's embeddings file among the digested inputs
+
+
+def content_digests(paths: dict[str, Path], cache: Path) -> dict[str, str]:
+    """SHA-256 of each file's bytes, ``{name: digest}``. A file whose size and modification time
+    match the ``cache`` entry (a JSON file, rewritten atomically) is not read again, so a touched
+    file is read once more and then matches, and an edited one never does."""
+    try:
+        known = json.loads(cache.read_text()) if cache.is_file() else {}
+    except ValueError:
+        known = {}  # a damaged cache only costs a re-read
+    out, fresh = {}, {}
+    for name, path in paths.items():
+        stat = os.stat(path)
+        entry = known.get(name)
+        if isinstance(entry, list) and len(entry) == 3 and entry[:2] == [stat.st_size, stat.st_mtime_ns]:
+            out[name] = str(entry[2])
+        else:
+            out[name] = file_digest(path)
+        fresh[name] = [stat.st_size, stat.st_mtime_ns, out[name]]
+    if fresh != known:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_write(cache) as handle:
+            json.dump(fresh, handle, indent=0, sort_keys=True)
+    return out
+
+
+def _fingerprint_files(files: pd.DataFrame, digests: dict[str, str]) -> str:
+    """Names, formats, lengths and contents of the files (an edited, added or removed file changes it)."""
     digest = hashlib.sha1()
-    for row in files[["recording", "path", "samplerate", "channels", "frames"]].itertuples(index=False):
-        stat = os.stat(row.path)
-        digest.update(repr((row.recording, row.samplerate, row.channels, row.frames, stat.st_size,
-                            stat.st_mtime_ns)).encode())
+    for row in files[["recording", "samplerate", "channels", "frames"]].itertuples(index=False):
+        digest.update(repr((row.recording, row.samplerate, row.channels, row.frames, digests[row.recording])).encode())
     return digest.hexdigest()[:16]
 
 
@@ -274,8 +314,9 @@ def _frames_for(clip_s: float) -> int:
     return n
 
 
-def _user_embeddings(path: Path, n: int) -> tuple[Any, str]:
-    """The user's ``[N, T, D]`` array (memory-mapped .npy or an open HDF5 dataset) + fingerprint."""
+def _user_embeddings(path: Path, n: int, digest: str) -> tuple[Any, str]:
+    """The user's ``[N, T, D]`` array (memory-mapped .npy or an open HDF5 dataset) + fingerprint
+    (its name and the ``digest`` of its bytes)."""
     if path.suffix.lower() == ".npy":
         array = np.load(path, mmap_mode="r", allow_pickle=False)
     elif path.suffix.lower() in (".h5", ".hdf5"):
@@ -287,8 +328,7 @@ def _user_embeddings(path: Path, n: int) -> tuple[Any, str]:
         raise CollectionError(f"{path}: embeddings file must be .npy or .h5 holding [N, T, D]")
     if array.ndim != 3 or array.shape[0] != n:
         raise CollectionError(f"{path}: embeddings of shape {array.shape}, expected [{n}, T, D] (one row per clip)")
-    stat = path.stat()
-    return array, f"file:{path.name}:{stat.st_size}:{int(stat.st_mtime)}"
+    return array, f"file:{path.name}:{digest[:16]}"
 
 
 def _estimate_mean_std(config: CollectionConfig, files: pd.DataFrame, clips: pd.DataFrame) -> MeanStd:
@@ -313,8 +353,13 @@ def build_collection(config: CollectionConfig, progress: bool = True, max_batche
     clips = clip_grid(files, config.clip_seconds, config.hop_seconds)
     n = len(clips)
     frames = _frames_for(config.clip_seconds)
+    out_dir = resolve_path(config.collection_dir)
+    digests = content_digests(dict(zip(files["recording"], map(Path, files["path"]), strict=True)),
+                              out_dir / DIGESTS_FILE)
+    if config.encoder == "file":  # one file: read whole every time, whatever its times say
+        digests[_EMBEDDINGS_KEY] = file_digest(resolve_path(config.embeddings_file))
     identity: dict[str, Any] = {
-        "files": _fingerprint_files(files),
+        "files": _fingerprint_files(files, digests),
         "clip_seconds": float(config.clip_seconds),
         "hop_seconds": float(config.hop_seconds),
         "channel": int(config.channel),
@@ -325,7 +370,7 @@ def build_collection(config: CollectionConfig, progress: bool = True, max_batche
     recordings = clips["recording"].to_numpy()
     starts = clips["start_s"].to_numpy()
     if config.encoder == "file":
-        array, fingerprint = _user_embeddings(resolve_path(config.embeddings_file), n)
+        array, fingerprint = _user_embeddings(resolve_path(config.embeddings_file), n, digests[_EMBEDDINGS_KEY])
         frames, dim = int(array.shape[1]), int(array.shape[2])
 
         def embed(lo: int, hi: int) -> np.ndarray:
@@ -365,16 +410,41 @@ def build_collection(config: CollectionConfig, progress: bool = True, max_batche
         "file_channels": files["channels"].to_numpy(np.int64),
         "file_duration": files["duration_s"].to_numpy(np.float64),
     }
-    attrs = {"audio_dir": str(audio_dir), "encoder_choice": config.encoder, "skipped": json.dumps(skipped)}
+    attrs = {"audio_dir": str(audio_dir), "encoder_choice": config.encoder, "skipped": json.dumps(skipped),
+             "file_digests": json.dumps(digests, sort_keys=True)}
+    target = collection_path(out_dir)
     try:
         return write_incrementally(
-            collection_path(resolve_path(config.collection_dir)), meta, dim, embed, identity, attrs=attrs, extra=extra,
+            target, meta, dim, embed, identity, attrs=attrs, extra=extra,
             batch_size=config.encoder_batch_size, dtype=config.embed_dtype, progress=progress,
             desc="embed collection", max_batches=max_batches, on_change="error",
         )
+    except ValueError as err:
+        if "other inputs" not in str(err):
+            raise
+        raise CollectionError(f"{err}. {_changed_inputs(target, digests)}Deleting {target.name} embeds the "
+                              f"folder again, and the answers in {out_dir / 'journal.jsonl'} then no longer "
+                              "apply: move the journal aside first, or restore the inputs to go on.") from err
     finally:
         if config.encoder == "file" and isinstance(array, h5py.Dataset):
             array.file.close()
+
+
+def _changed_inputs(path: Path, digests: dict[str, str]) -> str:
+    """A sentence naming the files added, removed or changed since ``path`` was written."""
+    try:
+        with h5py.File(path, "r") as handle:
+            before = json.loads(handle.attrs.get("file_digests", "{}"))
+    except (OSError, ValueError):
+        return ""
+    if not before:
+        return ""
+    parts = [(what, sorted(names)) for what, names in (
+        ("added", set(digests) - set(before)), ("removed", set(before) - set(digests)),
+        ("changed", {k for k in set(digests) & set(before) if digests[k] != before[k]}),
+    ) if names]
+    return "".join(f"{what.capitalize()}: {', '.join(names[:10])}{' ...' if len(names) > 10 else ''}. "
+                   for what, names in parts)
 
 
 def read_collection(path: str | os.PathLike, meta_only: bool = False) -> Collection:

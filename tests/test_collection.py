@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 
 import h5py
 import numpy as np
@@ -20,6 +19,7 @@ from bioal.collection import (
     read_collection,
     scan_audio,
 )
+from bioal.config import ConfigError
 from bioal.grid import SAMPLE_RATE
 
 
@@ -105,13 +105,22 @@ def test_build_resumes_and_equals_an_uninterrupted_run(folder, tmp_path):
 def test_changed_inputs_are_refused_and_skips_recorded(folder, tmp_path):
     out = tmp_path / "c"
     build_collection(config(folder, out), progress=False, max_batches=1)
-    os.utime(folder / "short.WAV", ns=(0, 123456789))  # the same file, touched (e.g. re-exported)
-    with pytest.raises(ValueError, match="other inputs.*files"):
+    short = folder / "short.WAV"
+    stat = short.stat()
+    os.utime(short, ns=(0, 123456789))  # the same bytes, touched (a backup, a copy without -p)
+    build_collection(config(folder, out), progress=False, max_batches=1)  # resumes
+    # other bytes of the same size under the old time (cp -p, rsync -t) are still refused
+    original = short.read_bytes()
+    short.write_bytes(original[:-2000] + bytes(2000))
+    os.utime(short, ns=(0, 123456789))
+    (out / "file_digests.json").unlink()  # a fresh machine: nothing cached
+    with pytest.raises(CollectionError, match=r"other inputs.*files.*Changed: short.WAV\. .*move the journal aside"):
         build_collection(config(folder, out), progress=False)
-    shutil.rmtree(out)
+    short.write_bytes(original)
+    os.utime(short, ns=(stat.st_atime_ns, stat.st_mtime_ns))
     build_collection(config(folder, out), progress=False, max_batches=1)
     sf.write(folder / "new.wav", tone(2.0, 8000), 8000)
-    with pytest.raises(ValueError, match="other inputs.*files"):
+    with pytest.raises(CollectionError, match=r"other inputs.*files.*Added: new.wav\."):
         build_collection(config(folder, out), progress=False)
     (folder / "bad.flac").write_bytes(b"fLaC")
     path = build_collection(config(folder, tmp_path / "d", skip_unreadable=True), progress=False)
@@ -127,7 +136,21 @@ def test_user_embeddings_file(folder, tmp_path):
     path = build_collection(config(folder, tmp_path / "e", encoder="file", embeddings_file=str(tmp_path / "mine.npy")),
                             progress=False)
     np.testing.assert_array_equal(read_collection(path).split.embeddings, user)
+    # other values in the same file, size and modification time: refused
+    stat = (tmp_path / "mine.npy").stat()
+    np.save(tmp_path / "mine.npy", user + 1)
+    os.utime(tmp_path / "mine.npy", ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    with pytest.raises(CollectionError, match=r"other inputs \(encoder differ.*Changed: <embeddings file>"):
+        build_collection(config(folder, tmp_path / "e", encoder="file", embeddings_file=str(tmp_path / "mine.npy")),
+                         progress=False)
     np.save(tmp_path / "wrong.npy", user[:3])
     with pytest.raises(CollectionError, match=r"shape \(3, 5, 3\), expected \[4, T, D\]"):
         build_collection(config(folder, tmp_path / "f", encoder="file", embeddings_file=str(tmp_path / "wrong.npy")),
                          progress=False)
+
+
+@pytest.mark.parametrize(("field", "value", "message"), [("width", -1.0, "WIDTH: must be positive"),
+                                                         ("seed", -1, "SEED must be >= 0")])
+def test_collection_config_ranges(tmp_path, field, value, message):
+    with pytest.raises(ConfigError, match=message):
+        CollectionConfig(audio_dir=str(tmp_path), collection_dir=str(tmp_path / "c"), **{field: value})

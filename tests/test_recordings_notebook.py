@@ -52,7 +52,7 @@ def test_chapter_08_config_passes_every_shared_setting_to_the_session():
 
     values = dict(
         strategy="ft", k=7, seed=3, classifier_hidden=16, max_epochs=9, classifier_lr=0.002,
-        classifier_prior=0.01, standardize_features=True, kappa_threshold=0.9, kappa_window=2, device="cpu",
+        classifier_prior=0.01, standardize_features=True, kappa_threshold=0.9, kappa_window=2, stop_needs_positives=False, device="cpu",
     )
     session = RecordingsConfig(**values).session_config()
     assert {name: getattr(session, name) for name in values} == values

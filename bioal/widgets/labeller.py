@@ -17,7 +17,6 @@ from typing import Any
 import ipywidgets as widgets
 from matplotlib.figure import Figure
 
-from bioal.collection import read_clip
 from bioal.features import log_mel
 from bioal.plots.session import labeller_panel
 from bioal.session import Session
@@ -49,7 +48,7 @@ def clip_view(session: Session, clip: int) -> dict[str, Any]:
     far: ``selected`` classes and ``status`` (None when unanswered)."""
     split = session.collection.split
     recording, start = str(split.recording[clip]), float(split.clip_start[clip])
-    wave = read_clip(session.collection.audio_path(recording), start, session.clip_seconds)
+    wave = session.collection.clip_audio(int(clip))
     answer = session.answers.get(int(clip))
     return {
         "waveform": wave,
