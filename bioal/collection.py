@@ -58,6 +58,8 @@ __all__ = [
 ]
 
 AUDIO_SUFFIXES = (".wav", ".flac")
+#: Audio formats a folder may also hold: not collected, but listed among the skipped files.
+OTHER_AUDIO_SUFFIXES = (".aac", ".aif", ".aifc", ".aiff", ".m4a", ".mp3", ".oga", ".ogg", ".opus", ".wave", ".wma")
 COLLECTION_FILE = "collection.h5"
 
 
@@ -80,7 +82,8 @@ def scan_audio(folder: str | os.PathLike, skip_unreadable: bool = False) -> tupl
     Returns the files table ``recording`` (path relative to ``folder``, '/'-separated),
     ``path``, ``samplerate``, ``channels``, ``frames``, ``duration_s``, and the skipped files as
     ``[(recording, reason)]``. Unreadable files raise :class:`CollectionError` naming all of
-    them unless ``skip_unreadable``, which returns them in the second list instead.
+    them unless ``skip_unreadable``, which returns them in the second list instead. Files of
+    other audio formats (:data:`OTHER_AUDIO_SUFFIXES`) are not read and are listed there too.
     """
     folder = Path(folder)
     if not folder.is_dir():
@@ -101,6 +104,8 @@ def scan_audio(folder: str | os.PathLike, skip_unreadable: bool = False) -> tupl
             {"recording": name, "path": str(path), "samplerate": sr, "channels": channels, "frames": frames,
              "duration_s": frames / sr}
         )
+    other = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*")
+                   if p.is_file() and p.suffix.lower() in OTHER_AUDIO_SUFFIXES)
     if bad and not skip_unreadable:
         listing = "\n".join(f"  {name}: {reason}" for name, reason in bad)
         raise CollectionError(
@@ -108,7 +113,7 @@ def scan_audio(folder: str | os.PathLike, skip_unreadable: bool = False) -> tupl
         )
     if not rows:
         raise CollectionError(f"{folder}: no readable {'/'.join(AUDIO_SUFFIXES)} files")
-    return pd.DataFrame(rows), bad
+    return pd.DataFrame(rows), bad + [(name, f"not collected: only {'/'.join(AUDIO_SUFFIXES)} files are") for name in other]
 
 
 def clip_grid(files: pd.DataFrame, clip_s: float = CLIP_SECONDS, hop_s: float = CLIP_HOP_SECONDS) -> pd.DataFrame:
@@ -447,8 +452,13 @@ def _changed_inputs(path: Path, digests: dict[str, str]) -> str:
                    for what, names in parts)
 
 
-def read_collection(path: str | os.PathLike, meta_only: bool = False) -> Collection:
-    """Read a finished collection file (or ``<dir>/collection.h5`` given its folder)."""
+def read_collection(
+    path: str | os.PathLike, meta_only: bool = False, audio_dir: str | os.PathLike | None = None
+) -> Collection:
+    """Read a finished collection file (or ``<dir>/collection.h5`` given its folder).
+
+    The audio is found where it was when the collection was built, or under ``audio_dir`` (a
+    folder moved since; the recordings' names are their paths relative to it)."""
     path = Path(path)
     if path.is_dir():
         path = collection_path(path)
@@ -470,5 +480,12 @@ def read_collection(path: str | os.PathLike, meta_only: bool = False) -> Collect
                 "duration_s": handle["file_duration"][()],
             }
         )
+    if audio_dir is not None:
+        root = resolve_path(audio_dir)
+        files["path"] = [str(root / name) for name in files["recording"]]
+        missing = [name for name, file in zip(files["recording"], files["path"], strict=True) if not Path(file).is_file()]
+        if missing:
+            raise CollectionError(f"{root}: does not hold the collection's recording(s) {missing[:5]} "
+                                  f"({len(missing)} of {len(files)} missing)")
     skipped = [tuple(x) for x in json.loads(split.attrs.get("skipped", "[]"))]
     return Collection(path=path, split=split, files=files, skipped=skipped)

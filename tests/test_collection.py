@@ -68,6 +68,13 @@ def test_unreadable_files_are_named_or_skipped_and_listed(folder):
     files, skipped = scan_audio(folder, skip_unreadable=True)
     assert [name for name, _ in skipped] == ["broken one.wav", "empty.flac"]
     assert "broken one.wav" not in files["recording"].tolist()
+    # other audio formats are not collected, and say so; other files are not audio at all
+    (folder / "sub").mkdir()
+    for name in ("sub/dusk.ogg", "memo.MP3"):
+        (folder / name).write_bytes(b"x")
+    files, skipped = scan_audio(folder, skip_unreadable=True)
+    assert skipped[2:] == [("memo.MP3", "not collected: only .wav/.flac files are"),
+                           ("sub/dusk.ogg", "not collected: only .wav/.flac files are")]  # notes.txt: not audio
 
 
 def test_read_clip_resamples_mixes_and_pads(folder):
@@ -100,6 +107,18 @@ def test_build_resumes_and_equals_an_uninterrupted_run(folder, tmp_path):
     assert a.durations() == pytest.approx({"dawn chorus.wav": 12.0, "short.WAV": 3.0, "site b/night.flac": 7.0})
     assert a.audio_path("short.WAV") == folder / "short.WAV"
     assert a.skipped == [] and a.clip_seconds == 10.0
+
+
+def test_a_moved_folder_is_read_from_its_new_place(folder, tmp_path):
+    out = tmp_path / "m"
+    build_collection(config(folder, out), progress=False)
+    moved = folder.rename(tmp_path / "moved recordings")
+    build_collection(config(moved, out), progress=False)  # the same files: nothing to embed again
+    collection = read_collection(out, audio_dir=moved)
+    assert collection.audio_path("site b/night.flac") == moved / "site b" / "night.flac"
+    assert len(collection.clip_audio(3)) == 10 * SAMPLE_RATE
+    with pytest.raises(CollectionError, match=r"does not hold the collection's recording\(s\) \['dawn chorus.wav'"):
+        read_collection(out, audio_dir=tmp_path)
 
 
 def test_changed_inputs_are_refused_and_skips_recorded(folder, tmp_path):
