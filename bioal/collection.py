@@ -185,7 +185,7 @@ class CollectionConfig(Config):
     panns_checkpoint: str = ""
     embeddings_file: str = ""
     width: float = 1.0
-    encoder_batch_size: int = 32
+    encoder_batch_size: int = EmbeddingConfig.encoder_batch_size
     embed_dtype: Literal["float32", "float16"] = "float32"
     standardise: Literal["auto", "prepared", "collection"] = "auto"
     stats_clips: int = 32

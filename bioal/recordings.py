@@ -41,18 +41,18 @@ class RecordingsConfig(Config):
     ``min_duration``/``max_gap`` (s) shape the detections."""
 
     preset: str = "paper"
-    data_root: str = "data/paper"
+    data_root: str = CollectionConfig.data_root
     audio_dir: str = ""
     collection_dir: str = ""
     n_recordings: int = 3
-    encoder: Literal["trained", "panns", "random", "file"] = "trained"
-    embeddings_file: str = ""
-    panns_checkpoint: str = ""
-    width: float = 1.0
-    encoder_batch_size: int = 128
-    embed_dtype: Literal["float32", "float16"] = "float32"
-    skip_unreadable: bool = False
-    device: str = "auto"
+    encoder: Literal["trained", "panns", "random", "file"] = CollectionConfig.encoder
+    embeddings_file: str = CollectionConfig.embeddings_file
+    panns_checkpoint: str = CollectionConfig.panns_checkpoint
+    width: float = CollectionConfig.width
+    encoder_batch_size: int = CollectionConfig.encoder_batch_size
+    embed_dtype: Literal["float32", "float16"] = CollectionConfig.embed_dtype
+    skip_unreadable: bool = CollectionConfig.skip_unreadable
+    device: str = CollectionConfig.device
     seed: int = SessionConfig.seed
     strategy: str = SessionConfig.strategy
     k: int = SessionConfig.k
@@ -84,19 +84,20 @@ class RecordingsConfig(Config):
     def audio(self) -> Path:
         return resolve_path(self.audio_dir) if self.audio_dir else self.folder / "audio"
 
+    def _shared(self, cls: type) -> dict[str, Any]:
+        """The values of the fields this config shares with ``cls``, by name."""
+        names = {f.name for f in dataclasses.fields(cls)} & {f.name for f in dataclasses.fields(self)}
+        return {name: getattr(self, name) for name in names}
+
     def collection_config(self) -> CollectionConfig:
-        return CollectionConfig(
-            audio_dir=str(self.audio), collection_dir=str(self.folder), encoder=self.encoder,
-            data_root=self.data_root, panns_checkpoint=self.panns_checkpoint, embeddings_file=self.embeddings_file,
-            width=self.width, encoder_batch_size=self.encoder_batch_size, embed_dtype=self.embed_dtype,
-            skip_unreadable=self.skip_unreadable, device=self.device,
-            seed=self.seed,
-        )
+        """The :class:`CollectionConfig` of this chapter: every field the two share, by name,
+        with the folders resolved (:attr:`audio`, :attr:`folder`)."""
+        return CollectionConfig(**{**self._shared(CollectionConfig), "audio_dir": str(self.audio),
+                                   "collection_dir": str(self.folder)})
 
     def session_config(self) -> SessionConfig:
         """The :class:`SessionConfig` of this chapter: every field the two share, by name."""
-        shared = {f.name for f in dataclasses.fields(SessionConfig)} & {f.name for f in dataclasses.fields(self)}
-        return SessionConfig(**{name: getattr(self, name) for name in shared})
+        return SessionConfig(**self._shared(SessionConfig))
 
 
 def stand_in(data_root: str | os.PathLike, audio_dir: str | os.PathLike, n_recordings: int) -> pd.DataFrame:

@@ -60,3 +60,22 @@ def test_chapter_08_config_passes_every_shared_setting_to_the_session():
     shared = {f.name for f in dataclasses.fields(SessionConfig)} & {f.name for f in dataclasses.fields(RecordingsConfig)}
     assert shared == set(values)
     assert session.classifier().lr == 0.002 and session.classifier().prior == 0.01
+
+
+def test_chapter_08_config_passes_its_encoder_settings_to_the_collection(tmp_path):
+    import dataclasses
+
+    from bioal.collection import CollectionConfig
+    from bioal.recordings import RecordingsConfig
+
+    values = dict(encoder="file", embeddings_file="e.npy", panns_checkpoint="p.pth", width=0.5, encoder_batch_size=7,
+                  embed_dtype="float16", skip_unreadable=True, device="cpu", seed=4, data_root=str(tmp_path))
+    config = RecordingsConfig(audio_dir=str(tmp_path / "a"), collection_dir=str(tmp_path / "c"), **values)
+    collection = config.collection_config()
+    assert {name: getattr(collection, name) for name in values} == values
+    assert (collection.audio_dir, collection.collection_dir) == (str(tmp_path / "a"), str(tmp_path / "c"))
+    # the chapter's defaults are the collection's
+    defaults = RecordingsConfig().collection_config()
+    assert all(getattr(defaults, name) == getattr(CollectionConfig, name) for name in values)
+    shared = {f.name for f in dataclasses.fields(CollectionConfig)} & {f.name for f in dataclasses.fields(RecordingsConfig)}
+    assert shared == set(values) | {"audio_dir", "collection_dir"}
