@@ -343,7 +343,14 @@ def _estimate_mean_std(config: CollectionConfig, files: pd.DataFrame, clips: pd.
         log_mel(read_clip(paths[clips["recording"].iat[i]], clips["start_s"].iat[i], config.clip_seconds, config.channel))
         for i in np.sort(pick)
     )
-    return mean_std_from_batches(batches)
+    stats = mean_std_from_batches(batches)
+    if not stats.std > 0:
+        names = [f"{clips['recording'].iat[i]} at {clips['start_s'].iat[i]:.1f} s" for i in np.sort(pick)]
+        raise CollectionError(
+            f"the {len(names)} clips sampled for the log-mel statistics all hold the same value (silence?), "
+            f"channel {config.channel}: {names[:5]}; pick another CHANNEL, more STATS_CLIPS, or STANDARDISE 'prepared'"
+        )
+    return stats
 
 
 def build_collection(config: CollectionConfig, progress: bool = True, max_batches: int | None = None) -> Path:

@@ -173,3 +173,11 @@ def test_user_embeddings_file(folder, tmp_path):
 def test_collection_config_ranges(tmp_path, field, value, message):
     with pytest.raises(ConfigError, match=message):
         CollectionConfig(audio_dir=str(tmp_path), collection_dir=str(tmp_path / "c"), **{field: value})
+
+
+def test_silent_statistics_clips_are_named(tmp_path):
+    folder = tmp_path / "quiet"
+    folder.mkdir()
+    sf.write(folder / "left only.wav", np.stack([tone(12.0, 8000), np.zeros(12 * 8000)], axis=1), 8000)
+    with pytest.raises(CollectionError, match=r"all hold the same value \(silence\?\), channel 1: \['left only.wav at 0.0 s"):
+        build_collection(config(folder, tmp_path / "c", channel=1), progress=False)
