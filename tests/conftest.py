@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 import matplotlib
+import pytest
 
 # Figures in the test process render off-screen. The variable is not exported, so the
 # notebook kernels that papermill starts keep their inline backend.
@@ -20,3 +21,25 @@ def pytest_collection_modifyitems(config, items):
     second worker instead of after it.
     """
     items.sort(key=lambda item: 0 if item.get_closest_marker("browser") else 1)
+
+
+# --------------------------------------------------------------------------- a small collection
+# (test_session.py and test_labeller.py)
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    """A small collection of three recordings, built once per test module: ``(root, events)``."""
+    from tests.helpers_session import build_small_collection
+
+    root = tmp_path_factory.mktemp("session")
+    return root, build_small_collection(root)
+
+
+@pytest.fixture
+def col(built, tmp_path):
+    """A fresh copy of the built collection for one test (its own journal): ``(folder, events)``."""
+    from tests.helpers_session import fresh_copy
+
+    root, events = built
+    return fresh_copy(root, tmp_path / "col"), events

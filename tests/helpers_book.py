@@ -30,6 +30,12 @@ def load_tool(name: str):
     return module
 
 
+def count_images(path: Path) -> int:
+    """PNG outputs in an executed notebook."""
+    nb = nbformat.read(path, as_version=4)
+    return sum("image/png" in out.get("data", {}) for c in nb.cells if c.cell_type == "code" for out in c.outputs)
+
+
 def standin_notebook(path: Path, title: str) -> Path:
     """Write and execute a notebook with a figure, a table, math and a widget."""
     from nbclient import NotebookClient

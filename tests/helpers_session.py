@@ -52,5 +52,3 @@ def fresh_copy(root: Path, target: Path) -> Path:
 
 
 CONFIG = SessionConfig(k=4, max_epochs=8, classifier_hidden=16, standardize_features=True)
-
-

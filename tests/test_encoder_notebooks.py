@@ -4,17 +4,12 @@ from __future__ import annotations
 
 import json
 
-import nbformat
 import pytest
+from helpers_book import count_images
 
 from bioal.data import DataConfig, ensure_prepared
 from bioal.embeddings import read_split
 from bioal.notebooks import run_notebook
-
-
-def _images(path) -> int:
-    nb = nbformat.read(path, as_version=4)
-    return sum("image/png" in out.get("data", {}) for c in nb.cells if c.cell_type == "code" for out in c.outputs)
 
 
 @pytest.mark.slow
@@ -26,12 +21,12 @@ def test_notebooks_02_and_03_on_tiny_synthetic(tmp_path):
                         overrides={**common, "WIDTH": 0.0625, "EPOCHS": 2, "ENCODER_STEPS_PER_EPOCH": 1})
     history = json.loads((root / "models/encoder/history.json").read_text())
     assert [e["epoch"] for e in history["epochs"]] == [1, 2]
-    assert _images(out2) >= 1
+    assert count_images(out2) >= 1
     out3 = run_notebook("03_embeddings", output=tmp_path / "03.ipynb", preset="demo", progress=False,
                         overrides=common)
     train = read_split(root / "embeddings/train.h5")
     assert train.embeddings.shape[1:] == (32, 128) and train.labels.shape[2] == 7
-    assert _images(out3) >= 2  # projection + the viewer's static figure
+    assert count_images(out3) >= 2  # projection + the viewer's static figure
 
 
 def test_parameter_defaults_equal_demo_preset():

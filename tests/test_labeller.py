@@ -10,19 +10,7 @@ from matplotlib.figure import Figure
 from bioal.plots.session import stopping_figure
 from bioal.session import Session
 from bioal.widgets.labeller import answer_arguments, clip_view, default_state, labeller, labeller_figure, toggle
-from tests.helpers_session import CONFIG, build_small_collection, fresh_copy
-
-
-@pytest.fixture(scope="module")
-def built(tmp_path_factory):
-    root = tmp_path_factory.mktemp("session")
-    return root, build_small_collection(root)
-
-
-@pytest.fixture
-def col(built, tmp_path):
-    root, events = built
-    return fresh_copy(root, tmp_path / "col"), events
+from tests.helpers_session import CONFIG
 
 
 def test_toggle_and_answer_arguments():

@@ -4,18 +4,13 @@ from __future__ import annotations
 
 import json
 
-import nbformat
 import pandas as pd
 import pytest
+from helpers_book import count_images
 
 from bioal.annotations import read_raven
 from bioal.notebooks import run_notebook
 from bioal.synth.audio import generate_development_set
-
-
-def _images(path) -> int:
-    nb = nbformat.read(path, as_version=4)
-    return sum("image/png" in out.get("data", {}) for c in nb.cells if c.cell_type == "code" for out in c.outputs)
 
 
 @pytest.mark.slow
@@ -30,7 +25,7 @@ def test_chapter_08_runs_unattended_and_resumes(tmp_path):
     records = [json.loads(line) for line in (folder / "journal.jsonl").read_text().splitlines()]
     assert [r["round"] for r in records if r["type"] == "trained"] == [0, 1, 2]
     assert sum(r["type"] == "answer" for r in records) == 12
-    assert _images(out) >= 2  # the labeller's default state + the stopping figure
+    assert count_images(out) >= 2  # the labeller's default state + the stopping figure
     detections = pd.read_csv(folder / "detections" / "detections.csv")
     assert list(detections.columns) == ["Audiofilename", "Starttime", "Endtime", "label"]
     tables = sorted((folder / "detections").glob("*.selections.txt"))

@@ -23,19 +23,7 @@ from bioal.embeddings import EmbeddingSplit
 from bioal.recordings import validation_for
 from bioal.session import JOURNAL_FILE, JournalError, Session, SimulatedAnnotator, parse_answer_text
 from bioal.utils import CheckpointFileError
-from tests.helpers_session import CONFIG, ROOT, build_small_collection, fresh_copy
-
-
-@pytest.fixture(scope="module")
-def built(tmp_path_factory):
-    root = tmp_path_factory.mktemp("session")
-    return root, build_small_collection(root)
-
-
-@pytest.fixture
-def col(built, tmp_path):
-    root, events = built
-    return fresh_copy(root, tmp_path / "col"), events
+from tests.helpers_session import CONFIG, ROOT
 
 
 def run_rounds(folder, events, n_rounds):
