@@ -4,6 +4,7 @@ safely, loaded without unpickling, and the paper's CSV rebuilt from it."""
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import os
 import shutil
 import stat
@@ -88,7 +89,10 @@ def test_standin_layout_and_checkpoints(standin, sweep):
     assert data["anno_idx"].dtype == np.bool_ and int(data["anno_idx"].sum()) == 50
     np.testing.assert_array_equal(data["anno_idx"], (run.labelled_round >= 0) & (run.labelled_round <= 1))
     assert data["thres"] == run.rounds[1].threshold
-    np.testing.assert_array_equal(data["test_cmap"].numpy(), run.rounds[1].test_ap)
+    for key, attr in (("valid_cmap", "valid_ap"), ("valid_f1", "valid_f1"), ("test_cmap", "test_ap"),
+                      ("test_f1", "test_f1")):
+        assert data[key].dtype == torch.float64
+        np.testing.assert_array_equal(data[key].numpy(), getattr(run.rounds[1], attr))
     full = release.load_checkpoint(tree.al_train_full / "exp_1.pth", SHAPES)
     assert full["anno_idx"].all()
     described = release.describe_checkpoint(data).set_index("key")
@@ -179,6 +183,27 @@ def test_aggregation_by_hand(tmp_path):
     # row order: start ascending, methods rand, mp, mfft, ft, budgets ascending
     assert list(table.sampling_method[:8]) == ["rand", "rand", "mp", "mp", "mfft", "mfft", "ft", "ft"]
     assert list(table.pos_init_num) == [0] * 8 + [5] * 8 and list(table.num_annotated_samples[:2]) == [10, 20]
+
+
+def test_release_tidy_is_pinned(tmp_path):
+    """The exact table of a hand-made release: a checkpoint's rows in order, and every value
+    (a digest of the CSV; the class means are float32, as the tensors)."""
+    shapes = _write_release(tmp_path)
+    labels = (np.random.default_rng(3).uniform(size=(50, 2, 7)) > 0.8).astype(np.float32)
+    scan = release.scan_release(tmp_path)
+    tidy = release.release_tidy(scan, labels, shapes, progress=False)
+    names = list(PAPER_CLASSES)
+    expected = [(c, m) for m in ("valid_ap", "valid_f1", "test_ap", "test_f1") for c in [*names, "all"]]
+    expected += [(c, "count") for c in names] + [("all", m) for m in ("count", "negative", "rare_count", "threshold")]
+    rows = tidy[(tidy.run == "mfft_with_5_pos_init/exp_2") & (tidy.n_labelled == 20)]
+    assert list(zip(rows["class"], rows.metric, strict=True)) == expected
+    assert list(tidy.columns) == ["run", "strategy", "start", "init_pos", "seed", "round", "n_labelled", "class",
+                                  "metric", "value"]
+    digest = hashlib.sha256(tidy.to_csv(index=False).encode()).hexdigest()
+    assert digest == "5511a630aa8de19a92387d85c66ea0b33d609d883ba57740f814b1d06342c2f5"
+    bare = release.release_tidy(scan, None, shapes, progress=False)
+    digest = hashlib.sha256(bare.to_csv(index=False).encode()).hexdigest()
+    assert digest == "d8859e68e303a05335cbc37966537558d99317567ee5c762ad65eac80ae5fe03"
 
 
 def test_path_parsing():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 import numpy as np
@@ -103,6 +104,23 @@ def test_tidy_table_rows_and_values(sweep_dir):
     assert rows[("rare_count", "all")] == record["class_counts"][2] + record["class_counts"][3]
     assert rows[("epochs", "all")] == record["epochs"]
     assert (tidy[tidy.run == "mfft-warm-seed1"].start == "warm").all()
+
+
+def test_tidy_table_is_pinned(sweep_dir):
+    """The exact table: a round's rows in order, and every value (a digest of the CSV)."""
+    tidy = results.tidy_table(sweep_dir, progress=False)
+    names = list(paper.PAPER_CLASSES)
+    per_class = ["valid_ap", "valid_f1", "test_ap", "test_f1"]
+    events = ["test_event_precision", "test_event_recall", "test_event_f"]
+    expected = [(c, m) for m in per_class for c in [*names, "all"]] + [(c, "count") for c in names]
+    expected += [("all", m) for m in ("count", "negative", "rare_count", "threshold", "epochs", "select_seconds",
+                                      "train_seconds")]
+    expected += [(c, m) for m in events for c in [*names, "all"]] + [("all", "event_seconds")]
+    rows = tidy[(tidy.run == "mfft-warm-seed1") & (tidy.n_labelled == 100)]
+    assert list(zip(rows["class"], rows.metric, strict=True)) == expected
+    assert len(tidy) == 3550 and tidy.dtypes.astype(str).tolist()[3:7] == ["int64"] * 4
+    digest = hashlib.sha256(tidy.to_csv(index=False).encode()).hexdigest()
+    assert digest == "8380bad5c13a1bbf6a6e83467952bd18869054fdbd70d6708e36d14ece41350b"
 
 
 def test_tidy_table_names_file_and_key(tmp_path):
