@@ -51,14 +51,14 @@ from tqdm.auto import tqdm
 from bioal import records
 from bioal.classifier import ClassifierConfig, FeatureScaler, MLPClassifier, predict_probs
 from bioal.config import Config
-from bioal.dcase import AL_CLASSES, PAPER_POOL_SIZE, RARE_CLASSES
+from bioal.dcase import AL_CLASSES, PAPER_POOL_SIZE
 from bioal.download import ZENODO_API, download_zenodo_record, md5sum
 from bioal.embeddings import EmbeddingSplit, embeddings_dir, read_split
 from bioal.encoder import BASE_CHANNELS
 from bioal.experiment import ExperimentConfig
 from bioal.metrics import class_average_precision, f1_per_class
 from bioal.paper import PAPER_METHODS, from_paper_method, to_paper_method
-from bioal.results import paper_layout
+from bioal.results import PAPER_METRIC, TIDY_COLUMNS, paper_layout, round_rows
 from bioal.utils import atomic_path, pick_device, read_json, resolve_path, write_json
 
 __all__ = [
@@ -105,12 +105,10 @@ __all__ = [
 RELEASE_RECORD = 15539967
 #: The record's files.
 RELEASE_FILES: tuple[str, ...] = ("best_encoder.pth", "models.zip")
+#: The per-class score tensors of a checkpoint (the paper's names of bioal.results.SCORES).
+METRIC_KEYS: tuple[str, ...] = tuple(PAPER_METRIC.values())
 #: Keys of every AL or full-supervision checkpoint.
-CHECKPOINT_KEYS: tuple[str, ...] = ("anno_idx", "model", "valid_cmap", "valid_f1", "test_cmap", "test_f1", "thres")
-#: The per-class score tensors of a checkpoint.
-METRIC_KEYS: tuple[str, ...] = ("valid_cmap", "valid_f1", "test_cmap", "test_f1")
-#: A checkpoint's score name -> the tidy table's metric name (bioal.results).
-_TIDY_METRIC = {"valid_cmap": "valid_ap", "valid_f1": "valid_f1", "test_cmap": "test_ap", "test_f1": "test_f1"}
+CHECKPOINT_KEYS: tuple[str, ...] = ("anno_idx", "model", *METRIC_KEYS, "thres")
 
 #: What unpickling a numpy bool array needs, and nothing more: the array rebuilder (under its
 #: numpy >= 2 name and the numpy 1 name the authors' files may carry), ndarray, dtype and the
@@ -570,20 +568,10 @@ def release_tidy(
         base = {"run": f"{item.method}_with_{item.init_pos}_pos_init/exp_{item.exp}" if not full else f"full/exp_{item.exp}",
                 "strategy": item.strategy, "start": item.start, "init_pos": int(item.init_pos), "seed": int(item.exp),
                 "round": 0 if full else budgets.index(n), "n_labelled": n}
-        for key in METRIC_KEYS:
-            tensor = data[key]
-            rows += [{**base, "class": c, "metric": _TIDY_METRIC[key], "value": float(v)}
-                     for c, v in zip(names, tensor.tolist(), strict=True)]
-            rows.append({**base, "class": "all", "metric": _TIDY_METRIC[key], "value": float(tensor.mean())})
+        scores = {key: data[paper] for key, paper in PAPER_METRIC.items()}
         counts = tags[anno].sum(axis=0).astype(float) if tags is not None else np.full(len(names), np.nan)
-        rows += [{**base, "class": c, "metric": "count", "value": float(v)} for c, v in zip(names, counts, strict=True)]
-        rare = float(sum(counts[names.index(c)] for c in RARE_CLASSES if c in names))
-        for metric, value in (("count", counts.sum()), ("negative", n - counts.sum()), ("rare_count", rare),
-                              ("threshold", data["thres"])):
-            rows.append({**base, "class": "all", "metric": metric, "value": float(value)})
-    table = pd.DataFrame(rows, columns=["run", "strategy", "start", "init_pos", "seed", "round", "n_labelled",
-                                        "class", "metric", "value"])
-    return table
+        rows += round_rows(base, names, scores, counts, data["thres"])
+    return pd.DataFrame(rows, columns=list(TIDY_COLUMNS))
 
 
 #: Why the count columns are empty when no pool labels are given.
@@ -910,12 +898,10 @@ def _checkpoint(run: records.RunRecord, r: int, scaler: FeatureScaler | None) ->
     if int(anno.sum()) != record.n_labelled:
         raise ReleaseError(f"{run.folder}: labelled_round.npy marks {int(anno.sum())} clips by round {r}, "
                            f"the round file {record.n_labelled}")
-    scores = {"valid_cmap": record.valid_ap, "valid_f1": record.valid_f1, "test_cmap": record.test_ap,
-              "test_f1": record.test_f1}
     return {
         "anno_idx": anno,
         "model": _fold_scaler(state, scaler) if scaler is not None else state,
-        **{k: torch.tensor(v, dtype=torch.float64) for k, v in scores.items()},
+        **{paper: torch.tensor(getattr(record, key), dtype=torch.float64) for key, paper in PAPER_METRIC.items()},
         "thres": float(record.threshold),
     }
 

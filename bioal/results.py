@@ -14,7 +14,8 @@ anything else, so every figure and table is generated from this run's records:
   ``test_event_precision``, ``test_event_recall``, ``test_event_f`` per class, and with
   ``class`` = ``"all"`` their harmonic means over classes (the DCASE overall), plus
   ``event_seconds``.
-  Full-supervision runs have ``strategy`` and ``start`` equal to ``"full"``.
+  Full-supervision runs have ``strategy`` and ``start`` equal to ``"full"``. The rows every
+  round has come from :func:`round_rows`, which :func:`bioal.release.release_tidy` shares.
 - :func:`paper_layout`: the 43-column table of the paper's ``al_results.csv`` (method §6.3),
   in its row order, written by :func:`write_results` to ``RESULTS_DIR/al_results.csv``.
 - :func:`event_layout`: the companion ``RESULTS_DIR/event_results.csv`` (same rows, event-level
@@ -62,6 +63,9 @@ __all__ = [
     "run_folders",
     "read_run",
     "run_summary",
+    "TIDY_COLUMNS",
+    "PAPER_METRIC",
+    "round_rows",
     "tidy_run",
     "tidy_table",
     "check_same_embeddings",
@@ -101,9 +105,13 @@ EVENT_SCORES: dict[str, str] = {
 STRATEGY_LABELS: dict[str, str] = {s: strategy_label(s) for s in (*strategy_names(), FULL)}
 #: Column order of Table I (the registry's display order).
 TABLE_ORDER: tuple[str, ...] = strategy_names()
-#: The paper's column name for each run-level score.
-_PAPER_SCORE = {"valid_f1": "valid_f1", "valid_ap": "valid_cmap", "test_f1": "test_f1", "test_ap": "test_cmap"}
-_ID = ["run", "strategy", "start", "init_pos", "seed", "round", "n_labelled"]
+#: The paper's name for each of :data:`SCORES`, in that order (its CSV's column stems, its checkpoints' keys).
+PAPER_METRIC: dict[str, str] = dict(zip(SCORES, ("valid_cmap", "valid_f1", "test_cmap", "test_f1"), strict=True))
+#: Columns of the tidy table: a run round's identity, then ``class, metric, value``.
+TIDY_COLUMNS: tuple[str, ...] = (
+    "run", "strategy", "start", "init_pos", "seed", "round", "n_labelled", "class", "metric", "value"
+)
+_ID = list(TIDY_COLUMNS[:-3])
 
 
 @dataclasses.dataclass(frozen=True)
@@ -137,6 +145,30 @@ def _identity(run: records.RunRecord) -> dict:
     return {"strategy": run.strategy, "start": run.start, "init_pos": run.init_pos, "seed": run.seed}
 
 
+def round_rows(
+    base: Mapping[str, Any], class_names: Sequence[str], scores: Mapping[str, Any], counts: np.ndarray, threshold: float
+) -> list[dict]:
+    """The tidy rows every round has, each ``base`` (the identity columns, ``n_labelled`` among
+    them) plus ``class, metric, value``: per :data:`SCORES` key, ``scores[key]`` ``[C]`` (a numpy
+    array or tensor) per class and its ``.mean()`` (in its own dtype) as ``"all"``; ``counts``
+    ``[C]`` (labelled positives, NaN when not known) per class; then, as ``"all"``, ``count``,
+    ``negative`` (``n_labelled`` minus the counts), ``rare_count`` and ``threshold``."""
+    names = list(class_names)
+    rows = []
+    for key in SCORES:
+        values = scores[key]
+        rows += [{**base, "class": c, "metric": key, "value": float(v)} for c, v in zip(names, values.tolist(), strict=True)]
+        rows.append({**base, "class": "all", "metric": key, "value": float(values.mean())})
+    rows += [{**base, "class": c, "metric": "count", "value": float(v)} for c, v in zip(names, counts, strict=True)]
+    run_level = {
+        "count": counts.sum(),
+        "negative": base["n_labelled"] - counts.sum(),
+        "rare_count": sum(counts[names.index(c)] for c in RARE_CLASSES if c in names),
+        "threshold": threshold,
+    }
+    return rows + [{**base, "class": "all", "metric": k, "value": float(v)} for k, v in run_level.items()]
+
+
 def tidy_run(folder: str | os.PathLike) -> pd.DataFrame:
     """The tidy rows of one run folder (columns in the module docstring)."""
     run = records.load_run(folder)
@@ -146,18 +178,10 @@ def tidy_run(folder: str | os.PathLike) -> pd.DataFrame:
     for record in rounds:
         base = {**ident, "round": int(record["round"]), "n_labelled": int(record["n_labelled"])}
         names = list(record["class_names"])
+        scores = {key: np.asarray(record[key], dtype=float) for key in SCORES}
         counts = np.asarray(record["class_counts"], dtype=float)
-        for key in SCORES:
-            values = np.asarray(record[key], dtype=float)
-            rows += [{**base, "class": c, "metric": key, "value": v} for c, v in zip(names, values, strict=True)]
-            rows.append({**base, "class": "all", "metric": key, "value": float(values.mean())})
-        rows += [{**base, "class": c, "metric": "count", "value": v} for c, v in zip(names, counts, strict=True)]
-        rare = float(sum(counts[names.index(c)] for c in RARE_CLASSES if c in names))
+        rows += round_rows(base, names, scores, counts, record["threshold"])
         run_level = {
-            "count": float(counts.sum()),
-            "negative": float(record["n_labelled"] - counts.sum()),
-            "rare_count": rare,
-            "threshold": record["threshold"],
             "epochs": record["epochs"],
             "select_seconds": record["select_seconds"],
             "train_seconds": record["train_seconds"],
@@ -169,7 +193,7 @@ def tidy_run(folder: str | os.PathLike) -> pd.DataFrame:
                 rows += [{**base, "class": c, "metric": key, "value": float(v)} for c, v in zip(names, record[key], strict=True)]
                 rows.append({**base, "class": "all", "metric": key, "value": float(overall[name])})
             rows.append({**base, "class": "all", "metric": "event_seconds", "value": float(record["event_seconds"])})
-    return pd.DataFrame(rows, columns=[*_ID, "class", "metric", "value"])
+    return pd.DataFrame(rows, columns=list(TIDY_COLUMNS))
 
 
 def run_summary(run: pd.DataFrame) -> pd.DataFrame:
@@ -320,14 +344,14 @@ def paper_layout(tidy: pd.DataFrame, totals: pd.Series, pool_size: int | None) -
     for name in class_names:
         per_run[name] = wide[("count", name)]
     per_run["Negative"] = wide[("negative", "all")]
-    for key, paper_name in _PAPER_SCORE.items():
+    for key, paper_name in PAPER_METRIC.items():
         per_run[paper_name] = (100 * wide[(key, "all")]).round(2)
     groups = per_run.groupby(level=["strategy", "init_pos", "n_labelled"])
     means, stds = groups.mean().round(2), groups.std(ddof=1).round(2)
 
     full = tidy[(tidy.strategy == "full") & (tidy["class"] == "all")]
     full_values = {}
-    for key, paper_name in _PAPER_SCORE.items():
+    for key, paper_name in PAPER_METRIC.items():
         per_seed = (100 * full[full.metric == key].groupby("seed")["value"].mean()).round(2).to_numpy()
         # numpy's rounding (as pandas' .round uses for the AL columns)
         mean = float(np.round(per_seed.mean(), 2)) if len(per_seed) else np.nan
@@ -353,7 +377,7 @@ def paper_layout(tidy: pd.DataFrame, totals: pd.Series, pool_size: int | None) -
         row["Negative_mean"], row["Negative_std"] = m["Negative"], s["Negative"]
         known = pool_size is not None and bool(totals[class_names].notna().all())
         row["Total_Negative"] = int(pool_size - int(totals[class_names].sum())) if known else np.nan
-        for paper_name in _PAPER_SCORE.values():
+        for paper_name in PAPER_METRIC.values():
             row[f"{paper_name}_mean"], row[f"{paper_name}_std"] = m[paper_name], s[paper_name]
         row.update(full_values)
         rows.append(row)
@@ -495,13 +519,7 @@ def table_one(tidy: pd.DataFrame, metric: str = "test_ap") -> pd.DataFrame:
 # --------------------------------------------------------------------------- comparison
 
 
-_COMPARE = {
-    "test_ap": "test_cmap",
-    "test_f1": "test_f1",
-    "valid_ap": "valid_cmap",
-    "valid_f1": "valid_f1",
-    "rare_count": "rare_count",
-}
+_COMPARE = {**PAPER_METRIC, "rare_count": "rare_count"}
 
 
 def budget_steps(n_labelled: Any) -> dict[int, int]:
