@@ -69,6 +69,7 @@ __all__ = [
     "DatasetError",
     "Recording",
     "normalise_name",
+    "read_csv_text",
     "read_annotations",
     "read_training_classes",
     "read_validation_classes",
@@ -144,7 +145,11 @@ def normalise_name(name: str) -> str:
 # --------------------------------------------------------------------------- reading
 
 
-def _read_csv_text(path: Path) -> pd.DataFrame:
+def read_csv_text(path: str | os.PathLike) -> pd.DataFrame:
+    """A CSV as text: every field a string (empty fields ``""``, never NaN), header names and
+    fields stripped of surrounding spaces. Raises :class:`DatasetError` naming the file when it
+    cannot be parsed."""
+    path = Path(path)
     try:
         frame = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
@@ -160,18 +165,19 @@ def _require_columns(path: Path, frame: pd.DataFrame, columns: Sequence[str]) ->
         raise DatasetError(f"{path}: missing column(s) {missing}; header is {list(frame.columns)}")
 
 
-def read_annotations(path: str | os.PathLike, duration: float | None = None) -> pd.DataFrame:
+def read_annotations(path: str | os.PathLike, duration: float | None = None, *, sort: bool = True) -> pd.DataFrame:
     """Read one DCASE annotation CSV (training class-code columns or validation ``Q``).
 
     Returns ``Audiofilename, Starttime, Endtime`` (float64 s) + one int8 column per class
-    code (1 POS, 0 NEG, -1 UNK), rows sorted stably by (Starttime, Endtime). Errors name the
+    code (1 POS, 0 NEG, -1 UNK), rows sorted stably by (Starttime, Endtime); ``sort=False``
+    keeps the file's order (row ``i`` is line ``i + 2``). Errors name the
     file and the row (line number in the file, header = line 1); a row repeating an earlier
     one in every column is an error naming both. With ``duration`` (the
     recording's length, s), an event ending more than :data:`END_SLACK_SECONDS` past it is an
     error.
     """
     path = Path(path)
-    frame = _read_csv_text(path)
+    frame = read_csv_text(path)
     _require_columns(path, frame, KEYS)
     codes = [c for c in frame.columns if c not in KEYS]
     if not codes:
@@ -223,6 +229,8 @@ def read_annotations(path: str | os.PathLike, duration: float | None = None) -> 
                 f"of its recording ({duration:.3f} s long); {len(late)} row(s) do. Is the WAV truncated, or the "
                 "CSV another recording's?"
             )
+    if not sort:
+        return out
     return out.sort_values(["Starttime", "Endtime"], kind="stable").reset_index(drop=True)
 
 
@@ -232,7 +240,7 @@ def read_training_classes(path: str | os.PathLike) -> dict[tuple[str, str], str]
     Names are normalised (spaces/hyphens -> '_'); CRLF, trailing spaces tolerated.
     """
     path = Path(path)
-    frame = _read_csv_text(path)
+    frame = read_csv_text(path)
     need = ["dataset", "class_code", "class_name"]
     _require_columns(path, frame, need)
     table: dict[tuple[str, str], str] = {}
@@ -253,7 +261,7 @@ def read_validation_classes(path: str | os.PathLike) -> dict[str, str]:
     Recording and class names are normalised (spaces/hyphens -> '_', trailing spaces dropped).
     """
     path = Path(path)
-    frame = _read_csv_text(path)
+    frame = read_csv_text(path)
     need = ["dataset", "recording", "class_name"]
     _require_columns(path, frame, need)
     table: dict[str, str] = {}

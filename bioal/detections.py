@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from bioal.annotations import write_raven
-from bioal.events import frames_to_events
+from bioal.annotations import EVENT_COLUMNS, write_raven
+from bioal.events import DETECTION_COLUMNS, frames_to_events
 from bioal.session import Session
 from bioal.utils import atomic_write
 
@@ -47,7 +47,7 @@ def detect(
     out = events.rename(columns={"Audiofilename": "recording", "Starttime": "start", "Endtime": "end"})
     out["low_freq"] = math.nan
     out["high_freq"] = math.nan
-    return out[["recording", "start", "end", "low_freq", "high_freq", "label"]]
+    return out[list(EVENT_COLUMNS)]
 
 
 def raven_table_name(recording: str, keep_suffix: bool = False) -> str:
@@ -76,7 +76,8 @@ def raven_table_names(recordings: Sequence[str]) -> dict[str, str]:
 
 
 def export_detections(session: Session, events: pd.DataFrame, out_dir: str | os.PathLike) -> dict[str, Path]:
-    """Write ``out_dir/detections.csv`` (``Audiofilename, Starttime, Endtime, label``) and one
+    """Write ``out_dir/detections.csv`` (``Audiofilename, Starttime, Endtime, label``:
+    :data:`bioal.events.DETECTION_COLUMNS`) and one
     Raven table per recording of the collection (header only where nothing was detected),
     named by :func:`raven_table_names`.
     Returns ``{"csv": path, <recording>: table path, ...}``."""
@@ -85,7 +86,7 @@ def export_detections(session: Session, events: pd.DataFrame, out_dir: str | os.
     csv = out_dir / "detections.csv"
     table = events.rename(columns={"recording": "Audiofilename", "start": "Starttime", "end": "Endtime"})
     with atomic_write(csv, newline="") as handle:
-        table[["Audiofilename", "Starttime", "Endtime", "label"]].to_csv(handle, index=False)
+        table[list(DETECTION_COLUMNS)].to_csv(handle, index=False)
     paths: dict[str, Path] = {"csv": csv}
     files = session.collection.files
     max_freq = dict(zip(files["recording"], files["samplerate"].astype(float) / 2, strict=True))

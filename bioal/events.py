@@ -34,14 +34,14 @@ from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import maximum_bipartite_matching
 from scipy.stats import hmean
 
-from bioal.dcase import frame_boundaries
+from bioal.dcase import CODES, KEYS, DatasetError, frame_boundaries, read_annotations, read_csv_text
 from bioal.grid import CLIP_SECONDS
 
 __all__ = [
     "MERGE_RULES",
     "PREDICTION_COLUMNS",
     "REFERENCE_COLUMNS",
-    "EVENT_COLUMNS",
+    "DETECTION_COLUMNS",
     "FLOOR",
     "EventsError",
     "frame_timeline",
@@ -58,9 +58,12 @@ __all__ = [
 
 #: How the frames of overlapping clips are combined on a recording's timeline.
 MERGE_RULES = ("mean", "max")
-PREDICTION_COLUMNS = ("Audiofilename", "Starttime", "Endtime")
-REFERENCE_COLUMNS = ("Audiofilename", "Starttime", "Endtime", "Q")
-EVENT_COLUMNS = ("Audiofilename", "Starttime", "Endtime", "label")
+#: Columns of a predictions CSV, of a reference annotation CSV (read by
+#: :func:`bioal.dcase.read_annotations`) and of the detected events of :func:`frames_to_events`.
+PREDICTION_COLUMNS = tuple(KEYS)
+REFERENCE_COLUMNS = (*KEYS, "Q")
+DETECTION_COLUMNS = (*KEYS, "label")
+#: The ``Q`` values a reference may hold (the metric has no NEG events).
 Q_VALUES = ("POS", "UNK")
 #: Precision, recall and F when TP is 0, and the least precision (as the official code does).
 FLOOR = 1e-5
@@ -213,7 +216,7 @@ def frames_to_events(
                 on, off = on[inside], np.minimum(off[inside], end_of_recording)
             long_enough = off - on >= min_duration - _TIME_TOL
             rows.extend((name, float(a), float(b), str(label)) for a, b in zip(on[long_enough], off[long_enough], strict=True))
-    out = pd.DataFrame(rows, columns=list(EVENT_COLUMNS))
+    out = pd.DataFrame(rows, columns=list(DETECTION_COLUMNS))
     return out.sort_values(["Audiofilename", "Starttime", "label"], kind="stable").reset_index(drop=True)
 
 
@@ -244,16 +247,37 @@ def _times(frame: pd.DataFrame, source: Any, is_file: bool) -> pd.DataFrame:
     return out
 
 
-def _read_table(path: Path, columns: Sequence[str]) -> pd.DataFrame:
-    try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
-        raise EventsError(f"{path}: cannot parse as CSV ({err})") from err
-    header = [str(c).strip() for c in frame.columns]
-    if header != list(columns):
+def _check_header(path: Path, header: Sequence[str], columns: Sequence[str]) -> None:
+    if list(header) != list(columns):
         raise EventsError(f"{path}: header is {','.join(header)!r}, expected exactly {','.join(columns)!r}")
-    frame.columns = header
-    return frame.apply(lambda col: col.str.strip())
+
+
+def _read_prediction_csv(path: Path) -> pd.DataFrame:
+    try:
+        frame = read_csv_text(path)
+    except DatasetError as err:
+        raise EventsError(str(err)) from err
+    _check_header(path, frame.columns, PREDICTION_COLUMNS)
+    return frame
+
+
+def _read_reference_csv(path: Path) -> pd.DataFrame:
+    """One reference CSV, read by :func:`bioal.dcase.read_annotations` in file order (the
+    order :func:`score_events` breaks ties of Starttime in), then the metric's own checks:
+    ``Q`` is the only class column and holds POS or UNK. ``Q`` comes back as those words."""
+    try:
+        frame = read_annotations(path, sort=False)
+    except DatasetError as err:
+        raise EventsError(str(err)) from err
+    _check_header(path, frame.columns, REFERENCE_COLUMNS)
+    words = {code: word for word, code in CODES.items()}
+    q = frame["Q"].map(words)
+    bad = np.flatnonzero(~q.isin(Q_VALUES).to_numpy())
+    if len(bad):
+        i = int(bad[0])
+        raise EventsError(f"{path}, row {i + 2}: Q is {q.iloc[i]!r}, expected one of {list(Q_VALUES)}")
+    frame["Q"] = q
+    return frame
 
 
 def read_predictions(predictions: pd.DataFrame | str | os.PathLike) -> pd.DataFrame:
@@ -272,18 +296,21 @@ def read_predictions(predictions: pd.DataFrame | str | os.PathLike) -> pd.DataFr
     path = Path(predictions)
     if not path.is_file():
         raise FileNotFoundError(f"no predictions CSV at {path}")
-    return _times(_read_table(path, PREDICTION_COLUMNS), path, is_file=True)
+    return _times(_read_prediction_csv(path), path, is_file=True)
 
 
 def read_reference(reference_root: str | os.PathLike) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The reference annotations under ``reference_root/<sub-dataset>/*.csv``.
 
-    Each CSV has the header ``Audiofilename,Starttime,Endtime,Q`` and ``Q`` in POS/UNK; it
-    annotates ``<csv stem>.wav``. Returns ``(events, files)``: events ``subset, Audiofilename,
-    Starttime, Endtime, Q`` (in file order; :func:`score_events` sorts each file) and files ``subset,
-    Audiofilename`` (every reference file, also those without events). Errors name the file
-    and row: a wrong header, an unknown Q, ``Endtime < Starttime``, a recording annotated in
-    two files; and the root when it holds no sub-dataset folder with CSVs.
+    Each CSV is read by :func:`bioal.dcase.read_annotations` (its checks included: times,
+    ``Endtime < Starttime``, a negative Starttime, a row repeating an earlier one) and must
+    have the columns ``Audiofilename,Starttime,Endtime,Q`` with ``Q`` in POS/UNK; it annotates
+    ``<csv stem>.wav``. Returns ``(events, files)``: events ``subset, Audiofilename, Starttime,
+    Endtime, Q`` (in file order; :func:`score_events` sorts each file) and files ``subset,
+    Audiofilename`` (every reference file, also those without events). Errors
+    (:class:`EventsError`) name the file and row: a wrong header, a Q other than POS/UNK, a bad
+    row, a recording annotated in two files; and the root when it holds no sub-dataset folder
+    with CSVs.
     """
     root = Path(reference_root)
     if not root.is_dir():
@@ -295,11 +322,7 @@ def read_reference(reference_root: str | os.PathLike) -> tuple[pd.DataFrame, pd.
             if name in seen:
                 raise EventsError(f"{path}: recording {name!r} is also annotated in {seen[name]}")
             seen[name] = path
-            frame = _times(_read_table(path, REFERENCE_COLUMNS), path, is_file=True)
-            bad = np.flatnonzero(~frame["Q"].isin(Q_VALUES).to_numpy())
-            if len(bad):
-                i = int(bad[0])
-                raise EventsError(f"{path}, row {i + 2}: Q is {frame['Q'].iloc[i]!r}, expected one of {list(Q_VALUES)}")
+            frame = _read_reference_csv(path)
             frame["Audiofilename"] = name
             frame.insert(0, "subset", folder.name)
             tables.append(frame)

@@ -40,6 +40,21 @@ def test_read_validation_format(tmp_path):
     assert t["Q"].tolist() == [1, -1]
 
 
+def test_read_annotations_can_keep_the_file_order(tmp_path):
+    p = write(tmp_path / "v.csv", "Audiofilename,Starttime,Endtime,Q\na.wav,5,6,POS\na.wav,0,4,UNK\na.wav,0,2,POS\n")
+    t = dcase.read_annotations(p, sort=False)
+    assert t["Endtime"].tolist() == [6.0, 4.0, 2.0] and t["Q"].tolist() == [1, -1, 1]
+    assert dcase.read_annotations(p)["Endtime"].tolist() == [2.0, 4.0, 6.0]
+
+
+def test_read_csv_text_strips_and_keeps_empty_fields(tmp_path):
+    p = write(tmp_path / "t.csv", " a , b\r\n x ,\r\n")
+    t = dcase.read_csv_text(p)
+    assert list(t.columns) == ["a", "b"] and t.iloc[0].tolist() == ["x", ""]
+    with pytest.raises(DatasetError, match="t2.csv: cannot parse as CSV"):
+        dcase.read_csv_text(write(tmp_path / "t2.csv", ""))
+
+
 @pytest.mark.parametrize(
     "text, fragment",
     [

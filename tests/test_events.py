@@ -351,6 +351,21 @@ def test_bad_reference_header_and_q(tmp_path):
         dcase_event_scores(preds([]), tmp_path)
 
 
+def test_reference_is_read_by_the_dcase_reader(tmp_path):
+    # the annotation CSV's one reader (bioal.dcase.read_annotations): its checks name file and row
+    write_ref(tmp_path, "A", "f", [(1, 2, "POS"), (3, 4, "POS"), (1, 2, "POS")])
+    with pytest.raises(EventsError, match=r"f.csv, rows 2 and 4: the same event twice"):
+        dcase_event_scores(preds([]), tmp_path)
+    write_ref(tmp_path, "A", "f", [(1, 2, "POS"), (3, 4, "maybe")])
+    with pytest.raises(EventsError, match=r"f.csv, row 3: column 'Q' has unknown value 'maybe'"):
+        dcase_event_scores(preds([]), tmp_path)
+    # ... in file order: events starting together keep the file's order for the shot cut.
+    # The 1st POS is [0, 4] (not [0, 2]): cut at 4, so only [5, 6] is left, and found
+    write_ref(tmp_path, "A", "f", [(0, 4, "POS"), (0, 2, "POS"), (5, 6, "POS")])
+    out = dcase_event_scores(preds([("f.wav", 5, 6)]), tmp_path, n_shots=1)
+    assert out["per_file"]["A/f.wav"] == {"TP": 1, "FP": 0, "FN": 0}
+
+
 def test_endtime_before_starttime(tmp_path):
     write_ref(tmp_path / "ref", "A", "f", [(1, 2, "POS"), (5, 4, "POS")])
     with pytest.raises(EventsError, match=r"f.csv, row 3: Endtime 4.0 < Starttime 5.0"):
