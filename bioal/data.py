@@ -7,6 +7,7 @@ synthetic stand-in (``bioal.synth.audio``) or the real DCASE 2024 Task 5 develop
 * ``clip_table`` - one row per 10 s clip (5 s hop) in the paper's global order (sorted
   recordings of the split's label CSV, then clip index), method §1.5;
 * ``split_frame_labels`` - ``[N, 32, C]`` float32 frame labels of every clip;
+* ``matching_clips`` - the clips of a class, the clips with no positive frame, or all;
 * ``ClipDataset`` - ``(waveform [320000], labels [32, C])`` pairs;
 * ``split_summary`` - clips and positive clips per class and split.
 """
@@ -17,6 +18,7 @@ import dataclasses
 import logging
 import os
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 
@@ -40,6 +42,9 @@ __all__ = [
     "load_clip",
     "split_frame_labels",
     "clip_positive",
+    "ALL_CLIPS",
+    "NEGATIVE",
+    "matching_clips",
     "ClipDataset",
     "split_summary",
     "pos_events",
@@ -49,6 +54,10 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 DIVISIONS = dcase.SPLITS  # {"SL": ("train", "valid"), "AL": ("train", "valid", "test")}
+#: The choices of :func:`matching_clips` besides a class name: every clip, and the clips
+#: without any positive frame (the clip browsers show these words).
+ALL_CLIPS = "(all clips)"
+NEGATIVE = "Negative"
 CLASS_CSVS = ("DCASE2024_task5_training_set_classes.csv", "DCASE2024_task5_validation_set_classes.csv")
 
 
@@ -220,6 +229,23 @@ def clip_positive(frame_labels: np.ndarray) -> np.ndarray:
     return frame_labels.max(axis=1) > 0.5
 
 
+def matching_clips(frame_labels: np.ndarray, class_names: Sequence[str], choice: str) -> np.ndarray:
+    """Indices of the clips (rows of ``frame_labels [N, 32, C]``) that fit ``choice``.
+
+    A class name: clips with a positive frame of that class; :data:`NEGATIVE`: clips without
+    any positive frame; :data:`ALL_CLIPS`: every clip. Unknown choices raise ``KeyError``.
+    """
+    tags = clip_positive(np.asarray(frame_labels))
+    names = list(class_names)
+    if choice == ALL_CLIPS:
+        return np.arange(len(tags))
+    if choice == NEGATIVE:
+        return np.flatnonzero(~tags.any(axis=1))
+    if choice not in names:
+        raise KeyError(f"unknown class {choice!r}; choose from {[*names, NEGATIVE, ALL_CLIPS]}")
+    return np.flatnonzero(tags[:, names.index(choice)])
+
+
 class ClipDataset(torch.utils.data.Dataset):
     """Sequential 10 s clips of one split: ``(waveform FloatTensor [320000], labels FloatTensor [32, C])``.
 
@@ -263,7 +289,7 @@ def split_summary(prepared_root: str | os.PathLike) -> pd.DataFrame:
         for split in splits:
             tags = clip_positive(split_frame_labels(prepared_root, division, split))
             _, classes = read_split_labels(prepared_root, division, split)
-            index = [*classes, "Negative", "All clips"]
+            index = [*classes, NEGATIVE, "All clips"]
             columns[split] = [*tags.sum(axis=0).tolist(), int((~tags.any(axis=1)).sum()), len(tags)]
         frame = pd.DataFrame(columns, index=index)
         frame.index = pd.MultiIndex.from_product([[division], index], names=["division", "class"])

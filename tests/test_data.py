@@ -244,17 +244,20 @@ def test_browser_pure_functions(tiny):
     _, prepared = tiny
     labels = np.zeros((4, 32, 2), dtype=np.float32)
     labels[1, 5, 0] = labels[2, 0, 1] = labels[3, 31, 0] = 1
-    assert browser.matching_clips(labels, ["a", "b"], "a").tolist() == [1, 3]
-    assert browser.matching_clips(labels, ["a", "b"], "b").tolist() == [2]
-    assert browser.matching_clips(labels, ["a", "b"], browser.NEGATIVE).tolist() == [0]
-    assert browser.matching_clips(labels, ["a", "b"], browser.ALL).tolist() == [0, 1, 2, 3]
-    with pytest.raises(KeyError, match="unknown class 'z'"):
-        browser.matching_clips(labels, ["a", "b"], "z")
+    # the clip filter of both clip browsers (this one and the clip viewer of notebook 03)
+    assert data.matching_clips(labels, ["a", "b"], "a").tolist() == [1, 3]
+    assert data.matching_clips(labels, ("a", "b"), "b").tolist() == [2]
+    assert data.matching_clips(labels, ["a", "b"], data.NEGATIVE).tolist() == [0]
+    assert data.matching_clips(labels, ["a", "b"], data.ALL_CLIPS).tolist() == [0, 1, 2, 3]
+    assert data.NEGATIVE == "Negative" and data.ALL_CLIPS == "(all clips)"
+    with pytest.raises(KeyError, match=r"unknown class 'z'; choose from \['a', 'b', 'Negative', '\(all clips\)'\]"):
+        data.matching_clips(labels, ["a", "b"], "z")
+    assert browser.class_options(["a", "b"]) == ["a", "b", data.NEGATIVE, data.ALL_CLIPS]
     assert browser.split_options() == ["AL/train", "AL/valid", "AL/test", "SL/train", "SL/valid"]
     state = browser.default_state(prepared)
     assert state == {"split": "AL/train", "choice": "Mosquito", "position": 0}
     ds = data.ClipDataset(prepared, "AL", "train")
-    first = int(browser.matching_clips(ds.labels, ds.class_names, "Mosquito")[0])
+    first = int(data.matching_clips(ds.labels, ds.class_names, "Mosquito")[0])
     fig, wave = browser.clip_view(ds, first)
     assert wave.shape == (320000,)
     assert "Mosquito" in fig.axes[0].get_title() and str(first) in fig.axes[0].get_title()

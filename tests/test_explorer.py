@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from bioal import data, records
 from bioal import explorer as ex
-from bioal import records
 from bioal.embeddings import EmbeddingSplit, write_split
 from bioal.utils import rng, write_json
 from bioal.widgets.explorer import selected_samples_explorer
@@ -150,6 +150,22 @@ def test_clip_spectrogram_and_missing_audio(tmp_path):
     assert wave.shape == (320000,) and mel.shape == (1001, 64)
     with pytest.raises(FileNotFoundError, match="rec9.wav"):
         ex.clip_audio(prepared, "rec9.wav", 0.0)
+
+
+def test_clip_viewer_reads_its_clips_through_the_stage_functions(tmp_path):
+    from bioal.widgets import clip_viewer as cv
+
+    _, data_root = make_records(tmp_path)
+    meta = cv.read_meta(data_root, "train")
+    # clip 3 is rec1.wav at 5 s, without a positive frame
+    wave, mel = ex.clip_spectrogram(data_root / "prepared" / "AL" / "train", "rec1.wav", 5.0)
+    shown = cv.clip_data(data_root, meta, 3)
+    np.testing.assert_array_equal(shown["waveform"], wave)
+    np.testing.assert_array_equal(shown["mel"], mel)
+    assert shown["title"] == "train clip 3: rec1.wav @ 5 s (Negative)"
+    for choice in (*CLASSES, data.NEGATIVE, data.ALL_CLIPS):
+        assert [i for _, i in cv.clip_options(meta, choice)] == data.matching_clips(meta.labels, CLASSES, choice).tolist()
+    assert [i for _, i in cv.clip_options(meta, data.NEGATIVE)] == [0, 3, 4, 6, 7, 8, 9, 10, 11]
 
 
 def test_default_figure_and_widget(tmp_path):

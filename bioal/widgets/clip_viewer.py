@@ -2,8 +2,9 @@
 
 The widget is a thin view over pure functions: :func:`read_meta` (an embedding split read
 with ``meta_only``: labels and clip metadata, not the embeddings), :func:`clip_options` (the clips of a
-class), :func:`default_clip` (the clip shown first: a rare-class clip if there is one),
-:func:`clip_data` (spectrogram, labels, title of one clip). :func:`clip_viewer_figure` is the
+class, chosen by :func:`bioal.data.matching_clips`), :func:`default_clip` (the clip shown first: a
+rare-class clip if there is one), :func:`clip_data` (spectrogram, labels, title of one clip, read by
+:func:`bioal.explorer.clip_spectrogram`). :func:`clip_viewer_figure` is the
 static figure of the default state for the book; the drawing is
 :func:`bioal.plots.explorer.clip_panel`.
 """
@@ -17,18 +18,15 @@ import ipywidgets as widgets
 import numpy as np
 from matplotlib.figure import Figure
 
-from bioal.data import load_clip
+from bioal.data import ALL_CLIPS, NEGATIVE, matching_clips
 from bioal.dcase import RARE_CLASSES
 from bioal.embeddings import EmbeddingSplit, embeddings_dir, read_split
-from bioal.features import log_mel
+from bioal.explorer import clip_spectrogram
 from bioal.plots.explorer import clip_panel
 from bioal.utils import resolve_path
 from bioal.widgets import figure_output, set_outputs, text_output, wav_bytes
 
 __all__ = ["read_meta", "clip_options", "default_clip", "clip_data", "clip_viewer_figure", "clip_viewer"]
-
-ALL = "(all clips)"
-NEGATIVE = "Negative"
 
 
 def read_meta(data_root: str | os.PathLike, split: str = "train") -> EmbeddingSplit:
@@ -36,17 +34,10 @@ def read_meta(data_root: str | os.PathLike, split: str = "train") -> EmbeddingSp
     return read_split(embeddings_dir(resolve_path(data_root)) / f"{split}.h5", meta_only=True)
 
 
-def clip_options(meta: EmbeddingSplit, class_name: str = ALL) -> list[tuple[str, int]]:
-    """``(label, index)`` pairs of the clips of ``class_name`` (a class, ``"Negative"`` or all)."""
-    tags = meta.clip_labels()
-    if class_name == ALL:
-        index = np.arange(len(tags))
-    elif class_name == NEGATIVE:
-        index = np.flatnonzero(~tags.any(axis=1))
-    elif class_name in meta.class_names:
-        index = np.flatnonzero(tags[:, meta.class_names.index(class_name)])
-    else:
-        raise KeyError(f"unknown class {class_name!r}; choose from {[ALL, *meta.class_names, NEGATIVE]}")
+def clip_options(meta: EmbeddingSplit, class_name: str = ALL_CLIPS) -> list[tuple[str, int]]:
+    """``(label, index)`` pairs of the clips of ``class_name`` (a class, :data:`bioal.data.NEGATIVE`
+    or :data:`bioal.data.ALL_CLIPS`; :func:`bioal.data.matching_clips`)."""
+    index = matching_clips(meta.labels, meta.class_names, class_name)
     return [(f"{i}: {meta.recording[i]} @ {meta.clip_start[i]:.0f} s", int(i)) for i in index]
 
 
@@ -58,18 +49,18 @@ def default_clip(meta: EmbeddingSplit, rare: tuple[str, ...] = RARE_CLASSES) -> 
         hits = np.flatnonzero(tags[:, meta.class_names.index(name)])
         if len(hits):
             return name, int(hits[0])
-    return ALL, 0
+    return ALL_CLIPS, 0
 
 
 def clip_data(data_root: str | os.PathLike, meta: EmbeddingSplit, index: int, split: str = "train") -> dict[str, Any]:
     """Log-mel ``mel [1001, 64]`` (dB), ``labels [32, C]``, ``class_names``, ``title``, ``waveform`` of one clip."""
     if not 0 <= index < len(meta.recording):
         raise IndexError(f"clip {index} out of range for {len(meta.recording)} clips of {split}")
-    wav = resolve_path(data_root) / "prepared" / "AL" / split / str(meta.recording[index])
-    wave = load_clip(wav, float(meta.clip_start[index]))
+    prepared = resolve_path(data_root) / "prepared" / "AL" / split
+    wave, mel = clip_spectrogram(prepared, str(meta.recording[index]), float(meta.clip_start[index]))
     present = [meta.class_names[c] for c in np.flatnonzero(meta.clip_labels()[index])] or [NEGATIVE]
     title = f"{split} clip {index}: {meta.recording[index]} @ {meta.clip_start[index]:.0f} s ({', '.join(present)})"
-    return {"mel": log_mel(wave), "labels": meta.labels[index], "class_names": meta.class_names, "title": title,
+    return {"mel": mel, "labels": meta.labels[index], "class_names": meta.class_names, "title": title,
             "waveform": wave}
 
 
@@ -88,7 +79,7 @@ def clip_viewer(data_root: str | os.PathLike, split: str = "train") -> Any:
     state = {"meta": read_meta(data_root, split)}
     cls0, idx0 = default_clip(state["meta"])
     split_box = widgets.Dropdown(options=["train", "valid", "test"], value=split, description="split")
-    class_box = widgets.Dropdown(options=[ALL, *state["meta"].class_names, NEGATIVE], value=cls0, description="class")
+    class_box = widgets.Dropdown(options=[ALL_CLIPS, *state["meta"].class_names, NEGATIVE], value=cls0, description="class")
     clip_box = widgets.Dropdown(options=clip_options(state["meta"], cls0), value=idx0, description="clip",
                                 layout=widgets.Layout(width="480px"))
     out = widgets.Output()

@@ -1,8 +1,8 @@
 """Clip browser of notebook 01: choose split, class and clip; see the log-mel with the frame
 labels over it and listen to the clip.
 
-The widget is a thin view: :func:`matching_clips` (which clips fit a choice),
-:func:`default_state`, :func:`clip_view` (figure + waveform of one clip)
+The widget is a thin view: :func:`bioal.data.matching_clips` (which clips fit a choice),
+:func:`class_options`, :func:`default_state`, :func:`clip_view` (figure + waveform of one clip)
 and :func:`browser_figure` (the static twin shown in the book) are pure functions, tested on
 their own.
 
@@ -23,27 +23,20 @@ import ipywidgets as widgets
 import numpy as np
 from matplotlib.figure import Figure
 
-from bioal.data import DIVISIONS, ClipDataset, clip_positive
+from bioal.data import ALL_CLIPS, DIVISIONS, NEGATIVE, ClipDataset, matching_clips
 from bioal.features import log_mel
 from bioal.grid import SAMPLE_RATE
 from bioal.plots.data import clip_figure
 from bioal.widgets import figure_output, set_outputs, text_output, wav_bytes
 
 __all__ = [
-    "ALL",
-    "NEGATIVE",
     "split_options",
     "class_options",
-    "matching_clips",
     "default_state",
     "clip_view",
-
     "browser_figure",
     "data_browser",
 ]
-
-ALL = "(all clips)"
-NEGATIVE = "(no positive frame)"
 
 
 def split_options() -> list[str]:
@@ -59,23 +52,7 @@ def _dataset(prepared_root: str, split_key: str) -> ClipDataset:
 
 def class_options(class_names: list[str]) -> list[str]:
     """The class drop-down's choices: every class, then all-negative clips, then all clips."""
-    return [*class_names, NEGATIVE, ALL]
-
-
-def matching_clips(frame_labels: np.ndarray, class_names: list[str], choice: str) -> np.ndarray:
-    """Indices of the clips (rows of ``frame_labels [N, 32, C]``) that fit ``choice``.
-
-    A class name: clips with a positive frame of that class; :data:`NEGATIVE`: clips without
-    any positive frame; :data:`ALL`: every clip. Unknown choices raise ``KeyError``.
-    """
-    tags = clip_positive(frame_labels)
-    if choice == ALL:
-        return np.arange(len(tags))
-    if choice == NEGATIVE:
-        return np.flatnonzero(~tags.any(axis=1))
-    if choice not in class_names:
-        raise KeyError(f"unknown class {choice!r}; choose from {class_options(list(class_names))}")
-    return np.flatnonzero(tags[:, class_names.index(choice)])
+    return [*class_names, NEGATIVE, ALL_CLIPS]
 
 
 def default_state(prepared_root: str | os.PathLike) -> dict[str, Any]:
@@ -84,7 +61,7 @@ def default_state(prepared_root: str | os.PathLike) -> dict[str, Any]:
     for name in ds.class_names:
         if len(matching_clips(ds.labels, ds.class_names, name)):
             return {"split": "AL/train", "choice": name, "position": 0}
-    return {"split": "AL/train", "choice": ALL, "position": 0}
+    return {"split": "AL/train", "choice": ALL_CLIPS, "position": 0}
 
 
 def clip_view(dataset: ClipDataset, index: int) -> tuple[Figure, np.ndarray]:
