@@ -58,7 +58,7 @@ from bioal.encoder import BASE_CHANNELS
 from bioal.experiment import ExperimentConfig
 from bioal.metrics import class_average_precision, f1_per_class
 from bioal.paper import PAPER_METHODS, from_paper_method, to_paper_method
-from bioal.results import PAPER_METRIC, TIDY_COLUMNS, paper_layout, round_rows
+from bioal.results import PAPER_METRIC, TIDY_COLUMNS, check_same_embeddings, paper_layout, round_rows
 from bioal.utils import atomic_path, pick_device, read_json, resolve_path, write_json
 
 __all__ = [
@@ -926,14 +926,17 @@ def write_standin_release(
     ``sl/best_encoder.pth`` and ``best_encoder.pth``. Everything is zipped (top folder
     ``models/``) into ``out_dir/models.zip``, written atomically; returns its path.
 
-    ``out_dir/standin.json`` records a fingerprint of the run folders: called again on the
-    same records it returns the existing zip; on changed records it writes a new one and
-    deletes ``out_dir/unpacked`` and ``out_dir/rescore``, which derive from the old one.
+    Runs made on different embeddings are refused (:func:`bioal.results.check_same_embeddings`,
+    as :func:`bioal.results.tidy_table` does). ``out_dir/standin.json`` records a fingerprint of
+    the run folders: called again on the same records it returns the existing zip; on changed
+    records it writes a new one and deletes ``out_dir/unpacked`` and ``out_dir/rescore``, which
+    derive from the old one.
     """
     out_dir = Path(out_dir)
     folders = records.run_folders(results_dir)
     if not folders:
         raise FileNotFoundError(f"no run records under {records.runs_dir(results_dir)}")
+    check_same_embeddings(folders)
     archive, manifest = out_dir / "models.zip", out_dir / "standin.json"
     inputs = _folders_fingerprint(folders)
     if archive.is_file() and manifest.is_file() and read_json(manifest).get("inputs") == inputs:

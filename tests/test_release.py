@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 import os
 import shutil
 import stat
@@ -480,6 +481,18 @@ def test_old_run_folders_load_but_cannot_make_a_standin(sweep, tmp_path):
     assert records.load_run(results_dir / "runs" / "ft-cold-seed0").complete
     with pytest.raises(FileNotFoundError, match=r"ft-cold-seed0/classifiers/00040\.pt: no classifier .* run it again"):
         release.write_standin_release(results_dir, tmp_path / "release", sweep / "data", progress=False)
+
+
+def test_runs_on_different_embeddings_make_no_standin(sweep, tmp_path):
+    results_dir = tmp_path / "results"
+    shutil.copytree(sweep / "results" / "runs", results_dir / "runs")
+    inputs = results_dir / "runs" / "mp-warm-seed1" / "inputs.json"
+    recorded = read_json(inputs)
+    inputs.write_text(json.dumps({"embeddings": {**recorded["embeddings"], "test": "e" * 64}}))
+    with pytest.raises(ValueError, match=r"different embeddings \(their inputs.json differ in test\): .*"
+                       r"mp-warm-seed1 \(test eeeeeeeeeeee\)"):
+        release.write_standin_release(results_dir, tmp_path / "release", sweep / "data", progress=False)
+    assert not (tmp_path / "release").exists()
 
 
 @pytest.mark.slow
