@@ -23,6 +23,7 @@ __all__ = [
     "PAPER_METHODS",
     "METHOD_ORDER",
     "PAPER_RUNS",
+    "PAPER_SCORES",
     "paper_csv_text",
     "paper_results",
     "paper_columns",
@@ -40,6 +41,9 @@ PAPER_METHODS: dict[str, str] = {s: paper_name(s) for s in strategy_names()}
 METHOD_ORDER: tuple[str, ...] = tuple(sorted(PAPER_METHODS.values(), reverse=True))
 #: Repetitions behind every AL row of the paper's CSV (exp_1..exp_5).
 PAPER_RUNS = 5
+#: The paper's score names, in the CSV's column order (``<score>_mean``, ``<score>_std``).
+PAPER_SCORES: tuple[str, ...] = ("valid_f1", "valid_cmap", "test_f1", "test_cmap")
+_SCORE_ORDER = ("test_cmap", "test_f1", "valid_cmap", "valid_f1")  # the long tables' metric order
 
 _RESOURCE = "paper_al_results.csv"
 
@@ -71,7 +75,7 @@ def paper_columns(class_names: tuple[str, ...] | list[str] = PAPER_CLASSES) -> l
     for name in [*class_names, "Negative"]:
         columns += [f"{name}_mean", f"{name}_std", f"Total_{name}"]
     for prefix in ("", "full_"):
-        for metric in ("valid_f1", "valid_cmap", "test_f1", "test_cmap"):
+        for metric in PAPER_SCORES:
             columns += [f"{prefix}{metric}_mean", f"{prefix}{metric}_std"]
     return columns
 
@@ -96,9 +100,7 @@ def paper_tidy(table: pd.DataFrame | None = None, runs: int = PAPER_RUNS) -> pd.
             "init_pos": int(record["pos_init_num"]),
             "n_labelled": int(record["num_annotated_samples"]),
         }
-        metrics = {
-            m: (record[f"{m}_mean"], record[f"{m}_std"]) for m in ("test_cmap", "test_f1", "valid_cmap", "valid_f1")
-        }
+        metrics = {m: (record[f"{m}_mean"], record[f"{m}_std"]) for m in _SCORE_ORDER}
         for name in class_names:
             metrics[f"count_{name}"] = (record[f"{name}_mean"], record[f"{name}_std"])
         metrics["negative"] = (record["Negative_mean"], record["Negative_std"])
@@ -112,11 +114,10 @@ def paper_full_supervision(table: pd.DataFrame | None = None) -> pd.DataFrame:
     """The full-supervision baseline: one row per metric with ``mean`` and ``std`` (ddof 0, %)."""
     table = paper_results() if table is None else table
     first = table.iloc[0]
-    metrics = ("test_cmap", "test_f1", "valid_cmap", "valid_f1")
     return pd.DataFrame(
         {
-            "metric": list(metrics),
-            "mean": [float(first[f"full_{m}_mean"]) for m in metrics],
-            "std": [float(first[f"full_{m}_std"]) for m in metrics],
+            "metric": list(_SCORE_ORDER),
+            "mean": [float(first[f"full_{m}_mean"]) for m in _SCORE_ORDER],
+            "std": [float(first[f"full_{m}_std"]) for m in _SCORE_ORDER],
         }
     )

@@ -14,7 +14,7 @@ import seaborn as sns
 from matplotlib.figure import Figure
 
 from bioal.paper import paper_full_supervision, paper_tidy
-from bioal.results import EVENT_SCORES, SCORES, budget_steps
+from bioal.results import EVENT_SCORES, PAPER_METRIC, SCORES, budget_steps
 from bioal.strategies import strategy_colours, strategy_label
 
 __all__ = [
@@ -45,7 +45,6 @@ METRIC_LABELS = {
 #: Colour per strategy, in display order (the strategy registry's).
 STRATEGY_COLORS = strategy_colours()
 _DASHES = {"cold": "", "warm": (4, 2)}
-_PAPER_METRIC = {"test_ap": "test_cmap", "test_f1": "test_f1", "valid_ap": "valid_cmap", "valid_f1": "valid_f1"}
 
 
 def _scale(metric: str) -> float:
@@ -170,7 +169,7 @@ def paper_overlay(tidy: pd.DataFrame, metric: str = "test_ap") -> Figure:
     """This run's curves (solid, bands over seeds) beside the paper's means (dotted), per start."""
     rows = _select(tidy, metric)
     paper = paper_tidy()
-    paper_metric = _PAPER_METRIC.get(metric, metric)
+    paper_metric = PAPER_METRIC.get(metric, metric)
     paper = paper[paper.metric == paper_metric]
     starts = [s for s in ("cold", "warm") if s in set(rows.start)]
     fig, axes = plt.subplots(
