@@ -58,7 +58,6 @@ DIVISIONS = dcase.SPLITS  # {"SL": ("train", "valid"), "AL": ("train", "valid", 
 #: without any positive frame (the clip browsers show these words).
 ALL_CLIPS = "(all clips)"
 NEGATIVE = "Negative"
-CLASS_CSVS = ("DCASE2024_task5_training_set_classes.csv", "DCASE2024_task5_validation_set_classes.csv")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -117,18 +116,18 @@ def _ensure_raw_dcase(raw: Path, progress: bool, api_base: str) -> None:
     if _check_source(marker, tag):
         return
     downloads = raw / "downloads"
-    names = ["Development_set.zip", *CLASS_CSVS]  # the annotations zip duplicates the CSVs inside the set
+    names = [download.DEVELOPMENT_SET_ZIP, *dcase.CLASS_CSVS]  # the annotations zip repeats the set's CSVs
     download.download_zenodo_record(download.DCASE2024_RECORD, downloads, names=names, api_base=api_base,
                                     progress=progress)
-    dcase.unpack_development_set(downloads / "Development_set.zip", raw, progress=progress)
-    for name in CLASS_CSVS:
+    dcase.unpack_development_set(downloads / download.DEVELOPMENT_SET_ZIP, raw, progress=progress)
+    for name in dcase.CLASS_CSVS:
         if not (raw / name).is_file():
             shutil.copyfile(downloads / name, raw / f".{name}.part")
             os.replace(raw / f".{name}.part", raw / name)
     write_json(marker, tag)
 
 
-def ensure_prepared(config: DataConfig, progress: bool = True, api_base: str = "https://zenodo.org/api") -> Path:
+def ensure_prepared(config: DataConfig, progress: bool = True, api_base: str = download.ZENODO_API) -> Path:
     """Make ``DATA_ROOT/prepared`` exist and be complete; return it.
 
     synthetic: generate ``DATA_ROOT/raw`` with ``bioal.synth.audio``, then prepare.

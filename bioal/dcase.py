@@ -128,6 +128,10 @@ SPLITS = {"SL": ("train", "valid"), "AL": ("train", "valid", "test")}
 DUPLICATE_RECORDINGS = (("Validation_Set", "PB", "BUK5_20180921_015906a"),)
 CODES = {"POS": 1, "NEG": 0, "UNK": -1}
 KEYS = ["Audiofilename", "Starttime", "Endtime"]
+#: The development set's two class tables, beside ``Development_Set/``.
+TRAINING_CLASSES_CSV = "DCASE2024_task5_training_set_classes.csv"
+VALIDATION_CLASSES_CSV = "DCASE2024_task5_validation_set_classes.csv"
+CLASS_CSVS = (TRAINING_CLASSES_CSV, VALIDATION_CLASSES_CSV)
 #: How far (s) an annotation may end past the end of its recording before it is an error:
 #: a little rounding is tolerated, an event in audio that is not there is not.
 END_SLACK_SECONDS = 0.5
@@ -813,8 +817,8 @@ def prepare(
     """
     raw_root, prepared_root = Path(raw_root), Path(prepared_root)
     dev = raw_root / "Development_Set"
-    train_csv = raw_root / "DCASE2024_task5_training_set_classes.csv"
-    valid_csv = raw_root / "DCASE2024_task5_validation_set_classes.csv"
+    train_csv = raw_root / TRAINING_CLASSES_CSV
+    valid_csv = raw_root / VALIDATION_CLASSES_CSV
     if is_prepared(prepared_root) and not dev.is_dir():
         return prepared_root  # the raw data was removed after preparing: nothing to compare with
     for p in (dev, train_csv, valid_csv):

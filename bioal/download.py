@@ -18,18 +18,24 @@ import logging
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import requests
 from tqdm.auto import tqdm
 
+from bioal.dcase import CLASS_CSVS
+from bioal.utils import write_json
+
 __all__ = [
     "DCASE2024_RECORD",
     "DCASE2024_FILES",
+    "DEVELOPMENT_SET_ZIP",
     "ZENODO_API",
     "ChecksumError",
     "DownloadError",
     "RemoteFile",
     "md5sum",
+    "write_zenodo_record",
     "download_file",
     "zenodo_files",
     "download_zenodo_record",
@@ -37,12 +43,8 @@ __all__ = [
 
 ZENODO_API = "https://zenodo.org/api"
 DCASE2024_RECORD = 10829604
-DCASE2024_FILES = (
-    "Development_set.zip",
-    "Development_set_annotations.zip",
-    "DCASE2024_task5_training_set_classes.csv",
-    "DCASE2024_task5_validation_set_classes.csv",
-)
+DEVELOPMENT_SET_ZIP = "Development_set.zip"
+DCASE2024_FILES = (DEVELOPMENT_SET_ZIP, "Development_set_annotations.zip", *CLASS_CSVS)
 
 _CHUNK = 1 << 20
 
@@ -226,6 +228,27 @@ def zenodo_files(record_id: int, api_base: str = ZENODO_API, timeout: float = 60
     if not files:
         raise DownloadError(f"{url}: Zenodo record {record_id} lists no files")
     return files
+
+
+def write_zenodo_record(
+    folder: str | os.PathLike, record_id: int, names: Sequence[str], base_url: str, title: str
+) -> dict[str, Any]:
+    """Describe ``folder``'s files ``names`` as the JSON of a Zenodo record served under
+    ``base_url`` (what :func:`zenodo_files` reads: ``files[].key/size/checksum/links.self``);
+    written to ``folder/record.json`` and returned. Stand-in servers in tests and demos use it."""
+    folder, base = Path(folder), base_url.rstrip("/")
+    record = {
+        "id": record_id,
+        "metadata": {"title": title},
+        "files": [
+            {"key": name, "size": (folder / name).stat().st_size, "checksum": f"md5:{md5sum(folder / name)}",
+             "links": {"self": f"{base}/records/{record_id}/files/{name}/content"}}
+            for name in names
+        ],
+        "links": {"archive": f"{base}/records/{record_id}/files-archive"},
+    }
+    write_json(folder / "record.json", record)
+    return record
 
 
 def download_zenodo_record(

@@ -24,7 +24,7 @@ from tqdm.auto import tqdm
 from bioal.annotations import read_dcase_csv
 from bioal.collection import CollectionConfig
 from bioal.config import Config, ConfigError
-from bioal.dcase import normalise_name, read_validation_classes
+from bioal.dcase import VALIDATION_CLASSES_CSV, normalise_name, read_validation_classes
 from bioal.embeddings import EmbeddingSplit, embeddings_dir, read_split
 from bioal.session import Session, SessionConfig, SimulatedAnnotator
 from bioal.utils import resolve_path
@@ -105,7 +105,7 @@ def stand_in(data_root: str | os.PathLike, audio_dir: str | os.PathLike, n_recor
     simulated annotator's events (``recording`` = file name, ``label`` = class name, POS only)."""
     raw = resolve_path(data_root) / "raw"
     valid = raw / "Development_Set" / "Validation_Set"
-    classes_csv = raw / "DCASE2024_task5_validation_set_classes.csv"
+    classes_csv = raw / VALIDATION_CLASSES_CSV
     if not valid.is_dir() or not classes_csv.is_file():
         raise FileNotFoundError(f"no validation recordings under {valid} (or no {classes_csv.name}); run notebook 01")
     classes = read_validation_classes(classes_csv)

@@ -52,7 +52,7 @@ from bioal import records
 from bioal.classifier import ClassifierConfig, FeatureScaler, MLPClassifier, predict_probs
 from bioal.config import Config
 from bioal.dcase import AL_CLASSES, PAPER_POOL_SIZE
-from bioal.download import ZENODO_API, download_zenodo_record, md5sum
+from bioal.download import ZENODO_API, download_zenodo_record, md5sum, write_zenodo_record
 from bioal.embeddings import EmbeddingSplit, embeddings_dir, read_split
 from bioal.encoder import BASE_CHANNELS
 from bioal.experiment import ExperimentConfig
@@ -1008,17 +1008,6 @@ def _folders_fingerprint(folders: Sequence[Path]) -> str:
 def make_release_record(folder: str | os.PathLike, base_url: str, record: int = RELEASE_RECORD) -> dict[str, Any]:
     """Describe ``folder``'s release files as a Zenodo record JSON (``files[].key/size/checksum/links``)
     served under ``base_url``; written to ``folder/record.json`` and returned."""
-    folder = Path(folder)
-    names = [n for n in RELEASE_FILES if (folder / n).is_file()]
-    base = base_url.rstrip("/")
-    data = {
-        "id": record,
-        "metadata": {"title": "Released models (stand-in written by bioal.release from this project's runs)"},
-        "files": [
-            {"key": n, "size": (folder / n).stat().st_size, "checksum": f"md5:{md5sum(folder / n)}",
-             "links": {"self": f"{base}/records/{record}/files/{n}/content"}}
-            for n in names
-        ],
-    }
-    write_json(folder / "record.json", data)
-    return data
+    names = [n for n in RELEASE_FILES if (Path(folder) / n).is_file()]
+    title = "Released models (stand-in written by bioal.release from this project's runs)"
+    return write_zenodo_record(folder, record, names, base_url, title)

@@ -14,6 +14,7 @@ import soundfile as sf
 from helpers_synth import al_class_summary, al_pool_summary
 
 from bioal import dcase
+from bioal.download import DCASE2024_RECORD
 from bioal.synth import audio as synth
 
 SEED = 0
@@ -351,7 +352,7 @@ def test_cli(tiny, tmp_path, capsys):
                        "--zenodo", str(tmp_path / "z")]) == 0
     assert _digests(root) == _digests(tiny)
     assert "synthetic tiny set (seed 0)" in capsys.readouterr().out
-    assert json.loads((tmp_path / "z" / "record.json").read_text())["id"] == synth.ZENODO_RECORD_ID
+    assert json.loads((tmp_path / "z" / "record.json").read_text())["id"] == DCASE2024_RECORD
     with pytest.raises(SystemExit):
         synth.main([str(root), "--size", "huge"])
 

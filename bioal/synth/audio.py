@@ -49,6 +49,8 @@ import soundfile as sf
 from scipy.signal import butter, lfilter, sosfilt
 from tqdm.auto import tqdm
 
+from bioal.dcase import DUPLICATE_RECORDINGS, TRAINING_CLASSES_CSV, VALIDATION_CLASSES_CSV
+from bioal.download import DCASE2024_FILES, DCASE2024_RECORD, write_zenodo_record
 from bioal.utils import atomic_path, atomic_write, read_json, rng, write_json
 
 __all__ = [
@@ -59,7 +61,6 @@ __all__ = [
     "AL_CLASS_NAMES",
     "TRAINING_CLASSES",
     "MANIFEST_NAME",
-    "ZENODO_RECORD_ID",
     "plan_development_set",
     "render_recording",
     "generate_development_set",
@@ -70,10 +71,8 @@ __all__ = [
 GENERATOR_VERSION = 3
 MANIFEST_NAME = "synth_manifest.json"
 _PENDING_NAME = ".synth_pending.json"
-ZENODO_RECORD_ID = 10829604
-TRAINING_CLASSES_CSV = "DCASE2024_task5_training_set_classes.csv"
-VALIDATION_CLASSES_CSV = "DCASE2024_task5_validation_set_classes.csv"
-DUPLICATE_NAME = "BUK5_20180921_015906a"
+#: The validation recording the real set holds twice (PB and PB24); preparation drops the PB copy.
+DUPLICATE_NAME = next(name for division, subset, name in DUPLICATE_RECORDINGS if subset == "PB")
 
 
 # --------------------------------------------------------------------------- sizes
@@ -1109,14 +1108,6 @@ def _appledouble(name: str) -> bytes:
     return b"\x00\x05\x16\x07\x00\x02\x00\x00Mac OS X        " + hashlib.md5(name.encode()).digest()
 
 
-def _md5(path: Path) -> str:
-    digest = hashlib.md5()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def make_zenodo_record(source_root: str | os.PathLike, out_dir: str | os.PathLike, base_url: str) -> dict[str, Any]:
     """Package a generated tree as a stand-in for Zenodo record 10829604.
 
@@ -1158,24 +1149,8 @@ def make_zenodo_record(source_root: str | os.PathLike, out_dir: str | os.PathLik
         with atomic_write(out_dir / name, "wb") as handle:
             handle.write((source_root / name).read_bytes())
 
-    base_url = base_url.rstrip("/")
-    names = ["Development_set.zip", "Development_set_annotations.zip", TRAINING_CLASSES_CSV, VALIDATION_CLASSES_CSV]
-    record = {
-        "id": ZENODO_RECORD_ID,
-        "metadata": {"title": "DCASE 2024 Task 5 development set (synthetic stand-in made by bioal.synth.audio)"},
-        "files": [
-            {
-                "key": name,
-                "size": (out_dir / name).stat().st_size,
-                "checksum": f"md5:{_md5(out_dir / name)}",
-                "links": {"self": f"{base_url}/records/{ZENODO_RECORD_ID}/files/{name}/content"},
-            }
-            for name in names
-        ],
-        "links": {"archive": f"{base_url}/records/{ZENODO_RECORD_ID}/files-archive"},
-    }
-    write_json(out_dir / "record.json", record)
-    return record
+    title = "DCASE 2024 Task 5 development set (synthetic stand-in made by bioal.synth.audio)"
+    return write_zenodo_record(out_dir, DCASE2024_RECORD, DCASE2024_FILES, base_url, title)
 
 
 # --------------------------------------------------------------------------- CLI
