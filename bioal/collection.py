@@ -38,6 +38,7 @@ import torch
 import torchaudio.functional as AF
 
 from bioal.config import Config, ConfigError
+from bioal.data import prepared_dir
 from bioal.dcase import DatasetError, audio_info, clip_starts
 from bioal.embeddings import EmbeddingConfig, EmbeddingSplit, embed_clips, load_encoder, read_split, write_incrementally
 from bioal.features import MeanStd, load_mean_std, log_mel, mean_std_from_batches
@@ -399,7 +400,7 @@ def build_collection(config: CollectionConfig, progress: bool = True, max_batche
         encoder = encoder.to(pick_device(config.device))
         use_prepared = config.standardise == "prepared" or (config.standardise == "auto" and config.encoder == "trained")
         stats = (
-            load_mean_std(resolve_path(config.data_root) / "prepared", "AL")
+            load_mean_std(prepared_dir(config.data_root), "AL")
             if use_prepared
             else _estimate_mean_std(config, files, clips)
         )

@@ -49,6 +49,8 @@ __all__ = [
     "split_summary",
     "pos_events",
     "DIVISIONS",
+    "prepared_dir",
+    "split_dir",
 ]
 
 log = logging.getLogger(__name__)
@@ -136,7 +138,7 @@ def ensure_prepared(config: DataConfig, progress: bool = True, api_base: str = d
     size or seed is an error rather than silently reused.
     """
     root = config.root
-    raw, prepared = root / "raw", root / "prepared"
+    raw, prepared = root / "raw", prepared_dir(root)
     tag = _source_tag(config)
     prepared_marker = prepared / "source.json"
     if dcase.is_prepared(prepared) and _check_source(prepared_marker, tag):
@@ -154,7 +156,13 @@ def ensure_prepared(config: DataConfig, progress: bool = True, api_base: str = d
 # --------------------------------------------------------------------------- reading the prepared data
 
 
-def _split_dir(prepared_root: str | os.PathLike, division: str, split: str) -> Path:
+def prepared_dir(data_root: str | os.PathLike) -> Path:
+    """``DATA_ROOT/prepared`` (resolved against the project root)."""
+    return resolve_path(data_root) / "prepared"
+
+
+def split_dir(prepared_root: str | os.PathLike, division: str, split: str) -> Path:
+    """``<prepared_root>/<division>/<split>``, the prepared chunks of one split."""
     if division not in DIVISIONS or split not in DIVISIONS[division]:
         raise ValueError(f"no split {division}/{split}; choose from {DIVISIONS}")
     return Path(prepared_root) / division / split
@@ -162,7 +170,7 @@ def _split_dir(prepared_root: str | os.PathLike, division: str, split: str) -> P
 
 def read_split_labels(prepared_root: str | os.PathLike, division: str, split: str) -> tuple[pd.DataFrame, list[str]]:
     """The split's label table (``Audiofilename, Starttime, Endtime`` + classes) and class names."""
-    _split_dir(prepared_root, division, split)
+    split_dir(prepared_root, division, split)
     return dcase.read_label_table(Path(prepared_root) / division / f"{split}_label.csv")
 
 
@@ -171,7 +179,7 @@ def clip_table(prepared_root: str | os.PathLike, division: str, split: str) -> p
 
     Global order of method §1.5: sorted unique Audiofilename of the split's label CSV, then clip k.
     """
-    folder = _split_dir(prepared_root, division, split)
+    folder = split_dir(prepared_root, division, split)
     labels, _ = read_split_labels(prepared_root, division, split)
     rows = []
     for rec in sorted(labels["Audiofilename"].unique()):
@@ -255,7 +263,7 @@ class ClipDataset(torch.utils.data.Dataset):
     def __init__(self, prepared_root: str | os.PathLike, division: str, split: str) -> None:
         self.prepared_root = Path(prepared_root)
         self.division, self.split = division, split
-        self.folder = _split_dir(prepared_root, division, split)
+        self.folder = split_dir(prepared_root, division, split)
         self.events, self.class_names = read_split_labels(prepared_root, division, split)
         self.clips = clip_table(prepared_root, division, split)
         self.labels = _frame_labels_for(self.events, self.class_names, self.clips)

@@ -39,9 +39,9 @@ import torch
 from tqdm.auto import tqdm
 
 from bioal.config import Config, ConfigError
-from bioal.data import ClipDataset
+from bioal.data import ClipDataset, prepared_dir
 from bioal.dcase import prepared_fingerprint
-from bioal.encoder import Cnn14Encoder
+from bioal.encoder import ENCODER_FILE, Cnn14Encoder, encoder_dir
 from bioal.features import LogMelExtractor, compute_mean_std, mean_std_path, standardise
 from bioal.utils import atomic_path, pick_device, resolve_path
 
@@ -52,6 +52,7 @@ __all__ = [
     "SPLITS",
     "EmbeddingConfig",
     "embeddings_dir",
+    "split_file",
     "load_encoder",
     "embed_clips",
     "extract_split",
@@ -241,10 +242,16 @@ def embeddings_dir(data_root: str | os.PathLike) -> Path:
     return Path(data_root) / "embeddings"
 
 
+def split_file(folder: str | os.PathLike, split: str) -> Path:
+    """``folder/<split>.h5``: one split's embeddings in ``EMBEDDINGS_DIR`` (by default
+    :func:`embeddings_dir`)."""
+    return Path(folder) / f"{split}.h5"
+
+
 def load_encoder(config: EmbeddingConfig) -> tuple[Any, str]:
     """The encoder ``config`` names, in eval mode on CPU, and a fingerprint of its weights."""
     if config.encoder_source == "trained":
-        path = config.root / "models" / "encoder" / "best_encoder.pt"
+        path = encoder_dir(config.root) / ENCODER_FILE
         if not path.is_file():
             raise FileNotFoundError(f"no trained encoder at {path}; run notebook 02 (bioal.training) first")
         encoder = Cnn14Encoder.from_panns(path, seed=config.seed)
@@ -459,7 +466,7 @@ def extract_embeddings(
     missing), the encoder of :func:`load_encoder` on ``config.device``, batches of
     ``ENCODER_BATCH_SIZE``, ``EMBED_DTYPE`` storage. Finished files are kept; partial ones resume.
     """
-    prepared = config.root / "prepared"
+    prepared = prepared_dir(config.root)
     if not (prepared / "AL").is_dir():
         raise FileNotFoundError(f"no prepared AL data under {prepared}; run notebook 01 (bioal.data) first")
     device = pick_device(config.device)
@@ -476,7 +483,7 @@ def extract_embeddings(
     out = {}
     for split in splits:
         out[split] = extract_split(
-            prepared, split, embeddings_dir(config.root) / f"{split}.h5", encoder, fingerprint,
+            prepared, split, split_file(embeddings_dir(config.root), split), encoder, fingerprint,
             stats.mean, stats.std, batch_size=config.encoder_batch_size, dtype=config.embed_dtype,
             bf16=config.bf16,
             attrs=attrs, progress=progress,

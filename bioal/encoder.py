@@ -36,6 +36,8 @@ __all__ = [
     "panns_state_dict_shapes",
     "download_panns_checkpoint",
     "CheckpointError",
+    "ENCODER_FILE",
+    "encoder_dir",
 ]
 
 BASE_CHANNELS = (64, 128, 256, 512, 1024, 2048)
@@ -43,6 +45,14 @@ PANNS_FILENAME = "Cnn14_DecisionLevelMax_mAP=0.385.pth"
 PANNS_URL = "https://zenodo.org/records/3987831/files/Cnn14_DecisionLevelMax_mAP%3D0.385.pth?download=1"
 PANNS_SIZE = 327_428_481
 PANNS_MD5 = "70539c43c18b6a289b3199c503a82c5a"
+#: The trained encoder's weights (notebook 02), in :func:`encoder_dir`: the 72 ``conv_block*``
+#: tensors, the layout of the paper's ``best_encoder.pth``.
+ENCODER_FILE = "best_encoder.pt"
+
+
+def encoder_dir(data_root: str | os.PathLike) -> Path:
+    """``DATA_ROOT/models/encoder``: the trained encoder, its checkpoint and history."""
+    return Path(data_root) / "models" / "encoder"
 
 
 class CheckpointError(ValueError):

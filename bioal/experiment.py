@@ -55,7 +55,7 @@ from bioal.classifier import (
     train_classifier,
 )
 from bioal.config import Config, ConfigError
-from bioal.embeddings import SPLITS, EmbeddingSplit, read_split
+from bioal.embeddings import SPLITS, EmbeddingSplit, read_split, split_file
 from bioal.events import MERGE_RULES, label_events, split_event_scores
 from bioal.metrics import optimal_threshold
 from bioal.records import ROUND_KEYS, RoundRecord, RunRecord, load_run, start_name
@@ -187,7 +187,7 @@ def embeddings_folder(config: ExperimentConfig) -> Path:
 def load_splits(config: ExperimentConfig) -> tuple[EmbeddingSplit, EmbeddingSplit, EmbeddingSplit]:
     """Read ``train/valid/test.h5`` from ``EMBEDDINGS_DIR`` (default ``DATA_ROOT/embeddings``) as float32."""
     folder = embeddings_folder(config)
-    return tuple(read_split(folder / f"{name}.h5", dtype=np.float32) for name in SPLITS)  # type: ignore[return-value]
+    return tuple(read_split(split_file(folder, name), dtype=np.float32) for name in SPLITS)  # type: ignore[return-value]
 
 
 def _check_splits(splits: Any) -> tuple[EmbeddingSplit, EmbeddingSplit, EmbeddingSplit]:

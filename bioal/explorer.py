@@ -18,7 +18,7 @@ import pandas as pd
 
 from bioal import records
 from bioal.data import load_clip
-from bioal.embeddings import EmbeddingSplit, embeddings_dir, read_split
+from bioal.embeddings import EmbeddingSplit, embeddings_dir, read_split, split_file
 from bioal.features import log_mel
 from bioal.grid import CLIP_SECONDS, SAMPLE_RATE
 from bioal.records import RoundRecord
@@ -58,7 +58,7 @@ def read_round(folder: str | os.PathLike, round_index: int) -> RoundRecord:
 
 def read_train_meta(data_root: str | os.PathLike) -> EmbeddingSplit:
     """``DATA_ROOT/embeddings/train.h5`` without its embeddings."""
-    return read_split(embeddings_dir(resolve_path(data_root)) / "train.h5", meta_only=True)
+    return read_split(split_file(embeddings_dir(resolve_path(data_root)), "train"), meta_only=True)
 
 
 def _scores(values: list[Any]) -> list[float]:

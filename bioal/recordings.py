@@ -25,7 +25,7 @@ from bioal.annotations import read_dcase_csv
 from bioal.collection import CollectionConfig
 from bioal.config import Config, ConfigError
 from bioal.dcase import VALIDATION_CLASSES_CSV, normalise_name, read_validation_classes
-from bioal.embeddings import EmbeddingSplit, embeddings_dir, read_split
+from bioal.embeddings import EmbeddingSplit, embeddings_dir, read_split, split_file
 from bioal.session import Session, SessionConfig, SimulatedAnnotator
 from bioal.utils import resolve_path
 
@@ -134,7 +134,7 @@ def stand_in(data_root: str | os.PathLike, audio_dir: str | os.PathLike, n_recor
 def validation_split(data_root: str | os.PathLike, exclude: Any) -> EmbeddingSplit | None:
     """The clips of ``DATA_ROOT/embeddings/valid.h5`` (chapter 03) not cut from the recordings
     named in ``exclude`` (compared by normalised stem); None when that file does not exist."""
-    path = embeddings_dir(resolve_path(data_root)) / "valid.h5"
+    path = split_file(embeddings_dir(resolve_path(data_root)), "valid")
     if not path.is_file():
         return None
     split = read_split(path, dtype=np.float32)

@@ -53,8 +53,8 @@ from bioal.classifier import ClassifierConfig, FeatureScaler, MLPClassifier, pre
 from bioal.config import Config
 from bioal.dcase import AL_CLASSES, PAPER_POOL_SIZE
 from bioal.download import ZENODO_API, download_zenodo_record, md5sum, write_zenodo_record
-from bioal.embeddings import EmbeddingSplit, embeddings_dir, read_split
-from bioal.encoder import BASE_CHANNELS
+from bioal.embeddings import EmbeddingSplit, embeddings_dir, read_split, split_file
+from bioal.encoder import BASE_CHANNELS, ENCODER_FILE, encoder_dir
 from bioal.experiment import ExperimentConfig
 from bioal.metrics import class_average_precision, f1_per_class
 from bioal.paper import PAPER_METHODS, from_paper_method, to_paper_method
@@ -619,7 +619,7 @@ def runs_shapes(results_dir: str | os.PathLike, data_root: str | os.PathLike | N
     if not folders:
         raise FileNotFoundError(f"no run records under {records.runs_dir(results_dir)}")
     config = ExperimentConfig.from_dict(records.load_run(folders[0]).config)
-    path = embeddings_dir(resolve_path(data_root if data_root is not None else config.data_root)) / "train.h5"
+    path = split_file(embeddings_dir(resolve_path(data_root if data_root is not None else config.data_root)), "train")
     train = read_split(path, dtype=np.float32)
     n, _, dim = train.embeddings.shape
     return ReleaseShapes(in_dim=int(dim), hidden=config.classifier.hidden, n_classes=train.n_classes, pool_size=int(n))
@@ -961,7 +961,7 @@ def write_standin_release(
     if any(r.config.get("standardize_features", False) for r in runs):
         if not all(r.config.get("standardize_features", False) for r in runs):
             raise ReleaseError(f"{results_dir}: some runs z-score their features and some do not")
-        train = read_split(embeddings_dir(data_root) / "train.h5", dtype=np.float32)
+        train = read_split(split_file(embeddings_dir(data_root), "train"), dtype=np.float32)
         scaler = FeatureScaler.fit(train.embeddings)
     stage = out_dir / "standin"
     if stage.exists():
@@ -977,7 +977,7 @@ def write_standin_release(
         for r, record in enumerate(run.rounds):
             with atomic_path(folder / f"{record.n_labelled}.pth") as tmp:
                 torch.save(_checkpoint(run, r, scaler), tmp)
-    encoder = data_root / "models" / "encoder" / "best_encoder.pt"
+    encoder = encoder_dir(data_root) / ENCODER_FILE
     if encoder.is_file():
         (models / "sl").mkdir(parents=True, exist_ok=True)
         shutil.copyfile(encoder, models / "sl" / "best_encoder.pth")

@@ -45,6 +45,7 @@ from tqdm.auto import tqdm
 
 from bioal import records
 from bioal.config import load_preset
+from bioal.embeddings import SPLITS, split_file
 from bioal.experiment import NON_RESULT_FIELDS, ExperimentConfig, embeddings_folder, run_name
 from bioal.notebooks import executed_dir, notebook_parameters, notebook_path, preset_parameters, run_notebook
 from bioal.strategies import strategy_names
@@ -224,7 +225,7 @@ def check_sweep_inputs(preset: str, overrides: Mapping[str, Any] | None, results
     mix them. Missing embeddings are left to the runs to report."""
     base = preset_parameters(notebook_path(RUN_NOTEBOOK), preset, overrides)
     folder = embeddings_folder(ExperimentConfig.from_namespace(base))
-    files = {split: folder / f"{split}.h5" for split in ("train", "valid", "test")}
+    files = {split: split_file(folder, split) for split in SPLITS}
     if not all(path.is_file() for path in files.values()):
         return
     shared = {k: v for k, v in sorted(base.items()) if k not in _NOT_SHARED}

@@ -45,9 +45,9 @@ from tqdm.auto import tqdm
 
 from bioal.classifier import MLPClassifier, pos_weight_bce, read_panns_fc
 from bioal.config import Config, ConfigError
-from bioal.data import ClipDataset, clip_table, load_clip, read_split_labels
+from bioal.data import ClipDataset, clip_table, load_clip, prepared_dir, read_split_labels
 from bioal.dcase import clip_frame_labels, event_arrays, prepared_fingerprint
-from bioal.encoder import PANNS_FILENAME, Cnn14Encoder, download_panns_checkpoint
+from bioal.encoder import ENCODER_FILE, PANNS_FILENAME, Cnn14Encoder, download_panns_checkpoint, encoder_dir
 from bioal.features import LogMelExtractor, add_noise, compute_mean_std, freq_mask
 from bioal.grid import CLIP_SECONDS, N_MELS, STFT_FRAMES
 from bioal.metrics import class_average_precision, optimal_threshold
@@ -69,7 +69,6 @@ __all__ = [
     "BalancedSampler",
     "merge_intervals",
     "subtract_intervals",
-    "encoder_dir",
     "train_encoder",
     "load_history",
     "describe_init",
@@ -254,12 +253,7 @@ class TrainingResult:
 
     @property
     def best_encoder(self) -> Path:
-        return self.folder / "best_encoder.pt"
-
-
-def encoder_dir(data_root: str | os.PathLike) -> Path:
-    """``DATA_ROOT/models/encoder``."""
-    return Path(data_root) / "models" / "encoder"
+        return self.folder / ENCODER_FILE
 
 
 def _autocast(device: torch.device, enabled: bool) -> Any:
@@ -300,7 +294,7 @@ def train_encoder(config: EncoderTrainingConfig, progress: bool = True) -> Train
     raising ``EPOCHS`` continues it. A checkpoint made with other settings is an error.
     """
     root = config.root
-    prepared = root / "prepared"
+    prepared = prepared_dir(root)
     if not (prepared / "SL" / "train_label.csv").is_file():
         raise FileNotFoundError(f"no prepared SL data under {prepared}; run notebook 01 (bioal.data) first")
     folder = encoder_dir(root)
@@ -433,7 +427,7 @@ def train_encoder(config: EncoderTrainingConfig, progress: bool = True) -> Train
         improved = valid_map > best_map
         if improved:
             best_map, best_epoch = valid_map, epoch
-            with atomic_path(folder / "best_encoder.pt") as tmp:
+            with atomic_path(folder / ENCODER_FILE) as tmp:
                 torch.save({k: v.cpu() for k, v in encoder.encoder_state_dict().items()}, tmp)
         history.append({
             "epoch": epoch + 1, "loss": float(np.mean(losses)), "valid_map": valid_map,

@@ -154,3 +154,28 @@ def test_the_checker_sees_an_upward_import(tmp_path):
     bad.write_text("from bioal.utils import rng\n\n\ndef f():\n    from bioal.plots import results\n")
     assert bioal_imports(bad, root) == [(1, "bioal.utils", False), (5, "bioal.plots.results", True)]
     assert layer("bioal.plots.results") > layer(module_name(bad, root))
+
+
+#: Folder and file names of the data layout, and the one module allowed to spell each out.
+LAYOUT_OWNERS: dict[str, str] = {
+    r'/ "prepared"': "bioal/data.py",
+    r'"best_encoder\.pt"': "bioal/encoder.py",
+    r'"(train|valid|test)\.h5"|\{(split|name)\}\.h5"': "bioal/embeddings.py",
+    r'"models" / "encoder"': "bioal/encoder.py",
+}
+
+
+@pytest.mark.parametrize("pattern", LAYOUT_OWNERS)
+def test_data_layout_paths_have_one_owner(pattern):
+    """DATA_ROOT's folders and files are named by their owner's helpers (data.prepared_dir,
+    encoder.encoder_dir / ENCODER_FILE, embeddings.split_file), not rebuilt by hand."""
+    import re
+
+    import nbformat
+
+    sources = {str(p.relative_to(PACKAGE.parent)): p.read_text() for p in PACKAGE.rglob("*.py")}
+    for path in sorted((PACKAGE.parent / "notebooks").glob("*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        sources[str(path.relative_to(PACKAGE.parent))] = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+    found = sorted(name for name, text in sources.items() if re.search(pattern, text))
+    assert found == [LAYOUT_OWNERS[pattern]], f"{pattern!r} spelt out in {found}"

@@ -14,6 +14,7 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
 
+from bioal.data import prepared_dir, split_dir
 from bioal.explorer import clip_spectrogram, default_state, explorer_table, read_train_meta
 from bioal.grid import CLIP_SECONDS
 from bioal.utils import resolve_path
@@ -82,7 +83,7 @@ def default_figure(results_dir: str | os.PathLike, data_root: str | os.PathLike,
     state = default_state(results_dir)
     table = explorer_table(results_dir, meta, state["strategy"], state["start"], state["seed"], state["round"])
     shown = table.iloc[:n_clips]
-    prepared = data_root / "prepared" / "AL" / "train"
+    prepared = split_dir(prepared_dir(data_root), "AL", "train")
     mels = [clip_spectrogram(prepared, r.recording, r.clip_start)[1] for r in shown.itertuples()]
     title = (
         f"{state['strategy']} {state['start']} start, seed {state['seed']}, round {table.attrs['round']}: "

@@ -18,9 +18,9 @@ import ipywidgets as widgets
 import numpy as np
 from matplotlib.figure import Figure
 
-from bioal.data import ALL_CLIPS, NEGATIVE, matching_clips
+from bioal.data import ALL_CLIPS, NEGATIVE, matching_clips, prepared_dir, split_dir
 from bioal.dcase import RARE_CLASSES
-from bioal.embeddings import EmbeddingSplit, embeddings_dir, read_split
+from bioal.embeddings import EmbeddingSplit, embeddings_dir, read_split, split_file
 from bioal.explorer import clip_spectrogram
 from bioal.plots.explorer import clip_panel
 from bioal.utils import resolve_path
@@ -31,7 +31,7 @@ __all__ = ["read_meta", "clip_options", "default_clip", "clip_data", "clip_viewe
 
 def read_meta(data_root: str | os.PathLike, split: str = "train") -> EmbeddingSplit:
     """``DATA_ROOT/embeddings/<split>.h5`` without its embeddings (labels, clips, classes)."""
-    return read_split(embeddings_dir(resolve_path(data_root)) / f"{split}.h5", meta_only=True)
+    return read_split(split_file(embeddings_dir(resolve_path(data_root)), split), meta_only=True)
 
 
 def clip_options(meta: EmbeddingSplit, class_name: str = ALL_CLIPS) -> list[tuple[str, int]]:
@@ -56,7 +56,7 @@ def clip_data(data_root: str | os.PathLike, meta: EmbeddingSplit, index: int, sp
     """Log-mel ``mel [1001, 64]`` (dB), ``labels [32, C]``, ``class_names``, ``title``, ``waveform`` of one clip."""
     if not 0 <= index < len(meta.recording):
         raise IndexError(f"clip {index} out of range for {len(meta.recording)} clips of {split}")
-    prepared = resolve_path(data_root) / "prepared" / "AL" / split
+    prepared = split_dir(prepared_dir(data_root), "AL", split)
     wave, mel = clip_spectrogram(prepared, str(meta.recording[index]), float(meta.clip_start[index]))
     present = [meta.class_names[c] for c in np.flatnonzero(meta.clip_labels()[index])] or [NEGATIVE]
     title = f"{split} clip {index}: {meta.recording[index]} @ {meta.clip_start[index]:.0f} s ({', '.join(present)})"

@@ -14,6 +14,7 @@ from typing import Any
 import ipywidgets as widgets
 
 from bioal import records
+from bioal.data import prepared_dir, split_dir
 from bioal.explorer import clip_spectrogram, default_state, explorer_options, explorer_table, read_train_meta
 from bioal.plots.explorer import clip_panel
 from bioal.utils import resolve_path
@@ -30,7 +31,7 @@ def selected_samples_explorer(
     picked, audio player)."""
     data_root = resolve_path(data_root)
     meta = read_train_meta(data_root)
-    prepared = data_root / "prepared" / "AL" / "train"
+    prepared = split_dir(prepared_dir(data_root), "AL", "train")
     options = explorer_options(results_dir)
     state = default_state(results_dir)
     strategy = widgets.Dropdown(options=options["strategy"], value=state["strategy"], description="strategy")
