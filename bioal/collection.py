@@ -37,7 +37,7 @@ import soundfile as sf
 import torch
 import torchaudio.functional as AF
 
-from bioal.config import Config, ConfigError
+from bioal.config import PAPER_DATA_ROOT, Config, ConfigError
 from bioal.data import prepared_dir
 from bioal.dcase import DatasetError, audio_info, clip_starts
 from bioal.embeddings import EmbeddingConfig, EmbeddingSplit, embed_clips, load_encoder, read_split, write_incrementally
@@ -182,7 +182,7 @@ class CollectionConfig(Config):
     clip_seconds: float = CLIP_SECONDS
     hop_seconds: float = CLIP_HOP_SECONDS
     encoder: Literal["trained", "panns", "random", "file"] = "trained"
-    data_root: str = "data/paper"
+    data_root: str = PAPER_DATA_ROOT
     panns_checkpoint: str = ""
     embeddings_file: str = ""
     width: float = 1.0

@@ -24,9 +24,12 @@ import yaml
 
 from bioal.utils import project_root
 
-__all__ = ["Config", "ConfigError", "check_keys", "load_preset", "preset_path"]
+__all__ = ["Config", "ConfigError", "PAPER_DATA_ROOT", "PAPER_RESULTS_DIR", "check_keys", "load_preset", "preset_path"]
 
 C = TypeVar("C", bound="Config")
+#: The paper preset's folders (``configs/paper.yaml``), the configs' defaults.
+PAPER_DATA_ROOT = "data/paper"
+PAPER_RESULTS_DIR = "results/paper"
 
 
 class ConfigError(ValueError):

@@ -28,7 +28,7 @@ import soundfile as sf
 import torch
 
 from bioal import dcase, download
-from bioal.config import Config, ConfigError
+from bioal.config import PAPER_DATA_ROOT, Config, ConfigError
 from bioal.download import DCASE2024_RECORD
 from bioal.grid import CLIP_SECONDS, LABEL_FRAMES, SAMPLE_RATE
 from bioal.synth.audio import generate_development_set
@@ -67,7 +67,7 @@ class DataConfig(Config):
     """Where the data comes from and where it lives (notebook 01). Defaults: the paper's data."""
 
     data_source: Literal["synthetic", "dcase2024"] = "dcase2024"
-    data_root: str = "data/paper"
+    data_root: str = PAPER_DATA_ROOT
     synth_size: Literal["tiny", "demo", "large"] = "large"
     synth_seed: int = 0  # the synthetic set's own seed, separate from the experiment seeds (SEED, SEEDS)
     preset: str = "paper"

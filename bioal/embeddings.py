@@ -38,7 +38,7 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from bioal.config import Config, ConfigError
+from bioal.config import PAPER_DATA_ROOT, Config, ConfigError
 from bioal.data import ClipDataset, prepared_dir
 from bioal.dcase import prepared_fingerprint
 from bioal.encoder import ENCODER_FILE, Cnn14Encoder, encoder_dir
@@ -207,7 +207,7 @@ class EmbeddingConfig(Config):
     """
 
     preset: str = "paper"
-    data_root: str = "data/paper"
+    data_root: str = PAPER_DATA_ROOT
     width: float = 1.0
     encoder_source: Literal["trained", "panns", "random"] = "trained"
     panns_checkpoint: str = ""

@@ -54,7 +54,7 @@ from bioal.classifier import (
     predict_probs,
     train_classifier,
 )
-from bioal.config import Config, ConfigError
+from bioal.config import PAPER_DATA_ROOT, PAPER_RESULTS_DIR, Config, ConfigError
 from bioal.embeddings import SPLITS, EmbeddingSplit, read_split, split_file
 from bioal.events import MERGE_RULES, label_events, split_event_scores
 from bioal.metrics import optimal_threshold
@@ -114,9 +114,9 @@ class ExperimentConfig(Config):
     preset: str = "paper"
     seed: int = 0
     device: str = "auto"
-    data_root: str = "data/paper"
+    data_root: str = PAPER_DATA_ROOT
     embeddings_dir: str = ""  # default: DATA_ROOT/embeddings
-    results_dir: str = "results/paper"
+    results_dir: str = PAPER_RESULTS_DIR
     strategy: str = "mfft"
     init_pos: int = 0  # 0 = cold start, 5 = the paper's warm start (true positives per class)
     budgets: tuple[int, ...] = (50, 100, 150, 200, 250, 300, 350, 400, 450, 500)

@@ -50,7 +50,7 @@ from tqdm.auto import tqdm
 
 from bioal import records
 from bioal.classifier import ClassifierConfig, FeatureScaler, MLPClassifier, predict_probs
-from bioal.config import Config
+from bioal.config import PAPER_DATA_ROOT, PAPER_RESULTS_DIR, Config
 from bioal.dcase import AL_CLASSES, PAPER_POOL_SIZE
 from bioal.download import ZENODO_API, download_zenodo_record, md5sum, write_zenodo_record
 from bioal.embeddings import EmbeddingSplit, embeddings_dir, read_split, split_file
@@ -146,8 +146,8 @@ class ReleaseConfig(Config):
     """Parameters of notebook 07: the run records, the data, and where the release goes."""
 
     preset: str = "paper"
-    results_dir: str = "results/paper"
-    data_root: str = "data/paper"
+    results_dir: str = PAPER_RESULTS_DIR
+    data_root: str = PAPER_DATA_ROOT
     device: str = "auto"
     rescore: Literal["last", "all"] = "last"  # each run's largest budget and the full runs, or every checkpoint
 

@@ -38,7 +38,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from bioal import records
-from bioal.config import Config
+from bioal.config import PAPER_DATA_ROOT, PAPER_RESULTS_DIR, Config
 from bioal.dcase import PAPER_POOL_SIZE, PAPER_POOL_TOTALS
 from bioal.embeddings import embeddings_dir, read_split, split_file
 from bioal.paper import (
@@ -119,8 +119,8 @@ class ResultsConfig(Config):
     """Parameters of notebook 06: where the run records are and which data they came from."""
 
     preset: str = "paper"
-    results_dir: str = "results/paper"
-    data_root: str = "data/paper"
+    results_dir: str = PAPER_RESULTS_DIR
+    data_root: str = PAPER_DATA_ROOT
 
 
 # --------------------------------------------------------------------------- reading records

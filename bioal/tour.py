@@ -19,7 +19,7 @@ import pandas as pd
 from sklearn.decomposition import PCA
 from sklearn.linear_model import LogisticRegression
 
-from bioal.config import Config, ConfigError
+from bioal.config import PAPER_DATA_ROOT, Config, ConfigError
 from bioal.experiment import start_clips
 from bioal.strategies import CosineSpace, candidate_mismatch, get_strategy, select, strategy_names
 from bioal.utils import rng
@@ -40,7 +40,7 @@ __all__ = [
 class StrategyTourConfig(Config):
     """Notebook 04's parameters."""
 
-    data_root: str = "data/paper"  # the toy sizes below are the chapter's, not the paper's
+    data_root: str = PAPER_DATA_ROOT  # the toy sizes below are the chapter's, not the paper's
     seed: int = 0
     toy_size: int = 400
     toy_rounds: int = 6

@@ -44,7 +44,7 @@ import torch
 from tqdm.auto import tqdm
 
 from bioal.classifier import MLPClassifier, pos_weight_bce, read_panns_fc
-from bioal.config import Config, ConfigError
+from bioal.config import PAPER_DATA_ROOT, Config, ConfigError
 from bioal.data import ClipDataset, clip_table, load_clip, prepared_dir, read_split_labels
 from bioal.dcase import clip_frame_labels, event_arrays, prepared_fingerprint
 from bioal.encoder import ENCODER_FILE, PANNS_FILENAME, Cnn14Encoder, download_panns_checkpoint, encoder_dir
@@ -89,7 +89,7 @@ class EncoderTrainingConfig(Config):
     """
 
     preset: str = "paper"
-    data_root: str = "data/paper"
+    data_root: str = PAPER_DATA_ROOT
     width: float = 1.0
     epochs: int = 5000  # cap on the number of epochs
     encoder_batch_size: int = 128
