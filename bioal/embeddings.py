@@ -97,6 +97,10 @@ class EmbeddingSplit:
             raise ValueError(f"labels have {self.labels.shape[2]} classes but class_names has {len(self.class_names)}")
         if len(self.recording) != n or len(self.clip_start) != n:
             raise ValueError(f"recording/clip_start must have {n} entries")
+        bad = np.flatnonzero(~(self.clip_start >= 0))  # NaN fails too
+        if len(bad):
+            i = int(bad[0])
+            raise ValueError(f"clip {i} ({self.recording[i]}) starts at {self.clip_start[i]} s; a clip start is >= 0")
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -184,6 +188,8 @@ def read_split(path: str | os.PathLike, dtype: Any = None, meta_only: bool = Fal
             )
         except OSError as err:  # data past a truncation
             raise OSError(f"{path}: cannot read its datasets, truncated or damaged ({err}); extract it again") from None
+        except ValueError as err:  # shapes or clip starts that do not fit together
+            raise ValueError(f"{path}: {err}") from None
     if meta_only:
         return split
     finite = np.isfinite(split.embeddings).reshape(len(split), -1).all(axis=1)

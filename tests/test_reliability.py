@@ -9,6 +9,7 @@ import struct
 import zipfile
 from pathlib import Path
 
+import h5py
 import numpy as np
 import pytest
 import soundfile as sf
@@ -304,6 +305,16 @@ def test_sweep_refuses_to_resume_on_other_embeddings_or_parameters(tmp_path):
 
 
 # --------------------------------------------------------------------------- files that fail to read
+
+
+def test_negative_or_nan_clip_start_names_file_and_clip(tmp_path):
+    _write_splits(tmp_path, seed=0)
+    path = tmp_path / "embeddings" / "train.h5"
+    for value in (-5.0, np.nan):
+        with h5py.File(path, "r+") as handle:
+            handle["clip_start"][3] = value
+        with pytest.raises(ValueError, match=re.escape(str(path)) + rf": clip 3 \(.*\) starts at {value} s"):
+            read_split(path)
 
 
 def test_truncated_hdf5_names_the_file(tmp_path):
