@@ -649,7 +649,7 @@ class Session:
             for clip in np.flatnonzero(split.recording == rec):
                 start = float(split.clip_start[clip])
                 end = start + self.clip_seconds
-                hit = group[(group["start"] < end) & (group["end"] > start)]
+                hit = _overlapping(group, start, end)
                 pos = hit if unsure is None else hit[~unsure.loc[hit.index].to_numpy()]
                 if pos.empty and len(hit):  # only uncertain events here
                     self.answer(int(clip), status="unsure", source=source)
@@ -662,6 +662,11 @@ class Session:
                 self.answer(int(clip), list(dict.fromkeys(pos["label"])), events=spans, source=source)
                 count += 1
         return count
+
+
+def _overlapping(events: pd.DataFrame, start: float, end: float) -> pd.DataFrame:
+    """The events that reach into a clip's span ``(start, end)``; one that only touches an edge does not."""
+    return events[(events["start"] < end) & (events["end"] > start)]
 
 
 class SimulatedAnnotator:
@@ -679,7 +684,7 @@ class SimulatedAnnotator:
         if group is None:
             return [], []
         end = start + clip_seconds
-        hit = group[(group["start"] <= end) & (group["end"] >= start)]
+        hit = _overlapping(group, start, end)
         spans = [[max(0.0, e.start - start), min(clip_seconds, e.end - start), e.label] for e in hit.itertuples(index=False)]
         return list(dict.fromkeys(hit["label"])), spans
 
