@@ -45,6 +45,7 @@ import re
 import shutil
 import struct
 import types
+import warnings
 import zipfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
@@ -176,7 +177,7 @@ def read_annotations(path: str | os.PathLike, duration: float | None = None, *, 
     code (1 POS, 0 NEG, -1 UNK), rows sorted stably by (Starttime, Endtime); ``sort=False``
     keeps the file's order (row ``i`` is line ``i + 2``). Errors name the
     file and the row (line number in the file, header = line 1); a row repeating an earlier
-    one in every column is an error naming both. With ``duration`` (the
+    one in every column is kept with a warning naming both. With ``duration`` (the
     recording's length, s), an event ending more than :data:`END_SLACK_SECONDS` past it is an
     error.
     """
@@ -210,10 +211,12 @@ def read_annotations(path: str | os.PathLike, duration: float | None = None, *, 
     if len(repeated):
         j = int(repeated[0])
         i = int(np.flatnonzero((out.iloc[:j] == out.iloc[j]).all(axis=1).to_numpy())[0])
-        raise DatasetError(
+        warnings.warn(
             f"{path}, rows {i + 2} and {j + 2}: the same event twice ({out['Starttime'].iloc[j]}-"
             f"{out['Endtime'].iloc[j]} s, every column equal); {len(repeated)} row(s) repeat an earlier one. "
-            "Delete the repeats: each would count its event again"
+            "They are kept, as the paper's preparation and the challenge's evaluation keep them (each counts "
+            "its event again); delete the repeats if they are mistakes",
+            stacklevel=2,
         )
     neg = np.flatnonzero((out["Endtime"] < out["Starttime"]).to_numpy())
     if len(neg):
