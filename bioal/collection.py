@@ -43,7 +43,7 @@ from bioal.dcase import DatasetError, audio_info, clip_starts
 from bioal.embeddings import EmbeddingConfig, EmbeddingSplit, embed_clips, load_encoder, read_split, write_incrementally
 from bioal.features import MeanStd, load_mean_std, log_mel, mean_std_from_batches
 from bioal.grid import CLIP_HOP_SECONDS, CLIP_SECONDS, HOP_LENGTH, SAMPLE_RATE
-from bioal.utils import atomic_write, file_digest, pick_device, resolve_path, rng
+from bioal.utils import StaleResumeError, atomic_write, file_digest, pick_device, resolve_path, rng
 
 __all__ = [
     "AUDIO_SUFFIXES",
@@ -89,10 +89,9 @@ def scan_audio(folder: str | os.PathLike, skip_unreadable: bool = False) -> tupl
     folder = Path(folder)
     if not folder.is_dir():
         raise CollectionError(f"{folder}: no such folder of recordings")
-    paths = sorted(
-        (p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES),
-        key=lambda p: p.relative_to(folder).as_posix(),
-    )
+    found = sorted((p for p in folder.rglob("*") if p.is_file()), key=lambda p: p.relative_to(folder).as_posix())
+    paths = [p for p in found if p.suffix.lower() in AUDIO_SUFFIXES]
+    other = [p.relative_to(folder).as_posix() for p in found if p.suffix.lower() in OTHER_AUDIO_SUFFIXES]
     rows, bad = [], []
     for path in paths:
         name = path.relative_to(folder).as_posix()
@@ -105,8 +104,6 @@ def scan_audio(folder: str | os.PathLike, skip_unreadable: bool = False) -> tupl
             {"recording": name, "path": str(path), "samplerate": sr, "channels": channels, "frames": frames,
              "duration_s": frames / sr}
         )
-    other = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*")
-                   if p.is_file() and p.suffix.lower() in OTHER_AUDIO_SUFFIXES)
     if bad and not skip_unreadable:
         listing = "\n".join(f"  {name}: {reason}" for name, reason in bad)
         raise CollectionError(
@@ -432,10 +429,8 @@ def build_collection(config: CollectionConfig, progress: bool = True, max_batche
             batch_size=config.encoder_batch_size, dtype=config.embed_dtype, progress=progress,
             desc="embed collection", max_batches=max_batches, on_change="error",
         )
-    except ValueError as err:
-        if "other inputs" not in str(err):
-            raise
-        raise CollectionError(f"{err}. {_changed_inputs(target, digests)}Deleting {target.name} embeds the "
+    except StaleResumeError as err:
+        raise StaleResumeError(f"{err}. {_changed_inputs(target, digests)}Deleting {target.name} embeds the "
                               f"folder again, and the answers in {out_dir / 'journal.jsonl'} then no longer "
                               "apply: move the journal aside first, or restore the inputs to go on.") from err
     finally:

@@ -43,7 +43,7 @@ from bioal.data import ClipDataset, prepared_dir
 from bioal.dcase import prepared_fingerprint
 from bioal.encoder import ENCODER_FILE, Cnn14Encoder, encoder_dir
 from bioal.features import LogMelExtractor, compute_mean_std, mean_std_path, standardise
-from bioal.utils import atomic_path, pick_device, resolve_path
+from bioal.utils import StaleResumeError, atomic_path, pick_device, resolve_path
 
 __all__ = [
     "EmbeddingSplit",
@@ -244,8 +244,8 @@ class EmbeddingConfig(Config):
 
 
 def embeddings_dir(data_root: str | os.PathLike) -> Path:
-    """``DATA_ROOT/embeddings``."""
-    return Path(data_root) / "embeddings"
+    """``DATA_ROOT/embeddings`` (resolved against the project root)."""
+    return resolve_path(data_root) / "embeddings"
 
 
 def split_file(folder: str | os.PathLike, split: str) -> Path:
@@ -403,8 +403,8 @@ def write_incrementally(
     None); ``embed(lo, hi)`` returns the embeddings ``[hi - lo, T, dim]`` of clips lo..hi-1.
     ``identity``: attributes that must match for a partial file to be continued; a finished
     matching file is left as it is. A file with another identity (or unreadable) is replaced,
-    or with ``on_change="error"`` refused with the differing keys named. ``extra`` datasets are
-    written once at creation. ``n_done`` advances after each batch; ``max_batches`` stops early.
+    or with ``on_change="error"`` refused (:class:`~bioal.utils.StaleResumeError`) with the
+    differing keys named. ``extra`` datasets are written once at creation. ``n_done`` advances after each batch; ``max_batches`` stops early.
     """
     path = Path(path)
     n, frames = len(meta), meta.labels.shape[1]
@@ -424,7 +424,7 @@ def write_incrementally(
             return path
         if done < 0:
             if on_change == "error":
-                raise ValueError(f"{path} was written from other inputs ({', '.join(differ)} differ); "
+                raise StaleResumeError(f"{path} was written from other inputs ({', '.join(differ)} differ); "
                                  "delete it or choose another output path")
             path.unlink()
             done = 0

@@ -303,7 +303,8 @@ def read_reference(reference_root: str | os.PathLike) -> tuple[pd.DataFrame, pd.
     """The reference annotations under ``reference_root/<sub-dataset>/*.csv``.
 
     Each CSV is read by :func:`bioal.dcase.read_annotations` (its checks included: times,
-    ``Endtime < Starttime``, a negative Starttime, a row repeating an earlier one) and must
+    ``Endtime < Starttime``, a negative Starttime; a row repeating an earlier one is kept with
+    a warning, as the challenge's script counts it) and must
     have the columns ``Audiofilename,Starttime,Endtime,Q`` with ``Q`` in POS/UNK; it annotates
     ``<csv stem>.wav``. Returns ``(events, files)``: events ``subset, Audiofilename, Starttime,
     Endtime, Q`` (in file order; :func:`score_events` sorts each file) and files ``subset,

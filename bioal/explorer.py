@@ -23,7 +23,6 @@ from bioal.features import log_mel
 from bioal.grid import CLIP_SECONDS, SAMPLE_RATE
 from bioal.records import RoundRecord
 from bioal.strategies import STRATEGIES
-from bioal.utils import resolve_path
 
 __all__ = [
     "list_runs",
@@ -58,7 +57,7 @@ def read_round(folder: str | os.PathLike, round_index: int) -> RoundRecord:
 
 def read_train_meta(data_root: str | os.PathLike) -> EmbeddingSplit:
     """``DATA_ROOT/embeddings/train.h5`` without its embeddings."""
-    return read_split(split_file(embeddings_dir(resolve_path(data_root)), "train"), meta_only=True)
+    return read_split(split_file(embeddings_dir(data_root), "train"), meta_only=True)
 
 
 def _scores(values: list[Any]) -> list[float]:

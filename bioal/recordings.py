@@ -134,7 +134,7 @@ def stand_in(data_root: str | os.PathLike, audio_dir: str | os.PathLike, n_recor
 def validation_split(data_root: str | os.PathLike, exclude: Any) -> EmbeddingSplit | None:
     """The clips of ``DATA_ROOT/embeddings/valid.h5`` (chapter 03) not cut from the recordings
     named in ``exclude`` (compared by normalised stem); None when that file does not exist."""
-    path = split_file(embeddings_dir(resolve_path(data_root)), "valid")
+    path = split_file(embeddings_dir(data_root), "valid")
     if not path.is_file():
         return None
     split = read_split(path, dtype=np.float32)

@@ -619,7 +619,7 @@ def runs_shapes(results_dir: str | os.PathLike, data_root: str | os.PathLike | N
     if not folders:
         raise FileNotFoundError(f"no run records under {records.runs_dir(results_dir)}")
     config = ExperimentConfig.from_dict(records.load_run(folders[0]).config)
-    path = split_file(embeddings_dir(resolve_path(data_root if data_root is not None else config.data_root)), "train")
+    path = split_file(embeddings_dir(data_root if data_root is not None else config.data_root), "train")
     train = read_split(path, dtype=np.float32)
     n, _, dim = train.embeddings.shape
     return ReleaseShapes(in_dim=int(dim), hidden=config.classifier.hidden, n_classes=train.n_classes, pool_size=int(n))

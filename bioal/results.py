@@ -289,7 +289,7 @@ def pool_totals(
         if "data_root" not in config:
             raise KeyError(f"{folder / 'config.json'}: key 'data_root' is missing")
         data_root = config["data_root"]
-    path = split_file(embeddings_dir(resolve_path(data_root)), "train")
+    path = split_file(embeddings_dir(data_root), "train")
     if not path.is_file():
         raise FileNotFoundError(f"no full-supervision run and no train embeddings at {path} for the Total_* columns")
     pool = read_split(path, meta_only=True)
@@ -781,7 +781,7 @@ def rare_finds(
     ``rare_recording_clips`` and ``rare_recordings``. A pick index outside the pool is an
     error naming the run's folder.
     """
-    path = split_file(embeddings_dir(resolve_path(data_root)), "train")
+    path = split_file(embeddings_dir(data_root), "train")
     if not path.is_file():
         raise FileNotFoundError(f"no train embeddings at {path}: the pool's labels are needed for the rare clips")
     pool = read_split(path, meta_only=True)

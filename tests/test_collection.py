@@ -21,6 +21,7 @@ from bioal.collection import (
 )
 from bioal.config import ConfigError
 from bioal.grid import SAMPLE_RATE
+from bioal.utils import StaleResumeError
 
 
 def tone(seconds: float, sr: int, freq: float = 1000.0, channels: int = 1) -> np.ndarray:
@@ -133,13 +134,13 @@ def test_changed_inputs_are_refused_and_skips_recorded(folder, tmp_path):
     short.write_bytes(original[:-2000] + bytes(2000))
     os.utime(short, ns=(0, 123456789))
     (out / "file_digests.json").unlink()  # a fresh machine: nothing cached
-    with pytest.raises(CollectionError, match=r"other inputs.*files.*Changed: short.WAV\. .*move the journal aside"):
+    with pytest.raises(StaleResumeError, match=r"other inputs.*files.*Changed: short.WAV\. .*move the journal aside"):
         build_collection(config(folder, out), progress=False)
     short.write_bytes(original)
     os.utime(short, ns=(stat.st_atime_ns, stat.st_mtime_ns))
     build_collection(config(folder, out), progress=False, max_batches=1)
     sf.write(folder / "new.wav", tone(2.0, 8000), 8000)
-    with pytest.raises(CollectionError, match=r"other inputs.*files.*Added: new.wav\."):
+    with pytest.raises(StaleResumeError, match=r"other inputs.*files.*Added: new.wav\."):
         build_collection(config(folder, out), progress=False)
     (folder / "bad.flac").write_bytes(b"fLaC")
     path = build_collection(config(folder, tmp_path / "d", skip_unreadable=True), progress=False)
@@ -159,7 +160,7 @@ def test_user_embeddings_file(folder, tmp_path):
     stat = (tmp_path / "mine.npy").stat()
     np.save(tmp_path / "mine.npy", user + 1)
     os.utime(tmp_path / "mine.npy", ns=(stat.st_atime_ns, stat.st_mtime_ns))
-    with pytest.raises(CollectionError, match=r"other inputs \(encoder differ.*Changed: <embeddings file>"):
+    with pytest.raises(StaleResumeError, match=r"other inputs \(encoder differ.*Changed: <embeddings file>"):
         build_collection(config(folder, tmp_path / "e", encoder="file", embeddings_file=str(tmp_path / "mine.npy")),
                          progress=False)
     np.save(tmp_path / "wrong.npy", user[:3])

@@ -23,7 +23,6 @@ from bioal.dcase import RARE_CLASSES
 from bioal.embeddings import EmbeddingSplit, embeddings_dir, read_split, split_file
 from bioal.explorer import clip_spectrogram
 from bioal.plots.explorer import clip_panel
-from bioal.utils import resolve_path
 from bioal.widgets import figure_output, set_outputs, text_output, wav_bytes
 
 __all__ = ["read_meta", "clip_options", "default_clip", "clip_data", "clip_viewer_figure", "clip_viewer"]
@@ -31,7 +30,7 @@ __all__ = ["read_meta", "clip_options", "default_clip", "clip_data", "clip_viewe
 
 def read_meta(data_root: str | os.PathLike, split: str = "train") -> EmbeddingSplit:
     """``DATA_ROOT/embeddings/<split>.h5`` without its embeddings (labels, clips, classes)."""
-    return read_split(split_file(embeddings_dir(resolve_path(data_root)), split), meta_only=True)
+    return read_split(split_file(embeddings_dir(data_root), split), meta_only=True)
 
 
 def clip_options(meta: EmbeddingSplit, class_name: str = ALL_CLIPS) -> list[tuple[str, int]]:
