@@ -404,7 +404,8 @@ def write_incrementally(
     ``identity``: attributes that must match for a partial file to be continued; a finished
     matching file is left as it is. A file with another identity (or unreadable) is replaced,
     or with ``on_change="error"`` refused (:class:`~bioal.utils.StaleResumeError`) with the
-    differing keys named. ``extra`` datasets are written once at creation. ``n_done`` advances after each batch; ``max_batches`` stops early.
+    differing keys named. ``extra`` datasets are written once at creation. ``n_done`` advances
+    after each batch; ``max_batches`` stops early.
     """
     path = Path(path)
     n, frames = len(meta), meta.labels.shape[1]

@@ -55,7 +55,7 @@ from bioal.classifier import (
     train_classifier,
 )
 from bioal.config import PAPER_DATA_ROOT, PAPER_RESULTS_DIR, Config, ConfigError
-from bioal.embeddings import SPLITS, EmbeddingSplit, read_split, split_file
+from bioal.embeddings import SPLITS, EmbeddingSplit, embeddings_dir, read_split, split_file
 from bioal.events import MERGE_RULES, label_events, split_event_scores
 from bioal.metrics import optimal_threshold
 from bioal.records import ROUND_KEYS, RoundRecord, RunRecord, load_run, start_name
@@ -181,7 +181,7 @@ def run_folder(config: ExperimentConfig) -> Path:
 
 def embeddings_folder(config: ExperimentConfig) -> Path:
     """``EMBEDDINGS_DIR``, default ``DATA_ROOT/embeddings`` (resolved)."""
-    return resolve_path(config.embeddings_dir) if config.embeddings_dir else resolve_path(config.data_root) / "embeddings"
+    return resolve_path(config.embeddings_dir) if config.embeddings_dir else embeddings_dir(config.data_root)
 
 
 def load_splits(config: ExperimentConfig) -> tuple[EmbeddingSplit, EmbeddingSplit, EmbeddingSplit]:

@@ -162,13 +162,14 @@ LAYOUT_OWNERS: dict[str, str] = {
     r'"best_encoder\.pt"': "bioal/encoder.py",
     r'"(train|valid|test)\.h5"|\{(split|name)\}\.h5"': "bioal/embeddings.py",
     r'"models" / "encoder"': "bioal/encoder.py",
+    r'/ "embeddings"': "bioal/embeddings.py",
 }
 
 
 @pytest.mark.parametrize("pattern", LAYOUT_OWNERS)
 def test_data_layout_paths_have_one_owner(pattern):
     """DATA_ROOT's folders and files are named by their owner's helpers (data.prepared_dir,
-    encoder.encoder_dir / ENCODER_FILE, embeddings.split_file), not rebuilt by hand."""
+    encoder.encoder_dir / ENCODER_FILE, embeddings.embeddings_dir / split_file), not rebuilt by hand."""
     import re
 
     import nbformat
