@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import shutil
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -216,7 +217,9 @@ def test_pos_events_and_plots(tiny):
     assert set(events["split"]) == {"train", "valid", "test"} and (events["duration_s"] >= 0).all()
     labels, _ = data.read_split_labels(prepared, "AL", "train")
     assert (events["split"] == "train").sum() == int((labels[list(dcase.AL_CLASSES)] == 1).to_numpy().sum())
-    fig = plots.event_durations(events[events["duration_s"] > 0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the book builds with --warningiserror; no library deprecation leaks out
+        fig = plots.event_durations(events[events["duration_s"] > 0])
     assert isinstance(fig, Figure) and fig.axes[0].get_xscale() == "log"
     summary = data.split_summary(prepared)
     for division in ("AL", "SL"):

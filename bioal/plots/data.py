@@ -6,8 +6,10 @@ pyplot state), so the notebook shows it and tests can check it.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 
+import matplotlib
 import numpy as np
 import pandas as pd
 import seaborn as sns
@@ -31,8 +33,11 @@ def event_durations(events: pd.DataFrame, title: str = "POS event durations per 
     order = list(dict.fromkeys(events["class"]))
     fig = Figure(figsize=(8, 0.35 * len(order) + 1.5), layout="constrained")
     ax = fig.subplots()
-    sns.boxplot(data=events, x="duration_s", y="class", order=order, ax=ax, color="0.85", fliersize=0,
-                log_scale=True)
+    with warnings.catch_warnings():
+        # seaborn 0.13.2 (the latest release) still passes matplotlib's deprecated ``vert``
+        warnings.filterwarnings("ignore", message="vert: bool", category=matplotlib.MatplotlibDeprecationWarning)
+        sns.boxplot(data=events, x="duration_s", y="class", order=order, ax=ax, color="0.85", fliersize=0,
+                    log_scale=True)
     sns.stripplot(data=events, x="duration_s", y="class", order=order, hue="split", ax=ax, size=2.5,
                   alpha=0.6, dodge=True, jitter=0.25)
     ax.set_xlabel("event duration (s, log scale)")
