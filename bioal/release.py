@@ -57,14 +57,26 @@ from bioal.embeddings import EmbeddingSplit, embeddings_dir, read_split, split_f
 from bioal.encoder import BASE_CHANNELS, ENCODER_FILE, encoder_dir
 from bioal.experiment import ExperimentConfig
 from bioal.metrics import class_average_precision, f1_per_class
-from bioal.paper import PAPER_METHODS, from_paper_method, to_paper_method
-from bioal.results import PAPER_METRIC, TIDY_COLUMNS, check_same_embeddings, paper_layout, round_rows
+from bioal.paper import PAPER_METHODS, PAPER_RUNS, from_paper_method, paper_results, to_paper_method
+from bioal.results import (
+    PAPER_METRIC,
+    TIDY_COLUMNS,
+    check_same_embeddings,
+    paper_layout,
+    pool_totals,
+    round_rows,
+    tidy_table,
+)
 from bioal.utils import atomic_path, pick_device, read_json, resolve_path, write_json
 
 __all__ = [
     "describe_checkpoint",
     "pool_clip_order",
     "rescore_summary",
+    "OpenedRelease",
+    "open_release",
+    "reference_layout",
+    "rescore_from_embeddings",
     "RELEASE_RECORD",
     "RELEASE_FILES",
     "CHECKPOINT_KEYS",
@@ -1011,3 +1023,70 @@ def make_release_record(folder: str | os.PathLike, base_url: str, record: int = 
     names = [n for n in RELEASE_FILES if (Path(folder) / n).is_file()]
     title = "Released models (stand-in written by bioal.release from this project's runs)"
     return write_zenodo_record(folder, record, names, base_url, title)
+
+
+# --------------------------------------------------------------------------- notebook 07's steps
+
+
+@dataclasses.dataclass(frozen=True)
+class OpenedRelease:
+    """A release ready to scan: its unpacked ``tree``, the ``shapes`` its checkpoints must
+    have, the repetitions ``runs`` it must hold per cell (None: as many as it has) and
+    whether it is a ``standin`` written from this project's runs."""
+
+    tree: ReleaseTree
+    shapes: ReleaseShapes
+    runs: int | None
+    standin: bool
+
+    def describe(self) -> str:
+        """One Markdown line saying which release this is and where it lies."""
+        if self.standin:
+            return (f"**A stand-in release** written from this project's run records, unpacked in "
+                    f"`{self.tree.root}`. It is not the authors' release.")
+        return f"**The authors' release** (Zenodo record {RELEASE_RECORD}), unpacked in `{self.tree.root}`."
+
+
+def open_release(config: ReleaseConfig, progress: bool = True) -> OpenedRelease:
+    """Notebook 07's release in ``config.release_dir``: with ``PRESET=paper`` the authors' record
+    (:func:`download_release`, checked against :data:`PAPER_SHAPES`); with any other preset a
+    stand-in written from ``config.results_dir``'s runs (:func:`write_standin_release`) and
+    unpacked, checked against the runs' own shapes (:func:`runs_shapes`)."""
+    folder = config.release_dir
+    if config.preset == "paper":
+        return OpenedRelease(download_release(folder, progress=progress), PAPER_SHAPES, PAPER_RUNS, standin=False)
+    write_standin_release(config.results_dir, folder, config.data_root, progress=progress)
+    tree = unpack_release(folder, progress=progress)
+    return OpenedRelease(tree, runs_shapes(config.results_dir, config.data_root), None, standin=True)
+
+
+def reference_layout(config: ReleaseConfig, progress: bool = True) -> tuple[pd.DataFrame, str]:
+    """What a rebuilt ``al_results.csv`` is compared with, and its name: with ``PRESET=paper``
+    the CSV the authors committed (:func:`bioal.paper.paper_results`), otherwise the paper layout
+    this project builds from ``config.results_dir``'s own records."""
+    if config.preset == "paper":
+        return paper_results(), "the paper's al_results.csv"
+    own = tidy_table(config.results_dir, progress=progress)
+    totals, pool_size = pool_totals(own, config.results_dir, config.data_root)
+    return paper_layout(own, totals, pool_size), "the runs' own al_results.csv"
+
+
+def rescore_from_embeddings(
+    config: ReleaseConfig, scan: pd.DataFrame, shapes: ReleaseShapes | None, progress: bool = True
+) -> tuple[pd.DataFrame | None, str]:
+    """:func:`rescore_release` on ``DATA_ROOT/embeddings``' valid and test splits, into
+    ``RELEASE_DIR/rescore``: each run's last checkpoint (``RESCORE=last``) or all of ``scan``.
+
+    Returns the table (None when either split file is missing) and one Markdown line saying
+    which embeddings were used, or which file is missing.
+    """
+    folder = embeddings_dir(config.data_root)
+    paths = {name: split_file(folder, name) for name in ("valid", "test")}
+    missing = [str(path) for path in paths.values() if not path.is_file()]
+    if missing:
+        return None, f"No embeddings at `{'`, `'.join(missing)}`: rescoring skipped."
+    valid, test = (read_split(path) for path in paths.values())
+    chosen = scan if config.rescore == "all" else last_checkpoints(scan)
+    rescored = rescore_release(chosen, valid, test, config.release_dir / "rescore", shapes, device=config.device,
+                               progress=progress)
+    return rescored, f"Embeddings from `{folder}` (encoder: `{valid.attrs.get('encoder', 'not recorded')}`)."

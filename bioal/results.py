@@ -71,6 +71,7 @@ __all__ = [
     "check_same_embeddings",
     "pool_totals",
     "paper_layout",
+    "write_al_results",
     "event_layout",
     "format_cell",
     "table_one",
@@ -946,6 +947,15 @@ def paper_rates_on_pool(totals: pd.Series, pool_size: int, n_labelled: int, star
 # --------------------------------------------------------------------------- files
 
 
+def write_al_results(layout: pd.DataFrame, path: str | os.PathLike) -> Path:
+    """Write a paper-layout table (:func:`paper_layout`, 43 columns) to ``path`` as the
+    authors' ``al_results.csv``, atomically; return the path."""
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        layout.to_csv(tmp, index=False)
+    return path
+
+
 def write_results(
     results_dir: str | os.PathLike, data_root: str | os.PathLike | None = None, progress: bool = True
 ) -> dict[str, Path]:
@@ -962,8 +972,7 @@ def write_results(
     }
     with atomic_path(paths["tidy"]) as tmp:
         tidy.to_parquet(tmp, index=False)
-    with atomic_path(paths["al_results"]) as tmp:
-        paper_layout(tidy, totals, pool_size).to_csv(tmp, index=False)
+    write_al_results(paper_layout(tidy, totals, pool_size), paths["al_results"])
     with atomic_path(paths["table_one"]) as tmp:
         table_one(tidy).to_csv(tmp)
     if tidy.metric.isin(list(EVENT_SCORES)).any():

@@ -518,3 +518,32 @@ def test_released_models_notebook_on_a_standin(sweep, tmp_path):
     written = pd.read_csv(results_dir / "release" / "al_results.csv")
     assert written.shape == (24, 43)
     assert len(list((results_dir / "release" / "rescore").rglob("*.pth.json"))) == 2 * 8 + 2  # one per run
+
+
+def test_notebook_steps_open_compare_and_rescore(sweep, tmp_path):
+    """Notebook 07's three steps as functions: a stand-in for any preset but the paper's, the
+    reference it is compared with, and rescoring that says which embedding file is missing."""
+    results_dir = tmp_path / "results"
+    shutil.copytree(sweep / "results" / "runs", results_dir / "runs")
+    config = release.ReleaseConfig(preset="demo", results_dir=str(results_dir), data_root=str(sweep / "data"),
+                                   device="cpu")
+    opened = release.open_release(config, progress=False)
+    assert opened.standin and opened.runs is None and opened.shapes == SHAPES
+    assert opened.tree.root.is_relative_to(results_dir / "release") and "stand-in" in opened.describe()
+    scan = release.scan_release(opened.tree, opened.runs)
+    reference, what = release.reference_layout(config, progress=False)
+    assert what == "the runs' own al_results.csv"
+    layout = release.release_layout(release.release_tidy(scan, None, opened.shapes, progress=False))
+    assert release.compare_layouts(layout, reference).differences.empty
+    written = results.write_al_results(layout, tmp_path / "al_results.csv")
+    pd.testing.assert_frame_equal(pd.read_csv(written), layout.reset_index(drop=True), check_dtype=False)
+    rescored, used = release.rescore_from_embeddings(config, scan, opened.shapes, progress=False)
+    assert len(rescored) == 2 * 8 + 2 and str(sweep / "data" / "embeddings") in used
+    assert len(release.rescore_from_embeddings(dataclasses.replace(config, rescore="all"), scan, opened.shapes,
+                                               progress=False)[0]) == len(scan)
+    empty = dataclasses.replace(config, data_root=str(tmp_path / "nothing"))
+    rescored, used = release.rescore_from_embeddings(empty, scan, opened.shapes, progress=False)
+    assert rescored is None and "valid.h5" in used and "test.h5" in used and "rescoring skipped" in used
+    paper = dataclasses.replace(config, preset="paper")
+    reference, what = release.reference_layout(paper)
+    assert what == "the paper's al_results.csv" and reference.shape == (80, 43)
