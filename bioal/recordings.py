@@ -22,14 +22,23 @@ import soundfile as sf
 from tqdm.auto import tqdm
 
 from bioal.annotations import read_dcase_csv
-from bioal.collection import CollectionConfig
+from bioal.collection import Collection, CollectionConfig, build_collection, read_collection
 from bioal.config import Config, ConfigError
 from bioal.dcase import VALIDATION_CLASSES_CSV, normalise_name, read_validation_classes
 from bioal.embeddings import EmbeddingSplit, embeddings_dir, read_split, split_file
 from bioal.session import Session, SessionConfig, SimulatedAnnotator
 from bioal.utils import resolve_path
 
-__all__ = ["RecordingsConfig", "stand_in", "validation_split", "validation_for", "run_rounds"]
+__all__ = [
+    "RecordingsConfig",
+    "stand_in",
+    "open_collection",
+    "open_session",
+    "validation_split",
+    "validation_for",
+    "run_rounds",
+    "rounds_table",
+]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -84,6 +93,20 @@ class RecordingsConfig(Config):
     def audio(self) -> Path:
         return resolve_path(self.audio_dir) if self.audio_dir else self.folder / "audio"
 
+    @property
+    def raven_dir(self) -> Path:
+        """``<collection>/raven``: the rounds' Raven selection tables."""
+        return self.folder / "raven"
+
+    @property
+    def detections_dir(self) -> Path:
+        """``<collection>/detections``: one Raven table per recording and ``detections.csv``."""
+        return self.folder / "detections"
+
+    def raven_round_file(self, round_index: int) -> Path:
+        """``raven/round <i>.selections.txt``: round ``i``'s clips as a Raven selection table."""
+        return self.raven_dir / f"round {round_index}.selections.txt"
+
     def _shared(self, cls: type) -> dict[str, Any]:
         """The values of the fields this config shares with ``cls``, by name."""
         names = {f.name for f in dataclasses.fields(cls)} & {f.name for f in dataclasses.fields(self)}
@@ -131,6 +154,25 @@ def stand_in(data_root: str | os.PathLike, audio_dir: str | os.PathLike, n_recor
     return pd.concat(parts, ignore_index=True)
 
 
+def open_collection(config: RecordingsConfig) -> tuple[Collection, pd.DataFrame | None]:
+    """Embed ``AUDIO_DIR`` into the collection (resumable) and read it. With ``AUDIO_DIR`` ""
+    the stand-in recordings are copied first and their events (the simulated annotator's
+    answers, :func:`stand_in`) come back too; for your own folder that table is None."""
+    annotations = None if config.audio_dir else stand_in(config.data_root, config.audio, config.n_recordings)
+    path = build_collection(config.collection_config())
+    return read_collection(path, audio_dir=config.audio), annotations  # the folder may have moved since
+
+
+def open_session(config: RecordingsConfig, pool: Collection, annotations: pd.DataFrame | None = None) -> Session:
+    """The labelling session in ``COLLECTION_DIR`` (its journal replayed). The stand-in's
+    species, from ``annotations``, are listed up front, as a person would list theirs."""
+    session = Session(config.folder, config.session_config(), collection=pool)
+    if annotations is not None:
+        for name in dict.fromkeys(annotations["label"]):
+            session.add_class(name)
+    return session
+
+
 def validation_split(data_root: str | os.PathLike, exclude: Any) -> EmbeddingSplit | None:
     """The clips of ``DATA_ROOT/embeddings/valid.h5`` (chapter 03) not cut from the recordings
     named in ``exclude`` (compared by normalised stem); None when that file does not exist."""
@@ -171,3 +213,15 @@ def run_rounds(
             session.finish_round(validation=validation_for(session, validation))
             bar.update(1)
     return session.stopping()
+
+
+def rounds_table(
+    session: Session, config: RecordingsConfig, annotations: pd.DataFrame | None = None, progress: bool = True
+) -> pd.DataFrame:
+    """The stopping table: with the stand-in's ``annotations`` the simulated annotator first
+    labels up to ``ROUNDS`` rounds (:func:`run_rounds`, with the validation clips of other
+    recordings when chapter 03 made them); for your own folder, the rounds you have finished."""
+    if annotations is None:
+        return session.stopping()
+    valid = validation_split(config.data_root, session.collection.files["recording"])
+    return run_rounds(session, SimulatedAnnotator(annotations), config.rounds, validation=valid, progress=progress)
