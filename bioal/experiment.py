@@ -12,7 +12,9 @@ so the same seed on the same device gives identical selections and metrics.
 Run records in ``RESULTS_DIR/runs/<run_name>/`` are written and read through
 :mod:`bioal.records` (layout there): ``config.json`` (the frozen :class:`ExperimentConfig`),
 one ``rounds/<n_labelled:05d>.json`` per finished round, ``labelled_round.npy``,
-``state.pt`` (the last round's classifier, written here, for resuming) and
+``inputs.json`` (the embeddings' digests, and the PANNs checkpoint's when ``PANNS_CHECKPOINT``
+is set: a resumed run refuses other inputs), ``state.pt`` (the last round's classifier, for
+resuming) and
 ``classifiers/<n_labelled:05d>.pt`` (every round's classifier, as the paper's release keeps them).
 
 Resume: a run started again continues at the next unfinished round and ends with the same
@@ -62,10 +64,8 @@ from bioal.records import ROUND_KEYS, RoundRecord, RunRecord, load_run, start_na
 from bioal.strategies import STRATEGIES, CosineSpace, Selection, get_strategy, pick_distances, select
 from bioal.utils import (
     array_digest,
-    atomic_path,
     check_fingerprint,
-    check_tensors,
-    load_torch_file,
+    file_digest,
     pick_device,
     resolve_path,
     rng,
@@ -83,6 +83,7 @@ __all__ = [
     "load_splits",
     "embeddings_folder",
     "splits_fingerprint",
+    "inputs_fingerprint",
     "NON_RESULT_FIELDS",
 ]
 
@@ -391,26 +392,16 @@ class _Run:
             keys=("round", r),
         )
 
-    def save_state(self, r: int, model: MLPClassifier, threshold: float) -> None:
-        with atomic_path(self.folder / "state.pt") as tmp:
-            torch.save({"round": r, "threshold": threshold, "model": model.state_dict()}, tmp)
-
     def load_state(self, r: int, labelled: np.ndarray) -> tuple[MLPClassifier, float]:
         """The classifier of finished round ``r``: from ``state.pt`` or retrained (seeded)."""
-        path = self.folder / "state.pt"
-        if path.is_file():
-            state = load_torch_file(path, map_location=self.device, what="run state (delete it: the last round's "
-                                    "classifier is then retrained from the round records)")
-            if not isinstance(state, dict) or not {"round", "threshold", "model"} <= set(state):
-                raise ValueError(f"{path}: expected a dict with round, threshold and model; delete it to retrain")
-            check_tensors(state["model"], f"{path} ['model']")
-            if int(state["round"]) == r:
-                model = MLPClassifier(
-                    self.train.n_classes, self.train.embeddings.shape[2], self.classifier_config.hidden
-                ).to(self.device)
-                model.load_state_dict(state["model"])
-                model.eval()
-                return model, float(state["threshold"])
+        state = records.load_state(self.folder, map_location=self.device)
+        if state is not None and int(state["round"]) == r:
+            model = MLPClassifier(
+                self.train.n_classes, self.train.embeddings.shape[2], self.classifier_config.hidden
+            ).to(self.device)
+            model.load_state_dict(state["model"])
+            model.eval()
+            return model, float(state["threshold"])
         trained = self.train_round(r, labelled)
         probs = predict_probs(trained.model, self.valid_x, device=self.device)
         threshold, _ = optimal_threshold(probs, self.valid.labels, self.config.classifier.threshold_levels)
@@ -443,7 +434,7 @@ def run_experiment(
             )
     if existing is not None and len(existing.rounds) >= existing.n_budgets:
         # finished: returned as it is, but only for the embeddings it was run on
-        _check_inputs(folder, splits if splits is not None else load_splits(config))
+        _check_inputs(folder, splits if splits is not None else load_splits(config), config)
         return existing
     threads = torch.get_num_threads()
     if config.threads > 0:
@@ -454,19 +445,33 @@ def run_experiment(
         torch.set_num_threads(threads)
 
 
-def _check_inputs(folder: Path, splits: Any) -> None:
-    """Record the embeddings a run reads in ``inputs.json``, or refuse other ones."""
+def inputs_fingerprint(splits: Any, config: ExperimentConfig) -> dict[str, Any]:
+    """What a run reads: ``{"embeddings": splits_fingerprint(splits)}``, plus
+    ``"panns_checkpoint"`` (SHA-256 of the file) when ``PANNS_CHECKPOINT`` is set."""
+    fingerprint: dict[str, Any] = {"embeddings": splits_fingerprint(splits)}
+    if config.classifier.panns_checkpoint:
+        path = resolve_path(config.classifier.panns_checkpoint)
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"PANNs checkpoint {path} does not exist (set PANNS_CHECKPOINT to '' for a seeded init)"
+            )
+        fingerprint["panns_checkpoint"] = file_digest(path)
+    return fingerprint
+
+
+def _check_inputs(folder: Path, splits: Any, config: ExperimentConfig) -> None:
+    """Record what a run reads (:func:`inputs_fingerprint`) in ``inputs.json``, or refuse other inputs."""
     check_fingerprint(
-        folder / "inputs.json",
-        {"embeddings": splits_fingerprint(splits)},
+        records.inputs_path(folder),
+        inputs_fingerprint(splits, config),
         f"the run in {folder}",
-        f"delete {folder} (or use another RESULTS_DIR) to run it on these embeddings.",
+        f"delete {folder} (or use another RESULTS_DIR) to run it on these inputs.",
     )
 
 
 def _run(config, folder, existing, splits, progress, stop_after) -> RunRecord:
     run = _Run(config, splits if splits is not None else load_splits(config), progress)
-    _check_inputs(folder, (run.train, run.valid, run.test))
+    _check_inputs(folder, (run.train, run.valid, run.test), config)
     records.write_config(folder, config.to_dict())
 
     labelled_round = np.full(run.n, -1, dtype=np.int64)
@@ -534,7 +539,7 @@ def _run(config, folder, existing, splits, progress, stop_after) -> RunRecord:
             event_seconds=event_seconds,
         )
         # state, classifier and labels first, the round file last: it marks the round as finished
-        run.save_state(r, model, threshold)
+        records.write_state(folder, r, threshold, model.state_dict())
         records.write_classifier(folder, record.n_labelled, r, threshold, model.state_dict())
         records.write_labelled_round(folder, labelled_round)
         records.write_round(folder, record)

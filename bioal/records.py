@@ -6,7 +6,10 @@ A run folder ``RESULTS_DIR/runs/<run_name>/`` (DESIGN.md "Run records") holds:
 * ``rounds/<n_labelled:05d>.json`` - one per budget, written atomically when the round ends,
   with the keys of :data:`ROUND_KEYS`;
 * ``labelled_round.npy`` - int ``[N_train]``, the round each clip was labelled in, -1 never;
-* ``state.pt`` - the last round's classifier, for resuming (written by the loop);
+* ``inputs.json`` - the fingerprint of what the run read (its embeddings, and the PANNs
+  checkpoint when one is set), checked when the run is resumed (:data:`INPUTS_FILE`);
+* ``state.pt`` - the last round's classifier ``{round, threshold, model}``, for resuming
+  (:func:`write_state` / :func:`load_state`);
 * ``classifiers/<n_labelled:05d>.pt`` - every round's classifier ``{round, threshold, model}``
   (the state_dict), as the paper's release keeps one checkpoint per budget; folders written
   before this file existed still load, they only lack these (:func:`load_classifier` says so).
@@ -54,6 +57,11 @@ __all__ = [
     "run_folder",
     "run_folders",
     "round_paths",
+    "INPUTS_FILE",
+    "STATE_FILE",
+    "inputs_path",
+    "write_state",
+    "load_state",
     "load_run",
     "list_runs",
     "find_run",
@@ -102,7 +110,15 @@ TIMING_KEYS: tuple[str, ...] = ("select_seconds", "train_seconds", "event_second
 _PER_CLASS = ("class_counts", "valid_ap", "valid_f1", "test_ap", "test_f1")
 _PER_CLASS_EVENTS = ("test_event_precision", "test_event_recall", "test_event_f", "test_event_counts")
 START_NAMES: tuple[str, ...] = ("cold", "warm", "full")
-_RUN_NAME = re.compile(r"^(?:(?P<strategy>[a-z0-9_]+)-(?P<start>cold|warm)|(?P<full>full))-seed(?P<seed>\d+)$")
+#: The strategy part of a run name: what a registered strategy may be called.
+_STRATEGY = "[a-z0-9_]+"
+STRATEGY_NAME = re.compile(f"^{_STRATEGY}$")
+_RUN_NAME = re.compile(rf"^(?:(?P<strategy>{_STRATEGY})-(?P<start>cold|warm)|(?P<full>full))-seed(?P<seed>\d+)$")
+#: A round file's name: ``<n_labelled:05d>.json``.
+_ROUND_FILE = re.compile(r"^\d+\.json$")
+#: The run's input fingerprint (:func:`bioal.utils.check_fingerprint`) and its resume state.
+INPUTS_FILE = "inputs.json"
+STATE_FILE = "state.pt"
 
 
 # --------------------------------------------------------------------------- names
@@ -157,9 +173,23 @@ def run_folders(results_dir: str | os.PathLike) -> list[Path]:
 
 
 def round_paths(folder: str | os.PathLike) -> list[Path]:
-    """The round files ``rounds/<n_labelled:05d>.json`` of a run, in budget order."""
+    """The round files ``rounds/<n_labelled:05d>.json`` of a run, in budget order.
+
+    Any other file in ``rounds/`` (e.g. a macOS ``._00010.json``) raises ``ValueError``
+    naming the folder and the file: nothing there is skipped unread.
+    """
     rounds = Path(folder) / "rounds"
-    return sorted(rounds.glob("*.json"), key=lambda p: int(p.stem)) if rounds.is_dir() else []
+    if not rounds.is_dir():
+        return []
+    paths = sorted(rounds.iterdir())
+    stray = [p.name for p in paths if not _ROUND_FILE.match(p.name)]
+    if stray:
+        raise ValueError(
+            f"{rounds}: {stray[0]!r} is not a round file (<n_labelled:05d>.json)"
+            + (f", nor are {stray[1:6]}" if len(stray) > 1 else "")
+            + "; move it out of the folder"
+        )
+    return sorted(paths, key=lambda p: int(p.stem))
 
 
 # --------------------------------------------------------------------------- records
@@ -362,6 +392,57 @@ def write_round(folder: str | os.PathLike, record: RoundRecord) -> Path:
     return path
 
 
+def inputs_path(folder: str | os.PathLike) -> Path:
+    """``<run folder>/inputs.json``: the fingerprint of the inputs the run read."""
+    return Path(folder) / INPUTS_FILE
+
+
+def _save_classifier(path: Path, round_: int, threshold: float, state: Mapping[str, Any]) -> Path:
+    """Write ``{round, threshold, model}`` atomically to ``path``."""
+    with atomic_path(path) as tmp:
+        torch.save({"round": int(round_), "threshold": float(threshold), "model": dict(state)}, tmp)
+    return path
+
+
+def _read_classifier(path: Path, what: str, map_location: Any = "cpu", advice: str = "") -> dict[str, Any]:
+    """``{round, threshold, model}`` read from ``path``; bad files raise
+    :class:`~bioal.utils.CheckpointFileError` naming it (``what`` says what it is, ``advice``
+    is appended to the other errors)."""
+    state = load_torch_file(path, map_location=map_location, what=what)
+    try:
+        if not isinstance(state, dict):
+            raise CheckpointFileError(
+                f"{path}: expected a dict with round, threshold and model, got {type(state).__name__}"
+            )
+        missing = [k for k in ("round", "threshold", "model") if k not in state]
+        if missing:
+            raise CheckpointFileError(f"{path}: lacks keys {missing}")
+        check_tensors(state["model"], f"{path} ['model']")
+    except CheckpointFileError as err:
+        if not advice:
+            raise
+        raise CheckpointFileError(f"{err}; {advice}") from None
+    return state
+
+
+def write_state(folder: str | os.PathLike, round_: int, threshold: float, state: Mapping[str, Any]) -> Path:
+    """Write ``state.pt``, the last finished round's classifier ``{round, threshold, model}``, atomically."""
+    return _save_classifier(Path(folder) / STATE_FILE, round_, threshold, state)
+
+
+def load_state(folder: str | os.PathLike, map_location: Any = "cpu") -> dict[str, Any] | None:
+    """``state.pt`` as ``{round, threshold, model}``, or None when the folder has none.
+
+    A bad file raises :class:`~bioal.utils.CheckpointFileError` naming it and saying to
+    delete it (the loop then retrains the last round's classifier from the round records).
+    """
+    path = Path(folder) / STATE_FILE
+    if not path.is_file():
+        return None
+    what = "run state (delete it: the last round's classifier is then retrained from the round records)"
+    return _read_classifier(path, what, map_location, advice="delete it to retrain")
+
+
 def classifier_path(folder: str | os.PathLike, n_labelled: int) -> Path:
     """``<run folder>/classifiers/<n_labelled:05d>.pt``: the classifier of the round ending at that budget."""
     return Path(folder) / "classifiers" / f"{int(n_labelled):05d}.pt"
@@ -371,10 +452,7 @@ def write_classifier(
     folder: str | os.PathLike, n_labelled: int, round_: int, threshold: float, state: Mapping[str, Any]
 ) -> Path:
     """Write one round's classifier ``{round, threshold, model}`` atomically (before its round file)."""
-    path = classifier_path(folder, n_labelled)
-    with atomic_path(path) as tmp:
-        torch.save({"round": int(round_), "threshold": float(threshold), "model": dict(state)}, tmp)
-    return path
+    return _save_classifier(classifier_path(folder, n_labelled), round_, threshold, state)
 
 
 def load_classifier(folder: str | os.PathLike, n_labelled: int) -> dict[str, Any]:
@@ -391,11 +469,4 @@ def load_classifier(folder: str | os.PathLike, n_labelled: int) -> dict[str, Any
             f"{path}: no classifier for the round ending at {n_labelled} labels; this run folder was written "
             "before bioal kept one classifier per round: run it again into a fresh RESULTS_DIR"
         )
-    state = load_torch_file(path, what="round classifier")
-    if not isinstance(state, dict):
-        raise CheckpointFileError(f"{path}: expected a dict with round, threshold and model, got {type(state).__name__}")
-    missing = [k for k in ("round", "threshold", "model") if k not in state]
-    if missing:
-        raise CheckpointFileError(f"{path}: lacks keys {missing}")
-    check_tensors(state["model"], f"{path} ['model']")
-    return state
+    return _read_classifier(path, "round classifier")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 import re
 import socket
 import struct
@@ -255,6 +256,26 @@ def test_run_refuses_to_resume_on_other_embeddings(tmp_path, small_splits):
     with pytest.raises(StaleResumeError, match=r"changed: embeddings/test: .*delete .*mfft-cold-seed0"):
         run_experiment(config, splits=other, progress=False)
     assert run_experiment(config, splits=small_splits, progress=False).rounds == record.rounds
+
+
+def test_run_refuses_to_resume_on_a_changed_panns_checkpoint(tmp_path, small_splits):
+    """PANNS_CHECKPOINT's content is part of a run's inputs; runs without one record only the embeddings."""
+    gen = torch.Generator().manual_seed(0)  # test-only generator, local
+    fc = {"fc1.weight": torch.randn(2048, 2048, generator=gen) * 0.01, "fc1.bias": torch.zeros(2048),
+          "fc_audioset.weight": torch.randn(527, 2048, generator=gen) * 0.01, "fc_audioset.bias": torch.zeros(527)}
+    checkpoint = tmp_path / "panns.pth"
+    torch.save({"model": fc}, checkpoint)
+    original = checkpoint.read_bytes()
+    config = _run_config(tmp_path, panns_checkpoint=str(checkpoint))
+    run_experiment(config, splits=small_splits, progress=False, stop_after=1)
+    torch.save({"model": {**fc, "fc1.bias": torch.ones(2048)}}, checkpoint)  # same path, other weights
+    with pytest.raises(StaleResumeError, match=r"changed: panns_checkpoint: .*delete .*mfft-cold-seed0"):
+        run_experiment(config, splits=small_splits, progress=False)
+    checkpoint.write_bytes(original)
+    assert run_experiment(config, splits=small_splits, progress=False).complete
+    plain = _run_config(tmp_path / "plain")
+    run_experiment(plain, splits=small_splits, progress=False, stop_after=1)
+    assert set(json.loads((run_folder(plain) / "inputs.json").read_text())) == {"embeddings"}
 
 
 @pytest.mark.parametrize(
