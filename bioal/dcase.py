@@ -35,6 +35,7 @@ Named departures from the paper's release (the paper behaviour is kept otherwise
 from __future__ import annotations
 
 import concurrent.futures
+import csv as csv_module
 import dataclasses
 import hashlib
 import logging
@@ -71,6 +72,7 @@ __all__ = [
     "Recording",
     "normalise_name",
     "read_csv_text",
+    "read_csv_rows",
     "read_annotations",
     "read_training_classes",
     "read_validation_classes",
@@ -153,14 +155,46 @@ def normalise_name(name: str) -> str:
 def read_csv_text(path: str | os.PathLike) -> pd.DataFrame:
     """A CSV as text: every field a string (empty fields ``""``, never NaN), header names and
     fields stripped of surrounding spaces. Raises :class:`DatasetError` naming the file when it
-    cannot be parsed."""
+    cannot be parsed or its header repeats a column name."""
+    return read_csv_rows(path)[0]
+
+
+def read_csv_rows(path: str | os.PathLike) -> tuple[pd.DataFrame, np.ndarray]:
+    """:func:`read_csv_text` and the file line (header = line 1, as the header's own line when
+    blank lines precede it) of each of its rows, for error messages: blank lines are skipped,
+    so row ``i`` is line ``i + 2`` only in a file without them."""
     path = Path(path)
     try:
         frame = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
         raise DatasetError(f"{path}: cannot parse as CSV ({err})") from err
     frame.columns = [str(c).strip() for c in frame.columns]
-    return frame.apply(lambda col: col.str.strip())
+    header, header_line, lines = _csv_layout(path)
+    # pandas renames a repeated name (GIG, GIG.1), so repeats are found in the header as written
+    repeated = sorted({name for name in header if header.count(name) > 1})
+    if repeated:
+        raise DatasetError(f"{path}, row {header_line}: duplicated column names {repeated} in header {header}")
+    if len(lines) != len(frame):  # a layout the two readers split differently: number rows as in a plain file
+        lines = list(range(2, len(frame) + 2))
+    return frame.apply(lambda col: col.str.strip()), np.asarray(lines, dtype=np.int64)
+
+
+def _csv_layout(path: Path) -> tuple[list[str], int, list[int]]:
+    """The header (names stripped) as written, its line, and the first line of each data row;
+    blank lines are skipped, as pandas skips them."""
+    header: list[str] | None = None
+    header_line, lines, last = 1, [], 0
+    with open(path, encoding="utf-8-sig", newline="") as handle:
+        reader = csv_module.reader(handle, skipinitialspace=True)
+        for record in reader:
+            first, last = last + 1, reader.line_num
+            if not record or (len(record) == 1 and not record[0].strip()):
+                continue
+            if header is None:
+                header, header_line = [field.strip() for field in record], first
+            else:
+                lines.append(first)
+    return header or [], header_line, lines
 
 
 def _require_columns(path: Path, frame: pd.DataFrame, columns: Sequence[str]) -> None:
@@ -175,27 +209,25 @@ def read_annotations(path: str | os.PathLike, duration: float | None = None, *, 
 
     Returns ``Audiofilename, Starttime, Endtime`` (float64 s) + one int8 column per class
     code (1 POS, 0 NEG, -1 UNK), rows sorted stably by (Starttime, Endtime); ``sort=False``
-    keeps the file's order (row ``i`` is line ``i + 2``). Errors name the
+    keeps the file's order (blank lines skipped). Errors name the
     file and the row (line number in the file, header = line 1); a row repeating an earlier
     one in every column is kept with a warning naming both. With ``duration`` (the
     recording's length, s), an event ending more than :data:`END_SLACK_SECONDS` past it is an
     error.
     """
     path = Path(path)
-    frame = read_csv_text(path)
+    frame, line = read_csv_rows(path)  # line[i]: the file line of row i, for the messages
     _require_columns(path, frame, KEYS)
     codes = [c for c in frame.columns if c not in KEYS]
     if not codes:
         raise DatasetError(f"{path}: no class column after {KEYS}")
-    if len(set(frame.columns)) != len(frame.columns):
-        raise DatasetError(f"{path}: duplicated column names in header {list(frame.columns)}")
     out = pd.DataFrame({"Audiofilename": frame["Audiofilename"]})
     for col in ("Starttime", "Endtime"):
         values = pd.to_numeric(frame[col], errors="coerce")
         bad = np.flatnonzero(values.isna().to_numpy() | ~np.isfinite(values.to_numpy(dtype=float)))
         if len(bad):
             i = int(bad[0])
-            raise DatasetError(f"{path}, row {i + 2}: {col} {frame[col].iloc[i]!r} is not a number")
+            raise DatasetError(f"{path}, row {line[i]}: {col} {frame[col].iloc[i]!r} is not a number")
         out[col] = values.astype(np.float64)
     for code in codes:
         mapped = frame[code].map(CODES)
@@ -203,7 +235,7 @@ def read_annotations(path: str | os.PathLike, duration: float | None = None, *, 
         if len(bad):
             i = int(bad[0])
             raise DatasetError(
-                f"{path}, row {i + 2}: column {code!r} has unknown value {frame[code].iloc[i]!r} "
+                f"{path}, row {line[i]}: column {code!r} has unknown value {frame[code].iloc[i]!r} "
                 f"(expected one of {list(CODES)})"
             )
         out[code] = mapped.astype(np.int8)
@@ -212,7 +244,7 @@ def read_annotations(path: str | os.PathLike, duration: float | None = None, *, 
         j = int(repeated[0])
         i = int(np.flatnonzero((out.iloc[:j] == out.iloc[j]).all(axis=1).to_numpy())[0])
         warnings.warn(
-            f"{path}, rows {i + 2} and {j + 2}: the same event twice ({out['Starttime'].iloc[j]}-"
+            f"{path}, rows {line[i]} and {line[j]}: the same event twice ({out['Starttime'].iloc[j]}-"
             f"{out['Endtime'].iloc[j]} s, every column equal); {len(repeated)} row(s) repeat an earlier one. "
             "They are kept, as the paper's preparation and the challenge's evaluation keep them (each counts "
             "its event again); delete the repeats if they are mistakes",
@@ -222,17 +254,17 @@ def read_annotations(path: str | os.PathLike, duration: float | None = None, *, 
     if len(neg):
         i = int(neg[0])
         raise DatasetError(
-            f"{path}, row {i + 2}: Endtime {out['Endtime'].iloc[i]} < Starttime {out['Starttime'].iloc[i]}"
+            f"{path}, row {line[i]}: Endtime {out['Endtime'].iloc[i]} < Starttime {out['Starttime'].iloc[i]}"
         )
     if (out[["Starttime", "Endtime"]] < 0).to_numpy().any():
         i = int(np.flatnonzero((out["Starttime"] < 0).to_numpy())[0])
-        raise DatasetError(f"{path}, row {i + 2}: negative Starttime {out['Starttime'].iloc[i]}")
+        raise DatasetError(f"{path}, row {line[i]}: negative Starttime {out['Starttime'].iloc[i]}")
     if duration is not None:
         late = np.flatnonzero((out["Endtime"] > duration + END_SLACK_SECONDS).to_numpy())
         if len(late):
             i = int(late[0])
             raise DatasetError(
-                f"{path}, row {i + 2}: event {out['Starttime'].iloc[i]}-{out['Endtime'].iloc[i]} s lies past the end "
+                f"{path}, row {line[i]}: event {out['Starttime'].iloc[i]}-{out['Endtime'].iloc[i]} s lies past the end "
                 f"of its recording ({duration:.3f} s long); {len(late)} row(s) do. Is the WAV truncated, or the "
                 "CSV another recording's?"
             )
@@ -247,17 +279,17 @@ def read_training_classes(path: str | os.PathLike) -> dict[tuple[str, str], str]
     Names are normalised (spaces/hyphens -> '_'); CRLF, trailing spaces tolerated.
     """
     path = Path(path)
-    frame = read_csv_text(path)
+    frame, line = read_csv_rows(path)
     need = ["dataset", "class_code", "class_name"]
     _require_columns(path, frame, need)
     table: dict[tuple[str, str], str] = {}
     for i, row in enumerate(frame[need].itertuples(index=False)):
         if not all(row):
-            raise DatasetError(f"{path}, row {i + 2}: empty field in {tuple(row)}")
+            raise DatasetError(f"{path}, row {line[i]}: empty field in {tuple(row)}")
         key = (row.dataset, row.class_code)
         name = normalise_name(row.class_name)
         if key in table and table[key] != name:
-            raise DatasetError(f"{path}, row {i + 2}: {key} already named {table[key]!r}, now {name!r}")
+            raise DatasetError(f"{path}, row {line[i]}: {key} already named {table[key]!r}, now {name!r}")
         table[key] = name
     return table
 
@@ -268,17 +300,17 @@ def read_validation_classes(path: str | os.PathLike) -> dict[str, str]:
     Recording and class names are normalised (spaces/hyphens -> '_', trailing spaces dropped).
     """
     path = Path(path)
-    frame = read_csv_text(path)
+    frame, line = read_csv_rows(path)
     need = ["dataset", "recording", "class_name"]
     _require_columns(path, frame, need)
     table: dict[str, str] = {}
     for i, (rec, name) in enumerate(zip(frame["recording"], frame["class_name"], strict=True)):
         if not rec or not name:
-            raise DatasetError(f"{path}, row {i + 2}: empty recording or class_name")
+            raise DatasetError(f"{path}, row {line[i]}: empty recording or class_name")
         rec = normalise_name(Path(rec).stem if rec.endswith((".wav", ".csv")) else rec)
         name = normalise_name(name)
         if rec in table and table[rec] != name:
-            raise DatasetError(f"{path}, row {i + 2}: recording {rec!r} listed as {table[rec]!r} and {name!r}")
+            raise DatasetError(f"{path}, row {line[i]}: recording {rec!r} listed as {table[rec]!r} and {name!r}")
         table[rec] = name
     return table
 
@@ -525,17 +557,45 @@ class Recording:
         return self.name + ".wav"
 
 
+def _is_hidden(name: str) -> bool:
+    """Names the development set's readers pass over: dot files and ``__MACOSX``-style folders."""
+    return name.startswith((".", "__"))
+
+
+def _is_hidden_path(path: Path, top: Path) -> bool:
+    return any(_is_hidden(part) for part in path.relative_to(top).parts)
+
+
+def _is_wav_or_csv(path: Path) -> bool:
+    return path.suffix.lower() in (".wav", ".csv") and not path.name.startswith(".") and path.is_file()
+
+
 def find_recordings(dev_root: str | os.PathLike, subset: str) -> list[Recording]:
     """Pair every WAV with its CSV under ``Development_Set/<subset>/<dataset>/``.
 
     A CSV without a WAV (or a WAV without a CSV) is an error naming it; two files whose
     normalised names collide are an error; the duplicate PB recording is skipped (logged).
+    A WAV or CSV elsewhere (directly in ``<subset>/``, or in a folder inside a sub-dataset
+    folder) is an error naming it, as it would not be read.
     """
     base = Path(dev_root) / subset
     if not base.is_dir():
         raise DatasetError(f"{base}: folder missing from the development set")
+    dataset_dirs = sorted(p for p in base.iterdir() if p.is_dir() and not _is_hidden(p.name))
+    stray = [p for p in base.iterdir() if _is_wav_or_csv(p)]
+    for dataset_dir in dataset_dirs:
+        for sub in dataset_dir.iterdir():
+            if sub.is_dir() and not _is_hidden(sub.name):
+                stray += [q for q in sub.rglob("*") if _is_wav_or_csv(q) and not _is_hidden_path(q, sub)]
+    if stray:
+        shown = ", ".join(str(p) for p in sorted(stray)[:5]) + (f" and {len(stray) - 5} more" if len(stray) > 5 else "")
+        raise DatasetError(
+            f"{base}: {len(stray)} WAV/CSV file(s) outside the layout {subset}/<dataset>/<recording>.wav|.csv "
+            f"would not be read: {shown}. Move each recording's WAV and CSV directly into its sub-dataset "
+            "folder (or out of the development set)"
+        )
     found: dict[str, Recording] = {}
-    for dataset_dir in sorted(p for p in base.iterdir() if p.is_dir() and not p.name.startswith((".", "__"))):
+    for dataset_dir in dataset_dirs:
         files = [p for p in dataset_dir.iterdir() if p.is_file() and not p.name.startswith(".")]
         wavs = {p.stem: p for p in files if p.suffix.lower() == ".wav"}
         csvs = {p.stem: p for p in files if p.suffix.lower() == ".csv"}

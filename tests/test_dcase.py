@@ -394,3 +394,39 @@ def test_prepare_end_to_end_and_resume(tmp_path):
     calls = []
     dcase.prepare(raw, out, progress=False, sl_classes="from_csv", on_recording=lambda d, n: calls.append(n))
     assert calls == []
+
+
+# --------------------------------------------------------------------------- review mends: layout, lines, header
+
+
+@pytest.mark.parametrize("where", ["ME/extra/ME3", "ME4"])
+def test_recordings_outside_the_layout_are_an_error(tmp_path, where):
+    root = make_dev_set(tmp_path)
+    subset = root / "Development_Set/Validation_Set"
+    write(subset / "__MACOSX/ME/._ME1.csv", "x")  # hidden folders are still passed over
+    write(subset / "ME/.cache/ME1.csv", "x")
+    assert "ME1" in [r.name for r in dcase.find_recordings(root / "Development_Set", "Validation_Set")]
+    (subset / where).parent.mkdir(parents=True, exist_ok=True)
+    for ext in ("wav", "csv"):
+        (subset / f"{where}.{ext}").write_bytes((subset / f"ME/ME1.{ext}").read_bytes())
+    with pytest.raises(DatasetError, match=r"2 WAV/CSV file\(s\) outside the layout") as err:
+        dcase.find_recordings(root / "Development_Set", "Validation_Set")
+    assert str(subset / f"{where}.wav") in str(err.value) and str(subset / f"{where}.csv") in str(err.value)
+
+
+def test_error_rows_are_file_lines_when_the_csv_has_blank_lines(tmp_path):
+    p = write(tmp_path / "gaps.csv", "Audiofilename,Starttime,Endtime,Q\na.wav,1,2,POS\n\n  \na.wav,5,4,POS\n")
+    with pytest.raises(DatasetError, match=r"gaps\.csv, row 5: Endtime 4.0 < Starttime 5.0"):
+        dcase.read_annotations(p)
+    p = write(tmp_path / "lead.csv", "\nAudiofilename,Starttime,Endtime,Q\r\n\r\na.wav,1,2,POS\r\na.wav,1,2,POS\r\n")
+    with pytest.warns(UserWarning, match=r"lead\.csv, rows 4 and 5: the same event twice"):
+        assert len(dcase.read_annotations(p)) == 2
+    p = write(tmp_path / "classes.csv", "dataset,class_code,class_name\nBV,A,x\n\nBV,A,y\n")
+    with pytest.raises(DatasetError, match=r"classes\.csv, row 4: \('BV', 'A'\) already named 'x', now 'y'"):
+        dcase.read_training_classes(p)
+
+
+def test_duplicated_class_column_is_named_as_such(tmp_path):
+    p = write(tmp_path / "dup.csv", "Audiofilename,Starttime,Endtime,GIG, GIG\na1.wav,1,2,POS,NEG\n")
+    with pytest.raises(DatasetError, match=r"dup\.csv, row 1: duplicated column names \['GIG'\]"):
+        dcase.read_annotations(p)
