@@ -1,7 +1,8 @@
 """The package's import graph: imports only go down the pipeline's stages, never round in circles.
 
-utils/config/grid < formats (dcase, data, download) < features/encoder < embeddings
-< strategies/classifier/metrics/records < experiment < sweep/results < plots < widgets.
+``LAYERS`` below gives each module its stage, as DESIGN.md's import order does: utils/config/grid
+< formats < features/encoder < embeddings/collection < strategies/classifier/metrics/records/training
+< experiment/session < sweep/results/release/recordings < plots < widgets.
 Read from the source with ``ast`` (function-level imports included), so a lazy import
 cannot hide an upward dependency.
 """

@@ -1,5 +1,6 @@
 """ipywidgets views, thin layers over pure functions in the stage modules. Each view has a
-static-figure twin in ``bioal.plots`` that the book shows in place of the live widget.
+static-figure twin (a ``*_figure`` function beside it, or one in ``bioal.plots``), drawn from
+the same functions in the view's default state, that the book shows in place of the live widget.
 
 Views write into ``ipywidgets.Output`` by setting its ``outputs`` (:func:`set_outputs`),
 never with ``with out: display(...)``: capturing display calls inside an Output widget can
