@@ -1,8 +1,11 @@
 """Resumable HTTP downloads with size/md5 checks, and Zenodo record listings.
 
 ``download_file`` streams into ``<dest>.part``, resumes an interrupted transfer with an
-HTTP ``Range`` request (restarting from zero when the server ignores it and answers 200),
-verifies size and md5, and renames the finished file into place atomically. A file that is
+HTTP ``Range`` request (restarting from zero when the server ignores it and answers 200, or
+answers 206 from another offset than the part's end), verifies size and md5, and renames the
+finished file into place atomically. An HTML page (or other text, for a binary file) answered
+instead of the file is refused and not written; a finished transfer of the wrong size is
+deleted, so the next run starts afresh rather than resuming onto it. A file that is
 already complete and has the right md5 is not fetched again. When the host cannot be
 reached, :class:`DownloadError` says how to place the file by hand.
 
@@ -16,6 +19,7 @@ import dataclasses
 import hashlib
 import logging
 import os
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -90,10 +94,13 @@ def _manual_message(url: str, dest: Path, md5: str | None, reason: str) -> str:
     return "\n".join(lines)
 
 
-def _verify(path: Path, url: str, dest: Path, md5: str | None, size: int | None) -> None:
+def _verify(path: Path, url: str, dest: Path, md5: str | None, size: int | None, received: str) -> None:
     if size is not None and path.stat().st_size != size:
+        found = path.stat().st_size
+        path.unlink()  # a finished transfer of the wrong size is no partial file to resume onto
         raise DownloadError(
-            f"{url}: downloaded {path.stat().st_size} bytes into {path}, expected {size}"
+            f"{url}: downloaded {found} bytes into {path}, expected {size} (the last response: {received}); "
+            f"the file was deleted, so the next run downloads it afresh"
         )
     if md5 is not None:
         actual = md5sum(path)
@@ -118,11 +125,14 @@ def download_file(
     """Download ``url`` to ``dest``, resumably; return ``dest``.
 
     Data goes to ``<dest>.part``; a previous partial file is continued with an HTTP Range
-    request (a server answering 200 instead of 206 restarts from zero); a connection dropped
-    mid-transfer is resumed up to ``retries`` times before giving up. On completion the
-    size and md5 are checked and the file is renamed into place. An md5 mismatch moves the
-    file to ``<dest>.corrupt`` and raises :class:`ChecksumError`; an unreachable host raises
-    :class:`DownloadError` with manual-placement instructions.
+    request (a server answering 200 instead of 206, or 206 from another offset than the part's
+    end, restarts from zero); a connection dropped mid-transfer is resumed up to ``retries``
+    times before giving up. A response that is an HTML page, or text for a file whose name
+    is not a text format's, raises :class:`DownloadError` saying what arrived, and nothing of it
+    is written. On completion the size and md5 are checked and the file is renamed into
+    place. A wrong size deletes the part file and raises :class:`DownloadError`; an md5
+    mismatch moves the file to ``<dest>.corrupt`` and raises :class:`ChecksumError`; an
+    unreachable host raises :class:`DownloadError` with manual-placement instructions.
     """
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -142,9 +152,10 @@ def download_file(
         )
         log.warning("%s Downloading it again.", note)
     part = dest.with_name(dest.name + ".part")
+    received = ""
     for attempt in range(retries + 1):
         try:
-            _fetch(url, part, dest, md5, size, progress, timeout)
+            received = _fetch(url, part, dest, md5, size, progress, timeout)
             break
         except DownloadError as err:
             if note:
@@ -155,7 +166,7 @@ def download_file(
                 raise DownloadError(
                     _manual_message(url, dest, md5, f"{err}; run again to resume from {part}") + (f"\n{note}" if note else "")
                 ) from err.__cause__
-    _verify(part, url, dest, md5, size)
+    _verify(part, url, dest, md5, size, received)
     os.replace(part, dest)
     return dest
 
@@ -164,38 +175,98 @@ class _Interrupted(Exception):
     """The connection dropped mid-transfer (the part file keeps what arrived)."""
 
 
+#: Names of files that are text, so a ``text/*`` answer may be the file itself (an HTML page never is).
+TEXT_SUFFIXES = (".csv", ".txt", ".tsv", ".json", ".md", ".yaml", ".yml")
+_PAGE_TYPES = ("text/html", "application/xhtml+xml")
+
+
+def _content_type(response: requests.Response) -> str:
+    return response.headers.get("Content-Type", "").split(";")[0].strip().lower()
+
+
+def _range_problem(response: requests.Response, have: int) -> str | None:
+    """Why the answer to ``Range: bytes=<have>-`` does not continue the part file, or None."""
+    if not have or response.status_code not in (206, 416):
+        return None
+    header = response.headers.get("Content-Range", "")
+    if response.status_code == 416:  # "bytes */<total>": the part is complete only if total == have
+        total = re.fullmatch(r"\s*bytes\s+\*/(\d+)\s*", header)
+        if total and int(total.group(1)) != have:
+            return f"HTTP 416 says the file holds {total.group(1)} bytes, the part file {have}"
+        return None
+    start = re.match(r"\s*bytes\s+(\d+)-", header)
+    if start is None or int(start.group(1)) != have:
+        return f"HTTP 206 for bytes from {have} came with Content-Range {header or '(none)'!r}"
+    return None
+
+
 def _fetch(url: str, part: Path, dest: Path, md5: str | None, size: int | None, progress: bool,
-           timeout: float) -> None:
+           timeout: float) -> str:
+    """Fetch into ``part`` (resuming it); return what the last response was, for messages."""
     have = part.stat().st_size if part.is_file() else 0
     if size is not None and have > size:
         part.unlink()
         have = 0
     if size is not None and have == size:
-        return
-    headers = {"Range": f"bytes={have}-"} if have else {}
-    try:
-        response = requests.get(url, headers=headers, stream=True, timeout=timeout)
-    except (requests.ConnectionError, requests.Timeout) as err:
-        raise DownloadError(_manual_message(url, dest, md5, f"host unreachable ({type(err).__name__})")) from err
-    with response:
-        if response.status_code == 416 and have:  # range starts at the end: the part is complete
-            return
-        if response.status_code >= 400:
-            raise DownloadError(_manual_message(url, dest, md5, f"HTTP {response.status_code}"))
-        if have and response.status_code != 206:
-            have = 0  # the server ignored the Range header: start over
-        total = size
-        if total is None and response.headers.get("Content-Length"):
-            total = have + int(response.headers["Content-Length"])
-        bar = tqdm(total=total, initial=have, unit="B", unit_scale=True, unit_divisor=1024,
-                   desc=dest.name, disable=not progress)
+        return f"none (the part file {part} already held {have} bytes)"
+    for restart in (False, True):
+        headers = {"Range": f"bytes={have}-"} if have else {}
         try:
-            with open(part, "ab" if have else "wb") as handle, bar:
-                for block in response.iter_content(chunk_size=_CHUNK):
-                    handle.write(block)
-                    bar.update(len(block))
-        except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as err:
-            raise _Interrupted(f"connection lost after {part.stat().st_size} bytes ({type(err).__name__})") from err
+            response = requests.get(url, headers=headers, stream=True, timeout=timeout)
+        except (requests.ConnectionError, requests.Timeout) as err:
+            raise DownloadError(_manual_message(url, dest, md5, f"host unreachable ({type(err).__name__})")) from err
+        with response:
+            problem = _range_problem(response, have)
+            if problem:
+                if restart:
+                    raise DownloadError(_manual_message(url, dest, md5, f"the server's ranges are inconsistent: {problem}"))
+                log.warning("%s: %s; deleting %s and downloading from the start", url, problem, part)
+                part.unlink()
+                have = 0
+                continue
+            if response.status_code == 416 and have:  # range starts at the end: the part is complete
+                return f"HTTP 416 (the part file {part} already held {have} bytes)"
+            if response.status_code >= 400:
+                raise DownloadError(_manual_message(url, dest, md5, f"HTTP {response.status_code}"))
+            kind = _content_type(response)
+            if kind in _PAGE_TYPES or (kind.startswith("text/") and dest.suffix.lower() not in TEXT_SUFFIXES):
+                got = _drain(response)
+                raise DownloadError(_manual_message(
+                    url, dest, md5,
+                    f"HTTP {response.status_code} sent {got} of {kind} instead of the file (an error or rate-limit "
+                    f"page?); nothing of it was written{f', {part} is kept to resume' if have else ''}",
+                ))
+            if have and response.status_code != 206:
+                have = 0  # the server ignored the Range header: start over
+            total = size
+            if total is None and response.headers.get("Content-Length"):
+                total = have + int(response.headers["Content-Length"])
+            bar = tqdm(total=total, initial=have, unit="B", unit_scale=True, unit_divisor=1024,
+                       desc=dest.name, disable=not progress)
+            got = 0
+            try:
+                with open(part, "ab" if have else "wb") as handle, bar:
+                    for block in response.iter_content(chunk_size=_CHUNK):
+                        handle.write(block)
+                        got += len(block)
+                        bar.update(len(block))
+            except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as err:
+                raise _Interrupted(f"connection lost after {part.stat().st_size} bytes ({type(err).__name__})") from err
+            return f"HTTP {response.status_code}, {got} bytes of {kind or 'unstated type'}"
+    raise AssertionError("unreachable")
+
+
+def _drain(response: requests.Response, limit: int = 1 << 20) -> str:
+    """How many bytes the body holds (read up to ``limit``), as words."""
+    got = 0
+    try:
+        for block in response.iter_content(chunk_size=1 << 16):
+            got += len(block)
+            if got > limit:
+                return f"over {limit} bytes"
+    except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError):
+        return f"{got} bytes (then the connection dropped)"
+    return f"{got} bytes"
 
 
 def zenodo_files(record_id: int, api_base: str = ZENODO_API, timeout: float = 60) -> list[RemoteFile]:

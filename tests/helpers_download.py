@@ -17,6 +17,8 @@ class RecordServer:
     ``drop_first``: names whose first GET sends only half the body, then closes the connection.
     ``ignore_range``: answer 200 with the whole body even when a Range is asked for.
     ``corrupt``: names whose body is served with bytes flipped (the JSON keeps the true md5).
+    ``html_first``: names whose first GET is answered 200 with a small ``text/html`` page.
+    ``bad_range``: names whose ranged GETs are answered 206 with the whole body (Content-Range from 0).
     """
 
     def __init__(self):
@@ -50,12 +52,24 @@ class RecordServer:
                     self.send_error(404)
                     return
                 data = server.files[name]
+                if name in server.html_first:
+                    server.html_first.discard(name)
+                    page = b"<html><body>Rate limited, try later</body></html>"
+                    server.requests.append((path, rng, 200))
+                    self.send_response(200)
+                    self.send_header("Content-Type", "text/html; charset=utf-8")
+                    self.send_header("Content-Length", str(len(page)))
+                    self.end_headers()
+                    self.wfile.write(page)
+                    return
                 if name in server.corrupt:
                     data = bytes(b ^ 0xFF for b in data[:64]) + data[64:]
                 start, status = 0, 200
                 if rng and not server.ignore_range:
                     start = int(rng.removeprefix("bytes=").split("-")[0])
                     status = 206
+                    if name in server.bad_range:
+                        start = 0
                     if start >= len(data):
                         server.requests.append((path, rng, 416))
                         self.send_response(416)
@@ -87,6 +101,8 @@ class RecordServer:
         self.drop_first: set[str] = set()
         self.ignore_range = False
         self.corrupt: set[str] = set()
+        self.html_first: set[str] = set()
+        self.bad_range: set[str] = set()
         self.requests: list[tuple[str, str | None, int]] = []  # (path, Range header, status)
 
     def serve_record(self, record: dict, folder: Path) -> None:

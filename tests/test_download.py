@@ -108,6 +108,40 @@ def test_corrupted_download_refused(server, tmp_path):
     assert not (tmp_path / name).exists() and not (tmp_path / (name + ".part")).exists()
 
 
+def test_html_page_is_refused_and_not_resumed_onto(server, tmp_path):
+    name = "Development_set.zip"
+    server.html_first.add(name)
+    (remote,) = [f for f in download.zenodo_files(RECORD, f"{server.base}/api") if f.key == name]
+    with pytest.raises(DownloadError, match=r"HTTP 200 sent 49 bytes of text/html instead of the file"):
+        download.download_file(remote.url, tmp_path / name, md5=remote.md5, size=remote.size, progress=False)
+    assert not (tmp_path / (name + ".part")).exists()
+    download.download_file(remote.url, tmp_path / name, md5=remote.md5, size=remote.size, progress=False)
+    assert download.md5sum(tmp_path / name) == remote.md5
+    assert server.requests[-1][1:] == (None, 200)  # afresh, not a Range onto the page
+
+
+def test_206_from_another_offset_restarts_from_zero(server, tmp_path, caplog):
+    name = "Development_set.zip"
+    data = server.files[name]
+    part = tmp_path / (name + ".part")
+    part.write_bytes(data[:1000])
+    server.bad_range.add(name)
+    (remote,) = [f for f in download.zenodo_files(RECORD, f"{server.base}/api") if f.key == name]
+    download.download_file(remote.url, tmp_path / name, md5=remote.md5, size=remote.size, progress=False)
+    assert (tmp_path / name).read_bytes() == data
+    assert [r[1:] for r in server.requests[-2:]] == [("bytes=1000-", 206), (None, 200)]
+    assert "came with Content-Range 'bytes 0-" in caplog.text
+
+
+def test_finished_transfer_of_the_wrong_size_is_deleted(server, tmp_path):
+    name = "DCASE2024_task5_training_set_classes.csv"
+    (remote,) = [f for f in download.zenodo_files(RECORD, f"{server.base}/api") if f.key == name]
+    with pytest.raises(DownloadError, match=rf"expected {remote.size + 5} \(the last response: HTTP 200, "
+                       rf"{remote.size} bytes of .*\); the file was deleted"):
+        download.download_file(remote.url, tmp_path / name, md5=remote.md5, size=remote.size + 5, progress=False)
+    assert not (tmp_path / (name + ".part")).exists()
+
+
 def test_unreachable_host_explains_manual_placement(tmp_path):
     with socket.socket() as s:  # a port with nothing listening
         s.bind(("127.0.0.1", 0))
