@@ -225,7 +225,8 @@ class Collection:
 
     @property
     def clip_seconds(self) -> float:
-        return float(self.split.attrs["clip_seconds"])
+        """Clip length in seconds (:attr:`bioal.embeddings.EmbeddingSplit.clip_seconds`)."""
+        return self.split.clip_seconds
 
     @property
     def channel(self) -> int:

@@ -28,6 +28,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 import os
 from pathlib import Path
 from typing import Any, Literal
@@ -43,6 +44,7 @@ from bioal.data import ClipDataset, prepared_dir
 from bioal.dcase import prepared_fingerprint
 from bioal.encoder import ENCODER_FILE, Cnn14Encoder, encoder_dir
 from bioal.features import LogMelExtractor, compute_mean_std, mean_std_path, standardise
+from bioal.grid import CLIP_SECONDS
 from bioal.utils import StaleResumeError, atomic_path, pick_device, resolve_path
 
 __all__ = [
@@ -69,7 +71,11 @@ class EmbeddingSplit:
     """Embeddings and labels of one split, in memory.
 
     ``embeddings`` [N, T, D] (None when read with ``meta_only``), ``labels`` [N, T, C]
-    float32, ``class_names`` C names, ``recording`` [N] str, ``clip_start`` [N] float64 seconds.
+    float32, ``class_names`` C names, ``recording`` [N] str, ``clip_start`` [N] float64 seconds;
+    each ``(recording, clip_start)`` pair names one clip, so the pairs must be unique (the
+    event scores put the clips on their recordings' timelines). ``attrs``: the file's
+    attributes; ``attrs["clip_seconds"]`` is the clip length (:attr:`clip_seconds`, default
+    ``bioal.grid.CLIP_SECONDS`` = 10 s): set it for your own embeddings of clips of another length.
     """
 
     embeddings: np.ndarray | None
@@ -101,6 +107,21 @@ class EmbeddingSplit:
         if len(bad):
             i = int(bad[0])
             raise ValueError(f"clip {i} ({self.recording[i]}) starts at {self.clip_start[i]} s; a clip start is >= 0")
+        self.clip_seconds  # noqa: B018 - checks attrs["clip_seconds"] now, not at first use
+
+    @property
+    def clip_seconds(self) -> float:
+        """Clip length in seconds: ``attrs["clip_seconds"]``, default ``CLIP_SECONDS`` (10 s)."""
+        if "clip_seconds" not in self.attrs:
+            return float(CLIP_SECONDS)
+        value = self.attrs["clip_seconds"]
+        try:
+            seconds = float(value)
+        except (TypeError, ValueError):
+            seconds = math.nan
+        if isinstance(value, (bool, np.bool_)) or not 0 < seconds < math.inf:
+            raise ValueError(f"attrs['clip_seconds'] must be a finite number of seconds > 0, got {value!r}")
+        return seconds
 
     def __len__(self) -> int:
         return len(self.labels)

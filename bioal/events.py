@@ -65,7 +65,7 @@ REFERENCE_COLUMNS = (*KEYS, "Q")
 DETECTION_COLUMNS = (*KEYS, "label")
 #: The ``Q`` values a reference may hold (the metric has no NEG events).
 Q_VALUES = ("POS", "UNK")
-#: Precision, recall and F when TP is 0, and the least precision (as the official code does).
+#: Precision, recall and F when TP is 0, and the least precision (method §6.6).
 FLOOR = 1e-5
 #: Times (s) closer than this are equal: timeline edges, and gaps and durations against
 #: ``max_gap`` and ``min_duration`` (frame widths are not exact in binary).
@@ -501,10 +501,13 @@ def label_events(
     recordings: Sequence[str] | np.ndarray,
     clip_starts: Sequence[float] | np.ndarray,
     class_names: Sequence[str],
+    *,
+    clip_seconds: float = CLIP_SECONDS,
 ) -> pd.DataFrame:
     """Reference events ``Audiofilename, Starttime, Endtime, label, Q`` (all POS) of frame
-    labels ``[N, T, C]`` {0, 1}: their timeline with the max of overlapping frames, active where 1."""
-    events = frames_to_events(labels, recordings, clip_starts, class_names, 0.5, merge="max")
+    labels ``[N, T, C]`` {0, 1} on clips of ``clip_seconds``: their timeline with the max of
+    overlapping frames, active where 1."""
+    events = frames_to_events(labels, recordings, clip_starts, class_names, 0.5, merge="max", clip_seconds=clip_seconds)
     events["Q"] = "POS"
     return events
 
@@ -522,10 +525,12 @@ def split_event_scores(
     max_gap: float = 0.0,
     min_iou: float = 0.3,
     reference: pd.DataFrame | None = None,
+    clip_seconds: float = CLIP_SECONDS,
 ) -> dict[str, Any]:
     """Event scores of a split's frame probabilities against its frame labels (method §6.6).
 
-    ``probs`` and ``labels`` [N, T, C] on the clip table ``recordings``/``clip_starts`` [N].
+    ``probs`` and ``labels`` [N, T, C] on the clip table ``recordings``/``clip_starts`` [N],
+    clips ``clip_seconds`` long.
     Predicted events: :func:`frames_to_events` of ``probs`` (``merge``, ``threshold``,
     ``min_duration``, ``max_gap``). Reference events: :func:`label_events` of ``labels``
     (pass them as ``reference`` to reuse them across rounds). Scored by :func:`score_events`
@@ -536,9 +541,12 @@ def split_event_scores(
     if labels.shape != np.shape(probs):
         raise ValueError(f"labels {labels.shape} and probs {np.shape(probs)} differ in shape")
     pred = frames_to_events(
-        probs, recordings, clip_starts, class_names, threshold, merge=merge, min_duration=min_duration, max_gap=max_gap
+        probs, recordings, clip_starts, class_names, threshold, merge=merge, min_duration=min_duration,
+        max_gap=max_gap, clip_seconds=clip_seconds,
     )
-    ref = label_events(labels, recordings, clip_starts, class_names) if reference is None else reference
+    if reference is None:
+        reference = label_events(labels, recordings, clip_starts, class_names, clip_seconds=clip_seconds)
+    ref = reference
     names = sorted(set(np.asarray(recordings, dtype=object).tolist()))
     files = pd.DataFrame([(c, n) for c in class_names for n in names], columns=["subset", "Audiofilename"])
     return score_events(
@@ -568,7 +576,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (EventsError, FileNotFoundError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
-    # the figure the official report prints: F x 100, 3 decimals
+    # F x 100 to 3 decimals, the figure of the metric's report (method §6.6)
     report["overall"]["fmeasure (percentage)"] = round(100 * report["overall"]["f-measure"], 3)
     json.dump(report, sys.stdout, indent=2)
     sys.stdout.write("\n")

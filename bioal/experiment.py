@@ -192,14 +192,16 @@ def load_splits(config: ExperimentConfig) -> tuple[EmbeddingSplit, EmbeddingSpli
 
 
 def _check_splits(splits: Any) -> tuple[EmbeddingSplit, EmbeddingSplit, EmbeddingSplit]:
-    """Check the three splits before anything is written: embeddings present and finite, labels
-    in {0, 1}, the same classes, embedding size and frame count; errors name split and clip."""
+    """Check the three splits before anything is written: clips present, embeddings present and
+    finite, labels in {0, 1}, the same classes, embedding size and frame count; errors name split and clip."""
     if len(splits) != 3:
         raise ValueError(f"splits must be (train, valid, test), got {len(splits)} items")
     train, valid, test = splits
     for name, s in zip(SPLITS, splits, strict=True):
         if not isinstance(s, EmbeddingSplit) or s.embeddings is None:
             raise ValueError(f"{name} split: expected an EmbeddingSplit with embeddings, got {type(s).__name__}")
+        if len(s) == 0:
+            raise ValueError(f"{name} split has no clips; the loop needs train, valid and test clips")
         finite = np.isfinite(s.embeddings).reshape(len(s), -1).all(axis=1)
         if not finite.all():
             bad = int(np.flatnonzero(~finite)[0])
@@ -308,27 +310,36 @@ class _Run:
         self.valid_x = torch.from_numpy(np.ascontiguousarray(valid_x, dtype=np.float32)).to(self.device)
         self.test_x = torch.from_numpy(np.ascontiguousarray(test_x, dtype=np.float32)).to(self.device)
         self.classifier_config = config.classifier
-        # the test split's reference events, the same in every round (method §6.6)
-        self.test_events = label_events(
-            self.test.labels, self.test.recording, self.test.clip_start, self.test.class_names
-        )
+        # the test split's reference events, the same in every round (method §6.6), on clips of
+        # the split's own length (attrs["clip_seconds"], default 10 s)
+        try:
+            self.test_events = label_events(
+                self.test.labels, self.test.recording, self.test.clip_start, self.test.class_names,
+                clip_seconds=self.test.clip_seconds,
+            )
+        except ValueError as err:
+            raise ValueError(f"test split: {err}") from None
 
     def event_scores(self, probs: np.ndarray, threshold: float) -> dict[str, Any]:
         """Event-level test scores of one round's test frame probabilities ``[N_test, T, C]``."""
         cfg = self.config
-        return split_event_scores(
-            probs,
-            self.test.labels,
-            self.test.recording,
-            self.test.clip_start,
-            self.test.class_names,
-            threshold,
-            merge=cfg.event_merge,
-            min_duration=cfg.event_min_duration,
-            max_gap=cfg.event_max_gap,
-            min_iou=cfg.event_min_iou,
-            reference=self.test_events,
-        )
+        try:
+            return split_event_scores(
+                probs,
+                self.test.labels,
+                self.test.recording,
+                self.test.clip_start,
+                self.test.class_names,
+                threshold,
+                merge=cfg.event_merge,
+                min_duration=cfg.event_min_duration,
+                max_gap=cfg.event_max_gap,
+                min_iou=cfg.event_min_iou,
+                reference=self.test_events,
+                clip_seconds=self.test.clip_seconds,
+            )
+        except ValueError as err:
+            raise ValueError(f"test split: {err}") from None
 
     # ----------------------------------------------------------------- selection
     def start_up(self) -> Selection:

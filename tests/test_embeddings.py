@@ -182,3 +182,19 @@ def test_train_features_kept_from_the_mean_std_pass_give_the_same_file(tmp_path,
 def test_feature_cache_bytes_must_not_be_negative(tmp_path):
     with pytest.raises(ConfigError, match="FEATURE_CACHE_BYTES"):
         _config(tmp_path, feature_cache_bytes=-1)
+
+
+def test_clip_seconds_comes_from_attrs_and_is_checked(tmp_path):
+    labels = np.zeros((2, 4, 1), dtype=np.float32)
+    split = emb.EmbeddingSplit(np.zeros((2, 4, 3), np.float32), labels, ["a"], ["r", "r"], [0.0, 2.0])
+    assert split.clip_seconds == 10.0  # bioal.grid.CLIP_SECONDS
+    split.attrs["clip_seconds"] = 2.0
+    path = emb.write_split(tmp_path / "test.h5", split)
+    assert emb.read_split(path).clip_seconds == 2.0 and split.subset([1]).clip_seconds == 2.0
+    for bad in (0.0, -1.0, float("nan"), float("inf"), "two"):
+        with pytest.raises(ValueError, match=r"attrs\['clip_seconds'\] must be a finite number of seconds > 0"):
+            emb.EmbeddingSplit(None, labels, ["a"], ["r", "r"], [0.0, 2.0], attrs={"clip_seconds": bad})
+    with h5py.File(path, "r+") as handle:
+        handle.attrs["clip_seconds"] = -2.0
+    with pytest.raises(ValueError, match=str(path) + r": attrs\['clip_seconds'\]"):
+        emb.read_split(path)

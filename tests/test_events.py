@@ -23,6 +23,7 @@ from bioal.events import (
     dcase_event_scores,
     frame_timeline,
     frames_to_events,
+    label_events,
     match_count,
     read_predictions,
     split_event_scores,
@@ -401,6 +402,18 @@ def test_split_event_scores_per_class():
     assert out["per_subset"]["a"]["TP"] == 1 and out["per_subset"]["a"]["f-measure"] == 1.0
     assert (out["per_subset"]["b"]["TP"], out["per_subset"]["b"]["FP"], out["per_subset"]["b"]["FN"]) == (0, 1, 1)
     assert out["overall"]["f-measure"] == pytest.approx(2 / (1 + 1 / FLOOR))
+
+
+def test_clips_of_another_length_lie_on_their_own_grid():
+    # 2 s clips back to back at 0, 2, 4 s; clips 0 and 2 fully positive: two calls, 0-2 s and 4-6 s
+    labels = np.zeros((3, LABEL_FRAMES, 1), dtype=np.float32)
+    labels[[0, 2]] = 1
+    recordings, starts = ["r", "r", "r"], [0.0, 2.0, 4.0]
+    events = label_events(labels, recordings, starts, ["a"], clip_seconds=2.0)
+    np.testing.assert_allclose(events[["Starttime", "Endtime"]].to_numpy(float), [[0.0, 2.0], [4.0, 6.0]])
+    assert len(label_events(labels, recordings, starts, ["a"])) == 1  # read as 10 s clips they overlap
+    out = split_event_scores(labels * 0.9, labels, recordings, starts, ["a"], 0.5, clip_seconds=2.0)
+    assert (out["overall"]["TP"], out["overall"]["FP"], out["overall"]["FN"]) == (2, 0, 0)
 
 
 def test_cli_prints_json_and_names_bad_rows(tmp_path):

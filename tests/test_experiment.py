@@ -10,7 +10,7 @@ import torch
 
 from bioal.classifier import MLPClassifier, predict_probs
 from bioal.config import ConfigError
-from bioal.embeddings import write_split
+from bioal.embeddings import EmbeddingSplit, write_split
 from bioal.events import split_event_scores
 from bioal.experiment import ROUND_KEYS, ExperimentConfig, load_run, run_experiment, run_folder, run_name
 from bioal.records import EVENT_KEYS
@@ -270,3 +270,33 @@ def test_round_event_scores_are_the_classifier_on_the_test_timelines(tmp_path, s
     assert sum(c[0] for c in last.test_event_counts) > 0  # the classifier finds some events
     with pytest.raises(ConfigError, match="EVENT_MERGE"):
         _config(tmp_path, event_merge="median")
+
+
+def test_event_scores_use_the_test_clips_length(tmp_path, splits):
+    """attrs["clip_seconds"] sets the clips' length on the recordings' timelines: four fully
+    positive 2 s clips 4 s apart are four reference calls, not one merged 10 s-clip call."""
+    train, valid, test = splits
+    n = len(test)
+    labels = test.labels.copy()
+    labels[:, :, 0] = 0
+    labels[:4, :, 0] = 1
+    short = EmbeddingSplit(
+        test.embeddings, labels, test.class_names, np.array([f"r{i // 4}" for i in range(n)], dtype=object),
+        4.0 * (np.arange(n) % 4), attrs={"clip_seconds": 2.0},
+    )
+    rec = run_experiment(_config(tmp_path, budgets=(10,)), splits=(train, valid, short), progress=False)
+    tp, _, fn = rec.rounds[0].test_event_counts[0]
+    assert tp + fn == 4
+
+
+def test_empty_or_ambiguous_splits_are_named(tmp_path, splits):
+    train, valid, test = splits
+    for name, three in (("valid", (train, valid.subset(np.zeros(0, dtype=int)), test)),
+                        ("test", (train, valid, test.subset(np.zeros(0, dtype=int))))):
+        with pytest.raises(ValueError, match=f"{name} split has no clips"):
+            run_experiment(_config(tmp_path / name, budgets=(10,)), splits=three, progress=False)
+    twice = test.subset(np.arange(len(test)))
+    twice.recording[1], twice.clip_start[1] = twice.recording[0], twice.clip_start[0]
+    with pytest.raises(ValueError, match=r"test split: recording '.*' has two clips starting at"):
+        run_experiment(_config(tmp_path / "dup", budgets=(10,)), splits=(train, valid, twice), progress=False)
+    assert not (tmp_path / "dup" / "results" / "runs").exists()
