@@ -325,6 +325,21 @@ def predict_probs(
     return torch.cat(outs)
 
 
+def _check_valid(vx: torch.Tensor, vy: np.ndarray, x_shape: tuple[int, ...], y_shape: tuple[int, ...]) -> None:
+    """Check ``valid_x [V, T, D]`` and ``valid_y [V, T, C]`` against each other and train's D and C."""
+    if vx.ndim != 3 or vx.shape[2] != x_shape[2]:
+        raise ValueError(f"valid_x: expected [V, T, D] with D = {x_shape[2]} (as train_x), got {tuple(vx.shape)}")
+    if vy.shape != (*vx.shape[:2], y_shape[2]):
+        raise ValueError(
+            f"valid_y: expected [V, T, C] = {(*vx.shape[:2], y_shape[2])} (V, T of valid_x, C of train_y), got {vy.shape}"
+        )
+    if len(vx) == 0:
+        raise ValueError("valid_x: the valid split has no clips; the per-epoch valid AP needs some")
+    finite = torch.isfinite(vx).flatten(1).all(1)
+    if not bool(finite.all()):
+        raise ValueError(f"valid_x: clip {int((~finite).nonzero()[0])} has NaN/inf features")
+
+
 def train_classifier(
     train_x: Any,
     train_y: Any,
@@ -353,6 +368,7 @@ def train_classifier(
         raise ValueError(f"train_x [L, T, D] and train_y [L, T, C] do not match: {tuple(x.shape)}, {tuple(y.shape)}")
     if len(x) == 0:
         raise ValueError("train_classifier needs at least one labelled clip")
+    _check_valid(vx, vy, tuple(x.shape), tuple(y.shape))
     for what, labels in (("train_y", y.detach().cpu().numpy()), ("valid_y", vy)):
         odd = ~np.isin(labels, (0.0, 1.0)).reshape(len(labels), -1).all(axis=1)
         if odd.any():

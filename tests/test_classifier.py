@@ -232,3 +232,35 @@ def test_feature_scaler_matches_numpy_and_keeps_constant_dimensions():
     assert (z[:, :, 2] == 0).all()
     with pytest.raises(ValueError, match=r"\[N, T, D\]"):
         FeatureScaler.fit(np.zeros((0, 6, 5), np.float32))
+
+
+@pytest.mark.parametrize(
+    "case, message",
+    [
+        ("nan", r"valid_x: clip 3 has NaN/inf features"),
+        ("dim", r"valid_x: expected \[V, T, D\] with D = 8 \(as train_x\), got \(10, 4, 6\)"),
+        ("classes", r"valid_y: expected \[V, T, C\] = \(10, 4, 2\) .*got \(10, 4, 1\)"),
+        ("frames", r"valid_y: expected \[V, T, C\] = \(10, 4, 2\) .*got \(10, 2, 2\)"),
+        ("clips", r"valid_y: expected \[V, T, C\] = \(10, 4, 2\) .*got \(5, 4, 2\)"),
+        ("empty", r"valid_x: the valid split has no clips"),
+    ],
+)
+def test_valid_inputs_are_checked_before_training(case, message, monkeypatch):
+    g = rng(0, "test-valid-checks")
+    x, y = g.normal(size=(6, 4, 8)).astype(np.float32), (g.random((6, 4, 2)) < 0.3).astype(np.float32)
+    vx, vy = g.normal(size=(10, 4, 8)).astype(np.float32), (g.random((10, 4, 2)) < 0.3).astype(np.float32)
+    if case == "nan":
+        vx[3, 1, 2] = np.nan
+    elif case == "dim":
+        vx = vx[:, :, :6]
+    elif case == "classes":
+        vy = vy[:, :, :1]
+    elif case == "frames":
+        vy = vy[:, :2]
+    elif case == "clips":
+        vy = vy[:5]
+    else:
+        vx, vy = vx[:0], vy[:0]
+    monkeypatch.setattr("bioal.classifier.build_classifier", lambda *a: pytest.fail("trained before checking"))
+    with pytest.raises(ValueError, match=message):
+        train_classifier(x, y, vx, vy, ClassifierConfig(hidden=4, max_epochs=1), seed=0)
