@@ -11,6 +11,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import tempfile
 import zlib
 from collections.abc import Iterator
@@ -198,8 +199,10 @@ class CheckpointFileError(ValueError):
 def load_torch_file(path: str | os.PathLike, map_location: Any = "cpu", what: str = "torch checkpoint") -> Any:
     """``torch.load(path, weights_only=True)`` with errors that name the file.
 
-    A truncated or foreign file raises :class:`CheckpointFileError` naming ``path``; a file
-    holding pickled Python objects is refused as such (bioal never unpickles outside files).
+    A truncated or foreign file (an HTML page or text saved under a checkpoint's name, say)
+    raises :class:`CheckpointFileError` naming ``path`` and showing how the file begins; a
+    file holding pickled Python objects is refused as such, naming the first one (bioal never
+    unpickles outside files).
     """
     import torch  # lazy: utils sits under every module, torch takes seconds to import
 
@@ -209,11 +212,19 @@ def load_torch_file(path: str | os.PathLike, map_location: Any = "cpu", what: st
     except FileNotFoundError:
         raise
     except Exception as err:  # zip/pickle errors of truncated or foreign files
-        text = str(err)
-        if "weights_only" in text or "Weights only load failed" in text:
-            reason = "it holds pickled Python objects besides tensors, which bioal never loads from files"
+        lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+        # torch words every refusal of its weights-only unpickler "Weights only load failed"; only an
+        # "Unsupported global" is a pickled object: a text file fails on its first byte ("Unsupported operand 60")
+        found = re.search(r"Unsupported global: GLOBAL (\S+)", str(err))
+        if found:
+            reason = (f"it holds pickled Python objects besides tensors ({found.group(1)}), which bioal never loads "
+                      "from files")
         else:
-            reason = f"truncated or not written by torch.save ({type(err).__name__}: {text.splitlines()[0] if text else ''})"
+            complaint = next((line for line in lines if line.startswith("Unsupported operand")), lines[0] if lines else "")
+            with open(path, "rb") as handle:
+                head = handle.read(24)
+            reason = (f"truncated or not written by torch.save (an HTML page or text?): its {path.stat().st_size} "
+                      f"bytes begin {head!r} ({type(err).__name__}: {complaint})")
         raise CheckpointFileError(f"{path}: not a readable {what}: {reason}") from None
 
 
