@@ -11,6 +11,7 @@ without one, from a seeded Xavier-uniform initialisation.
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 from pathlib import Path
@@ -20,8 +21,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from bioal.download import download_file
-from bioal.utils import CheckpointFileError, check_tensors, load_torch_file, torch_generator
+from bioal.download import download_file, md5sum
+from bioal.utils import CheckpointFileError, check_tensors, load_torch_file, read_json, torch_generator, write_json
 
 __all__ = [
     "BASE_CHANNELS",
@@ -35,6 +36,7 @@ __all__ = [
     "channels_for_width",
     "panns_state_dict_shapes",
     "download_panns_checkpoint",
+    "verify_panns_checkpoint",
     "CheckpointError",
     "ENCODER_FILE",
     "encoder_dir",
@@ -48,6 +50,8 @@ PANNS_MD5 = "70539c43c18b6a289b3199c503a82c5a"
 #: The trained encoder's weights (notebook 02), in :func:`encoder_dir`: the 72 ``conv_block*``
 #: tensors, the layout of the paper's ``best_encoder.pth``.
 ENCODER_FILE = "best_encoder.pt"
+
+log = logging.getLogger(__name__)
 
 
 def encoder_dir(data_root: str | os.PathLike) -> Path:
@@ -202,6 +206,12 @@ class Cnn14Encoder(nn.Module):
     def load_encoder_state(self, state: dict[str, torch.Tensor], source: str = "checkpoint") -> None:
         """Strict-load ``conv_block*`` tensors; :class:`CheckpointError` lists every problem."""
         expected = {k: tuple(v.shape) for k, v in self.encoder_state_dict().items()}
+        odd = [k for k in state if not isinstance(k, str)]
+        if odd:
+            raise CheckpointError(
+                f"{source}: key {odd[0]!r} ({type(odd[0]).__name__}) is not a parameter name; a state_dict's keys "
+                f"are strings ({len(odd)} key(s) are not)"
+            )
         given = {k: v for k, v in state.items() if k.startswith("conv_block")}
         try:
             check_tensors(given, source)
@@ -232,10 +242,14 @@ class Cnn14Encoder(nn.Module):
         ``path`` is the PANNs ``Cnn14_DecisionLevelMax`` file (a dict whose ``'model'`` holds
         the 84-key state_dict of method §3.2) or a bare 72-key encoder state_dict such as the
         paper's ``best_encoder.pth`` or ours. ``width`` defaults to the one the file implies.
+        A file named :data:`PANNS_FILENAME` must have the md5 :data:`PANNS_MD5`
+        (:func:`verify_panns_checkpoint`), as one placed by hand is not checked on download.
         """
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(f"no checkpoint at {path}")
+        if path.name == PANNS_FILENAME:
+            verify_panns_checkpoint(path)
         try:
             blob = load_torch_file(path)
         except CheckpointFileError as err:
@@ -298,3 +312,36 @@ def download_panns_checkpoint(
     downloaded by hand. ``url``/``md5``/``size`` are overridable for local mirrors and tests.
     """
     return download_file(url, Path(cache_dir) / PANNS_FILENAME, md5=md5, size=size, progress=progress)
+
+
+def verify_panns_checkpoint(path: str | os.PathLike, md5: str | None = None) -> None:
+    """Check the PANNs checkpoint at ``path`` has the md5 ``md5`` (default :data:`PANNS_MD5`);
+    :class:`CheckpointError` names the file and both digests otherwise.
+
+    A copy placed by hand never passed :func:`download_panns_checkpoint`'s check. The 327 MB
+    are hashed once: the result is kept in ``<path>.md5.json`` with the file's size and
+    modification time, and reused while those are unchanged (a read-only folder only costs
+    the hashing again).
+    """
+    path, md5 = Path(path), md5 or PANNS_MD5
+    stat = path.stat()
+    record_path = path.with_name(path.name + ".md5.json")
+    key = {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+    try:
+        record = read_json(record_path) if record_path.is_file() else None
+    except (OSError, ValueError):
+        record = None
+    if isinstance(record, dict) and {k: record.get(k) for k in key} == key and isinstance(record.get("md5"), str):
+        actual = record["md5"]
+    else:
+        actual = md5sum(path)
+        try:
+            write_json(record_path, {**key, "md5": actual})
+        except OSError as err:
+            log.debug("cannot record the md5 of %s in %s (%s)", path, record_path, err)
+    if actual.lower() != md5.lower():
+        raise CheckpointError(
+            f"{path}: md5 {actual}, expected {md5.lower()} for the PANNs checkpoint {PANNS_FILENAME} "
+            f"({stat.st_size} bytes, expected {PANNS_SIZE}): truncated, damaged or another file under its name. "
+            f"Delete it (and {record_path.name}) to download it again, or place a good copy from {PANNS_URL}"
+        )

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -209,3 +212,48 @@ def test_seeded_dropout_reproducible():
     with torch.no_grad():
         a, b = model(x)["embedding"], model(x)["embedding"]
     assert torch.equal(a, b)
+
+
+class _Foreign:
+    """A pickled Python object a checkpoint must not hold."""
+
+
+def test_text_file_is_not_called_a_pickle_and_a_pickle_names_its_object(tmp_path):
+    page = tmp_path / "page.pth"
+    page.write_text("<html><body>Error 503</body></html>")
+    with pytest.raises(enc.CheckpointError) as info:
+        enc.Cnn14Encoder.from_panns(page)
+    text = str(info.value)
+    assert str(page) in text and "pickled" not in text
+    assert "not written by torch.save (an HTML page or text?): its 35 bytes begin b'<html><body>" in text
+    assert "Unsupported operand 60" in text
+    pickled = tmp_path / "pickled.pth"
+    torch.save({"model": {}, "note": _Foreign()}, pickled)
+    with pytest.raises(enc.CheckpointError, match=r"pickled Python objects besides tensors \(test_encoder\._Foreign\)"):
+        enc.Cnn14Encoder.from_panns(pickled)
+
+
+def test_non_string_key_is_named(tmp_path):
+    state = enc.Cnn14Encoder(width=WIDTH, seed=0).encoder_state_dict()
+    state[7] = torch.zeros(1)
+    with pytest.raises(enc.CheckpointError, match=r"ckpt: key 7 \(int\) is not a parameter name"):
+        enc.Cnn14Encoder(width=WIDTH).load_encoder_state(state, source="ckpt")
+
+
+def test_hand_placed_panns_checkpoint_is_md5_checked_once(tmp_path, monkeypatch):
+    path = tmp_path / enc.PANNS_FILENAME
+    _make_checkpoint(path, _panns_table(scale=16))
+    actual = hashlib.md5(path.read_bytes()).hexdigest()
+    with pytest.raises(enc.CheckpointError) as info:
+        enc.Cnn14Encoder.from_panns(path)
+    assert str(path) in str(info.value) and actual in str(info.value) and enc.PANNS_MD5 in str(info.value)
+    monkeypatch.setattr(enc, "PANNS_MD5", actual)
+    assert enc.Cnn14Encoder.from_panns(path).width == WIDTH
+    hashed = []
+    monkeypatch.setattr(enc, "md5sum", lambda p: hashed.append(p) or actual)
+    enc.Cnn14Encoder.from_panns(path)
+    assert hashed == []  # the size and mtime are unchanged: the recorded md5 is used
+    stat = path.stat()
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+    enc.Cnn14Encoder.from_panns(path)
+    assert hashed == [path]
