@@ -10,6 +10,7 @@ import torch
 from bioal.strategies import (
     STRATEGIES,
     CosineSpace,
+    candidate_mismatch,
     distance_to_set,
     farthest_first,
     get_strategy,
@@ -243,7 +244,7 @@ def test_registry_errors_and_extension():
     with pytest.raises(KeyError, match="registered"):
         get_strategy("nope")
 
-    @register("first-k-test")
+    @register("first_k_test")
     def first_k(space, labeled, k, rng, clip_labels=None, clip_pred=None, init=False):
         """Lowest unlabelled indices (test strategy)."""
         return np.flatnonzero(~labeled)[:k]
@@ -251,14 +252,60 @@ def test_registry_errors_and_extension():
     try:
         x, _, _, labeled = pool(0)
         assert (
-            select("first-k-test", embeddings=x, labeled=labeled, k=3, rng=rng(0)).tolist()
+            select("first_k_test", embeddings=x, labeled=labeled, k=3, rng=rng(0)).tolist()
             == np.flatnonzero(~labeled)[:3].tolist()
         )
-        assert STRATEGIES["first-k-test"].description.startswith("Lowest")
+        assert STRATEGIES["first_k_test"].description.startswith("Lowest")
         with pytest.raises(ValueError, match="already registered"):
-            register("first-k-test")(lambda *a, **k: None)
+            register("first_k_test")(lambda *a, **k: None)
     finally:
-        del STRATEGIES["first-k-test"]
+        del STRATEGIES["first_k_test"]
+
+
+@pytest.mark.parametrize("name", ["my-ft", "MyFT", "my ft", ""])
+def test_names_outside_the_run_name_pattern_are_refused(name):
+    """A strategy's name is part of its runs' folder names (records.STRATEGY_NAME): a name that
+    records.list_runs would not read back is refused when it is registered."""
+    with pytest.raises(ValueError, match="strategy name .* is not allowed: run folders are named"):
+        register(name)(lambda *a, **k: None)
+    assert name not in STRATEGIES
+
+
+def test_primitives_check_tags_are_binary():
+    x, labels, _, labeled = pool(3, n=30)
+    probs = np.full((30, labels.shape[1]), 0.3)
+    with pytest.raises(ValueError, match=r"clip_pred: row 0, class 0 is 0\.3; expected binary tags"):
+        candidate_mismatch(x, labeled, labels, probs)
+    minus = np.where(labels, 1, -1)
+    with pytest.raises(ValueError, match=r"clip_labels: row \d+, class \d+ is -1"):
+        candidate_mismatch(x, labeled, minus, labels)
+    base = np.flatnonzero(labeled)
+    with pytest.raises(ValueError, match=r"base_labels: row \d+, class \d+ is -1"):
+        mismatch_levels(x, base, minus[base], [0, 1], labels[[0, 1]])
+    with pytest.raises(ValueError, match=r"candidate_pred: row 0, class 0 is 0\.3"):
+        mismatch_levels(x, base, labels[base], [0, 1], probs[[0, 1]])
+    cand, levels = candidate_mismatch(x, labeled, labels.astype(int), labels.astype(float))
+    assert np.array_equal(levels, candidate_mismatch(x, labeled, labels, labels)[1])
+
+
+def test_k_must_be_an_integer():
+    x, _, _, labeled = pool(3, n=30)
+    for call in (lambda k: select("random", embeddings=x, labeled=labeled, k=k, rng=rng(0)),
+                 lambda k: farthest_first(x, labeled, k)):
+        with pytest.raises(TypeError, match=r"k must be an integer number of clips, got 2\.7"):
+            call(2.7)
+        assert len(call(np.int64(3))) == 3 and len(call(3)) == 3
+
+
+def test_an_integer_0_1_mask_is_named_as_such():
+    x = pool(3, n=30)[0]
+    mask = np.zeros(30, dtype=int)
+    mask[[3, 7]] = 1
+    with pytest.raises(ValueError, match="duplicate indices .*integer 0/1 array of length 30.*as bool"):
+        select("ft", embeddings=x, labeled=mask, k=3, rng=rng(0))
+    assert len(select("ft", embeddings=x, labeled=np.array([3, 7]), k=3, rng=rng(0))) == 3  # indices still work
+    with pytest.warns(UserWarning, match="labeled: read as the indices \\[0, 1\\].*as bool"):
+        select("ft", embeddings=x[:2], labeled=np.array([0, 1]), k=0, rng=rng(0))
 
 
 @pytest.mark.parametrize("name", ["random", "ft", "mp", "mfft"])

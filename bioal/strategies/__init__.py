@@ -47,7 +47,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from bioal.strategies._cosine import CosineSpace, as_space
+from bioal.strategies._cosine import CosineSpace, as_count, as_space, binary_tags
 from bioal.strategies._primitives import (
     candidate_mismatch,
     distance_to_set,
@@ -141,7 +141,7 @@ def select(
     space = as_space(embeddings, device=device, dtype=dtype)
     mask = labeled_mask(labeled, space.n)
     n_free = int((~mask).sum())
-    k = int(k)
+    k = as_count(k)
     if k < 0 or k > n_free:
         raise ValueError(f"{name}: cannot select k={k} clips, only {n_free} unlabelled clips are left")
     if clip_labels is not None:
@@ -183,32 +183,6 @@ def select(
             mismatch = mismatch_levels(space, base, labels[base], picks, pred).astype(np.float64)
     return Selection(picks, mismatch, distance)
 
-
-def binary_tags(value: Any, what: str, rows: tuple[int, ...], n_classes: int | None = None) -> np.ndarray:
-    """``value`` as bool tags ``[rows, C]`` after checking it: 2-D, ``rows`` one of those
-    allowed, ``C`` equal to ``n_classes`` when given, and every value bool or exactly 0 or 1
-    (probabilities and -1/0 codes are errors, not binarised)."""
-    if isinstance(value, torch.Tensor):
-        value = value.detach().cpu().numpy()
-    array = np.asarray(value)
-    if array.ndim != 2:
-        raise ValueError(f"{what}: expected binary tags [N, C], got shape {array.shape}")
-    if array.shape[0] not in rows:
-        raise ValueError(f"{what}: expected {' or '.join(map(str, rows))} rows, got shape {array.shape}")
-    if n_classes is not None and array.shape[1] != n_classes:
-        raise ValueError(f"{what}: expected {n_classes} classes (as clip_labels), got shape {array.shape}")
-    if array.dtype == bool:
-        return array
-    if not np.issubdtype(array.dtype, np.number):
-        raise ValueError(f"{what}: expected bool or 0/1 tags, got dtype {array.dtype}")
-    odd = ~((array == 0) | (array == 1))
-    if odd.any():
-        r, c = (int(i) for i in np.argwhere(odd)[0])
-        raise ValueError(
-            f"{what}: row {r}, class {c} is {array[r, c].item()!r}; expected binary tags (bool, or exactly 0 or 1): "
-            "threshold probabilities first, and map -1 codes explicitly"
-        )
-    return array.astype(bool)
 
 
 def _rows_of_picks(clip_pred: np.ndarray, mask: np.ndarray, picks: np.ndarray) -> np.ndarray:

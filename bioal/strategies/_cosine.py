@@ -15,6 +15,7 @@ never picked twice, because picked clips are masked rather than relying on a zer
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -176,7 +177,11 @@ def as_space(embeddings: Any, device: Any = "cpu", dtype: torch.dtype = torch.fl
 
 
 def as_indices(index: Any, n: int, what: str) -> np.ndarray:
-    """Indices (int array, order kept) from ints or a boolean mask of length ``n``; checked."""
+    """Indices (int array, order kept) from ints or a boolean mask of length ``n``; checked.
+
+    An integer array is always read as indices: an integer 0/1 array of length ``n`` (a mask
+    that is not bool) gets an error, or a warning where it is also valid as indices, saying so.
+    """
     if index is None:
         return np.zeros(0, dtype=np.int64)
     if isinstance(index, torch.Tensor):
@@ -190,10 +195,52 @@ def as_indices(index: Any, n: int, what: str) -> np.ndarray:
         return np.zeros(0, dtype=np.int64)
     if a.ndim != 1 or not np.issubdtype(a.dtype, np.integer):
         raise ValueError(f"{what}: expected a 1-D array of integer indices or a boolean mask, got {a.dtype} {a.shape}")
+    looks_like_mask = len(a) == n and bool(np.isin(a, (0, 1)).all())
+    hint = (
+        f"; {what} is an integer 0/1 array of length {n}: integer arrays are read as indices, "
+        "pass a mask as bool (np.asarray(mask, dtype=bool))"
+    ) if looks_like_mask else ""
     bad = (a < 0) | (a >= n)
     if bad.any():
         raise IndexError(f"{what}: index {int(a[bad][0])} is out of range for {n} clips")
     if len(np.unique(a)) != len(a):
         vals, counts = np.unique(a, return_counts=True)
-        raise ValueError(f"{what}: duplicate indices {vals[counts > 1][:10].tolist()}")
+        raise ValueError(f"{what}: duplicate indices {vals[counts > 1][:10].tolist()}{hint}")
+    if looks_like_mask:
+        warnings.warn(f"{what}: read as the indices {a.tolist()}{hint}", stacklevel=3)
     return a.astype(np.int64)
+
+
+def as_count(value: Any, what: str = "k") -> int:
+    """``value`` as an int after checking it is one (Python or NumPy integer, not bool):
+    a float such as 2.7 is an error, never truncated."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{what} must be an integer number of clips, got {value!r} ({type(value).__name__})")
+    return int(value)
+
+
+def binary_tags(value: Any, what: str, rows: tuple[int, ...], n_classes: int | None = None) -> np.ndarray:
+    """``value`` as bool tags ``[rows, C]`` after checking it: 2-D, ``rows`` one of those
+    allowed, ``C`` equal to ``n_classes`` when given, and every value bool or exactly 0 or 1
+    (probabilities and -1/0 codes are errors, not binarised)."""
+    if isinstance(value, torch.Tensor):
+        value = value.detach().cpu().numpy()
+    array = np.asarray(value)
+    if array.ndim != 2:
+        raise ValueError(f"{what}: expected binary tags [N, C], got shape {array.shape}")
+    if array.shape[0] not in rows:
+        raise ValueError(f"{what}: expected {' or '.join(map(str, rows))} rows, got shape {array.shape}")
+    if n_classes is not None and array.shape[1] != n_classes:
+        raise ValueError(f"{what}: expected {n_classes} classes (as clip_labels), got shape {array.shape}")
+    if array.dtype == bool:
+        return array
+    if not np.issubdtype(array.dtype, np.number):
+        raise ValueError(f"{what}: expected bool or 0/1 tags, got dtype {array.dtype}")
+    odd = ~((array == 0) | (array == 1))
+    if odd.any():
+        r, c = (int(i) for i in np.argwhere(odd)[0])
+        raise ValueError(
+            f"{what}: row {r}, class {c} is {array[r, c].item()!r}; expected binary tags (bool, or exactly 0 or 1): "
+            "threshold probabilities first, and map -1 codes explicitly"
+        )
+    return array.astype(bool)

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from bioal.strategies._cosine import CosineSpace, as_indices, as_space
+from bioal.strategies._cosine import CosineSpace, as_count, as_indices, as_space, binary_tags
 
 
 def farthest_first(embeddings: Any, base: Any, k: int, candidates: Any = None, *, device: Any = "cpu") -> np.ndarray:
@@ -35,7 +35,7 @@ def farthest_first(embeddings: Any, base: Any, k: int, candidates: Any = None, *
         overlap = np.intersect1d(cand, base_idx)
         if len(overlap):
             raise ValueError(f"candidates {overlap[:10].tolist()} are also in base")
-    k = int(k)
+    k = as_count(k)
     if k < 0 or k > len(cand):
         raise ValueError(f"cannot pick k={k} clips from {len(cand)} candidates")
     if k == 0:
@@ -152,19 +152,16 @@ def mismatch_levels(
     """Mismatch level per candidate (method §4.3): Hamming distance between its predicted tags
     ``candidate_pred [len(candidates), C]`` and the tags ``base_labels [len(base), C]`` of
     its nearest ``base`` clip under cosine distance (ties -> earliest base member in the
-    order given). Returns ``[len(candidates)]`` ints in ``0..C``.
+    order given). Returns ``[len(candidates)]`` ints in ``0..C``. Both tag arrays must be bool
+    or exactly 0/1 (probabilities and -1 codes are errors, as in ``select``).
     """
     space = as_space(embeddings, device=device)
     base_idx = as_indices(base, space.n, "base")
     cand = as_indices(candidates, space.n, "candidates")
     if len(base_idx) == 0:
         raise ValueError("mismatch_levels needs a non-empty labelled base")
-    base_labels = np.asarray(base_labels).astype(bool)
-    pred = np.asarray(candidate_pred).astype(bool)
-    if base_labels.ndim != 2 or len(base_labels) != len(base_idx):
-        raise ValueError(f"base_labels must be [len(base)={len(base_idx)}, C], got {base_labels.shape}")
-    if pred.shape != (len(cand), base_labels.shape[1]):
-        raise ValueError(f"candidate_pred must be [{len(cand)}, {base_labels.shape[1]}], got {pred.shape}")
+    base_labels = binary_tags(base_labels, "base_labels", (len(base_idx),))
+    pred = binary_tags(candidate_pred, "candidate_pred", (len(cand),), base_labels.shape[1])
     _, pos = space.nearest(cand, base_idx)
     nn_labels = base_labels[pos.cpu().numpy()]
     return (pred != nn_labels).sum(axis=1).astype(np.int64)
@@ -219,27 +216,19 @@ def candidate_mismatch(
     """``(candidates, levels)``: the unlabelled clips (ascending) and their mismatch levels.
 
     ``clip_labels [N, C]``: true clip tags (only the labelled rows are read).
-    ``clip_pred``: predicted binary tags, ``[N, C]`` or ``[n_unlabelled, C]``.
+    ``clip_pred``: predicted binary tags, ``[N, C]`` or ``[n_unlabelled, C]``. Both bool or
+    exactly 0/1 (probabilities and -1 codes are errors, as in ``select``).
     """
     space = as_space(space, device=device)
     mask = labeled_mask(labeled, space.n)
     if clip_labels is None or clip_pred is None:
         missing = [n for n, v in (("clip_labels", clip_labels), ("clip_pred", clip_pred)) if v is None]
         raise ValueError(f"mismatch-based selection after the init phase needs {missing}")
-    clip_labels = np.asarray(clip_labels)
-    clip_pred = np.asarray(clip_pred)
-    if clip_labels.shape[0] != space.n:
-        raise ValueError(f"clip_labels must have {space.n} rows (one per clip), got {clip_labels.shape}")
+    clip_labels = binary_tags(clip_labels, "clip_labels", (space.n,))
     cand = np.flatnonzero(~mask)
     base = np.flatnonzero(mask)
-    if len(clip_pred) == space.n:
-        pred = clip_pred[cand]
-    elif len(clip_pred) == len(cand):
-        pred = clip_pred
-    else:
-        raise ValueError(
-            f"clip_pred must have {space.n} rows (all clips) or {len(cand)} (unlabelled), got {clip_pred.shape}"
-        )
+    clip_pred = binary_tags(clip_pred, "clip_pred", (space.n, len(cand)), clip_labels.shape[1])
+    pred = clip_pred[cand] if len(clip_pred) == space.n else clip_pred
     return cand, mismatch_levels(space, base, clip_labels[base], cand, pred)
 
 

@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
+from bioal.records import STRATEGY_NAME
+
 if TYPE_CHECKING:
     from bioal.strategies._cosine import CosineSpace
 
@@ -126,9 +128,18 @@ def register(
     order: int = 100,
     colour: str = "#555555",
 ) -> Any:
-    """Decorator adding a strategy function to :data:`STRATEGIES` under ``name``."""
+    """Decorator adding a strategy function to :data:`STRATEGIES` under ``name``.
+
+    ``name`` is the strategy part of its runs' folder names, so it must match
+    :data:`bioal.records.STRATEGY_NAME` (lower-case letters, digits and ``_``).
+    """
 
     def decorate(fn: StrategyFn) -> StrategyFn:
+        if not isinstance(name, str) or not STRATEGY_NAME.match(name):
+            raise ValueError(
+                f"strategy name {name!r} is not allowed: run folders are named <strategy>-<cold|warm>-seed<n>, "
+                f"so a name must match {STRATEGY_NAME.pattern!r} (lower-case letters, digits, '_'), e.g. 'my_ft'"
+            )
         if name == FULL:
             raise ValueError(f"{FULL!r} is reserved for full-supervision runs")
         if name in STRATEGIES and STRATEGIES[name].fn is not fn:
