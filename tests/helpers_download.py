@@ -73,6 +73,7 @@ class RecordServer:
                     if start >= len(data):
                         server.requests.append((path, rng, 416))
                         self.send_response(416)
+                        self.send_header("Content-Range", f"bytes */{len(data)}")
                         self.send_header("Content-Length", "0")
                         self.end_headers()
                         return

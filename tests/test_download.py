@@ -133,6 +133,16 @@ def test_206_from_another_offset_restarts_from_zero(server, tmp_path, caplog):
     assert "came with Content-Range 'bytes 0-" in caplog.text
 
 
+def test_416_for_a_part_longer_than_the_file_restarts_from_zero(server, tmp_path):
+    name = "DCASE2024_task5_training_set_classes.csv"
+    data = server.files[name]
+    (tmp_path / (name + ".part")).write_bytes(data + b"stale tail")  # size unknown: only the server can tell
+    (url,) = [f.url for f in download.zenodo_files(RECORD, f"{server.base}/api") if f.key == name]
+    download.download_file(url, tmp_path / name, md5=hashlib.md5(data).hexdigest(), progress=False)
+    assert (tmp_path / name).read_bytes() == data
+    assert [r[1:] for r in server.requests[-2:]] == [(f"bytes={len(data) + 10}-", 416), (None, 200)]
+
+
 def test_finished_transfer_of_the_wrong_size_is_deleted(server, tmp_path):
     name = "DCASE2024_task5_training_set_classes.csv"
     (remote,) = [f for f in download.zenodo_files(RECORD, f"{server.base}/api") if f.key == name]
