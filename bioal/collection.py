@@ -24,7 +24,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import math
 import os
 import re
 from pathlib import Path
@@ -41,12 +40,14 @@ from bioal.config import PAPER_DATA_ROOT, Config, ConfigError
 from bioal.data import prepared_dir
 from bioal.dcase import DatasetError, audio_info, clip_starts
 from bioal.embeddings import EmbeddingConfig, EmbeddingSplit, embed_clips, load_encoder, read_split, write_incrementally
+from bioal.encoder import Cnn14Encoder
 from bioal.features import MeanStd, load_mean_std, log_mel, mean_std_from_batches
 from bioal.grid import CLIP_HOP_SECONDS, CLIP_SECONDS, HOP_LENGTH, SAMPLE_RATE
 from bioal.utils import StaleResumeError, atomic_write, file_digest, pick_device, resolve_path, rng
 
 __all__ = [
     "AUDIO_SUFFIXES",
+    "JOURNAL_FILE",
     "CollectionError",
     "CollectionConfig",
     "Collection",
@@ -62,6 +63,9 @@ AUDIO_SUFFIXES = (".wav", ".flac")
 #: Audio formats a folder may also hold: not collected, but listed among the skipped files.
 OTHER_AUDIO_SUFFIXES = (".aac", ".aif", ".aifc", ".aiff", ".m4a", ".mp3", ".oga", ".ogg", ".opus", ".wave", ".wma")
 COLLECTION_FILE = "collection.h5"
+#: The labelling session's append-only journal in the collection folder (read and written by
+#: :mod:`bioal.session`; named here, the lower layer, so both can use the name).
+JOURNAL_FILE = "journal.jsonl"
 
 
 class CollectionError(ValueError):
@@ -312,10 +316,9 @@ def _fingerprint_files(files: pd.DataFrame, digests: dict[str, str]) -> str:
 
 
 def _frames_for(clip_s: float) -> int:
-    n = int(round(clip_s * SAMPLE_RATE)) // HOP_LENGTH + 1
-    for _ in range(5):  # the encoder's five ceil halvings (1001 -> 32)
-        n = math.ceil(n / 2)
-    return n
+    """Embedding frames of a ``clip_s`` s clip: its STFT frames (centre-padded, hop
+    ``HOP_LENGTH``) through :meth:`Cnn14Encoder.frames_out` (10 s: 1001 -> 32)."""
+    return Cnn14Encoder.frames_out(int(round(clip_s * SAMPLE_RATE)) // HOP_LENGTH + 1)
 
 
 def _user_embeddings(path: Path, n: int, digest: str) -> tuple[Any, str]:
@@ -432,7 +435,7 @@ def build_collection(config: CollectionConfig, progress: bool = True, max_batche
         )
     except StaleResumeError as err:
         raise StaleResumeError(f"{err}. {_changed_inputs(target, digests)}Deleting {target.name} embeds the "
-                              f"folder again, and the answers in {out_dir / 'journal.jsonl'} then no longer "
+                              f"folder again, and the answers in {out_dir / JOURNAL_FILE} then no longer "
                               "apply: move the journal aside first, or restore the inputs to go on.") from err
     finally:
         if config.encoder == "file" and isinstance(array, h5py.Dataset):

@@ -41,10 +41,11 @@ from tqdm.auto import tqdm
 
 from bioal.config import PAPER_DATA_ROOT, Config, ConfigError
 from bioal.data import ClipDataset, prepared_dir
+from bioal.dcase import SPLITS as DCASE_SPLITS
 from bioal.dcase import prepared_fingerprint
 from bioal.encoder import ENCODER_FILE, Cnn14Encoder, encoder_dir
 from bioal.features import LogMelExtractor, compute_mean_std, mean_std_path, standardise
-from bioal.grid import CLIP_SECONDS
+from bioal.grid import CLIP_SECONDS, STFT_FRAMES
 from bioal.utils import StaleResumeError, atomic_path, pick_device, resolve_path
 
 __all__ = [
@@ -63,7 +64,8 @@ __all__ = [
     "split_overview",
 ]
 
-SPLITS = ("train", "valid", "test")
+#: The AL splits with an embeddings file each (``bioal.dcase.SPLITS["AL"]``).
+SPLITS: tuple[str, ...] = DCASE_SPLITS["AL"]
 
 
 @dataclasses.dataclass
@@ -375,7 +377,7 @@ def extract_split(
     n = len(dataset)
     if n == 0:
         raise ValueError(f"{prepared_root}/AL/{split}: no clips to embed")
-    frames = encoder.frames_out(1001)
+    frames = encoder.frames_out(STFT_FRAMES)
     if dataset.labels.shape[1] != frames:
         raise ValueError(f"label frames {dataset.labels.shape[1]} != encoder frames {frames} (method Q9)")
     inputs = hashlib.sha256(json.dumps(prepared_fingerprint(prepared_root, "AL"), sort_keys=True).encode()).hexdigest()

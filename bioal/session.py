@@ -43,7 +43,7 @@ import torch
 
 from bioal.annotations import EVENT_COLUMNS, as_events, read_raven, write_raven
 from bioal.classifier import ClassifierConfig, FeatureScaler, MLPClassifier, predict_probs, train_classifier
-from bioal.collection import Collection, read_collection
+from bioal.collection import JOURNAL_FILE, Collection, read_collection
 from bioal.config import Config, ConfigError
 from bioal.dcase import END_SLACK_SECONDS, clip_frame_labels, frame_boundaries
 from bioal.metrics import class_average_precision
@@ -63,7 +63,6 @@ __all__ = [
     "parse_answer_text",
 ]
 
-JOURNAL_FILE = "journal.jsonl"
 STATE_DIR = "session"
 STATUSES = ("labelled", "unsure", "skip")
 #: Words of a Raven annotation cell that are answers, not class names.

@@ -182,3 +182,9 @@ def test_silent_statistics_clips_are_named(tmp_path):
     sf.write(folder / "left only.wav", np.stack([tone(12.0, 8000), np.zeros(12 * 8000)], axis=1), 8000)
     with pytest.raises(CollectionError, match=r"all hold the same value \(silence\?\), channel 1: \['left only.wav at 0.0 s"):
         build_collection(config(folder, tmp_path / "c", channel=1), progress=False)
+
+
+def test_the_journal_file_is_named_once_below_the_session():
+    from bioal import collection, session
+
+    assert collection.JOURNAL_FILE == "journal.jsonl" and session.JOURNAL_FILE is collection.JOURNAL_FILE

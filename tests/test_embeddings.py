@@ -198,3 +198,9 @@ def test_clip_seconds_comes_from_attrs_and_is_checked(tmp_path):
         handle.attrs["clip_seconds"] = -2.0
     with pytest.raises(ValueError, match=str(path) + r": attrs\['clip_seconds'\]"):
         emb.read_split(path)
+
+
+def test_the_al_splits_are_dcase_s():
+    from bioal.dcase import SPLITS
+
+    assert emb.SPLITS is SPLITS["AL"]
