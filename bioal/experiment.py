@@ -59,6 +59,7 @@ from bioal.classifier import (
 from bioal.config import PAPER_DATA_ROOT, PAPER_RESULTS_DIR, Config, ConfigError
 from bioal.embeddings import SPLITS, EmbeddingSplit, embeddings_dir, read_split, split_file
 from bioal.events import MERGE_RULES, label_events, split_event_scores
+from bioal.grid import CLIP_SECONDS
 from bioal.metrics import optimal_threshold
 from bioal.records import ROUND_KEYS, RoundRecord, RunRecord, load_run, start_name
 from bioal.strategies import STRATEGIES, CosineSpace, Selection, get_strategy, pick_distances, select
@@ -457,9 +458,14 @@ def run_experiment(
 
 
 def inputs_fingerprint(splits: Any, config: ExperimentConfig) -> dict[str, Any]:
-    """What a run reads: ``{"embeddings": splits_fingerprint(splits)}``, plus
-    ``"panns_checkpoint"`` (SHA-256 of the file) when ``PANNS_CHECKPOINT`` is set."""
+    """What a run reads: ``{"embeddings": splits_fingerprint(splits)}``, plus ``"clip_seconds"``
+    (``{split: seconds}``) for splits whose clips are not ``CLIP_SECONDS`` long and
+    ``"panns_checkpoint"`` (SHA-256 of the file) when ``PANNS_CHECKPOINT`` is set; a run on
+    10 s clips without a checkpoint records the embeddings only, as runs always did."""
     fingerprint: dict[str, Any] = {"embeddings": splits_fingerprint(splits)}
+    lengths = {name: s.clip_seconds for name, s in zip(SPLITS, splits, strict=True) if s.clip_seconds != CLIP_SECONDS}
+    if lengths:
+        fingerprint["clip_seconds"] = lengths
     if config.classifier.panns_checkpoint:
         path = resolve_path(config.classifier.panns_checkpoint)
         if not path.is_file():

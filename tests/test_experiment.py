@@ -15,7 +15,7 @@ from bioal.events import split_event_scores
 from bioal.experiment import ROUND_KEYS, ExperimentConfig, load_run, run_experiment, run_folder, run_name
 from bioal.records import EVENT_KEYS
 from bioal.synth.embeddings import paper_shaped_splits
-from bioal.utils import rng
+from bioal.utils import StaleResumeError, rng
 
 TIMING = ("select_seconds", "train_seconds", "event_seconds")
 
@@ -284,9 +284,14 @@ def test_event_scores_use_the_test_clips_length(tmp_path, splits):
         test.embeddings, labels, test.class_names, np.array([f"r{i // 4}" for i in range(n)], dtype=object),
         4.0 * (np.arange(n) % 4), attrs={"clip_seconds": 2.0},
     )
-    rec = run_experiment(_config(tmp_path, budgets=(10,)), splits=(train, valid, short), progress=False)
+    config = _config(tmp_path, budgets=(10, 20))
+    rec = run_experiment(config, splits=(train, valid, short), progress=False, stop_after=1)
     tp, _, fn = rec.rounds[0].test_event_counts[0]
     assert tp + fn == 4
+    ten = short.subset(np.arange(n))
+    del ten.attrs["clip_seconds"]  # the clip length is one of the run's inputs
+    with pytest.raises(StaleResumeError, match="changed: clip_seconds/test: gone"):
+        run_experiment(config, splits=(train, valid, ten), progress=False)
 
 
 def test_empty_or_ambiguous_splits_are_named(tmp_path, splits):
