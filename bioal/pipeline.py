@@ -23,12 +23,19 @@ from typing import Any
 import papermill
 
 from bioal.notebooks import CHAPTERS, executed_dir, notebook_parameters, notebook_path, run_notebook
-from bioal.sweep import _parse_set, run_sweep
+from bioal.sweep import _parse_set, check_grid_overrides, run_sweep
 
 __all__ = ["STEPS", "pipeline_steps", "run_pipeline", "main"]
 
 #: Step number -> chapter notebook.
 STEPS: dict[str, str] = {name[:2]: name for name in CHAPTERS}
+
+
+#: How to choose the sweep's grid from the pipeline (its error for a grid parameter in --set).
+_GRID_HOW = (
+    "choose the seeds with SEEDS in a preset (--preset my.yaml; the strategies and starts with python -m "
+    "bioal.sweep --strategies/--starts), or run the other steps on their own (--to 04, --from 06) to set them there"
+)
 
 
 def pipeline_steps(start: str = "01", stop: str = "08") -> list[str]:
@@ -60,7 +67,9 @@ def run_pipeline(
 
     ``overrides`` (e.g. ``{"DATA_ROOT": ...}``) go to every notebook that declares them;
     ``sweep_options`` (``workers``, ``scheduler``, ``cluster``, ``cluster_spec``, ``seeds``,
-    ``strategies``) to :func:`bioal.sweep.run_sweep`.
+    ``strategies``) to :func:`bioal.sweep.run_sweep`. With step 05 selected, overriding a
+    parameter the sweep's grid sets per run (:data:`bioal.sweep.GRID_PARAMETERS`) is a
+    ``ValueError``.
     """
     overrides = dict(overrides or {})
     executed = Path(executed) if executed is not None else executed_dir()
@@ -69,6 +78,8 @@ def run_pipeline(
     unknown = sorted(set(overrides) - known)
     if unknown:
         raise KeyError(f"overrides {unknown} are parameters of none of the notebooks {[STEPS[s] for s in steps]}")
+    if "05" in steps:
+        check_grid_overrides(overrides, _GRID_HOW)
     for step in steps:
         name = STEPS[step]
         began = time.perf_counter()
@@ -119,14 +130,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     where = parser.add_mutually_exclusive_group()
     where.add_argument("--scheduler", default=None, help="Dask scheduler address for the sweep")
     where.add_argument("--cluster", choices=("local", "slurm", "pbs"), default=None)
-    parser.add_argument("--set", nargs="*", default=[], metavar="NAME=VALUE", help="override a parameter everywhere")
+    parser.add_argument(
+        "--set",
+        nargs="*",
+        action="extend",
+        default=[],
+        metavar="NAME=VALUE",
+        help="override a parameter everywhere (repeatable; with step 05 not STRATEGY, INIT_POS, SEED or "
+        "FULL_SUPERVISION: SEEDS in a preset chooses the sweep's seeds)",
+    )
     parser.add_argument("--executed", default=None, help="folder for executed notebooks (default: _executed/)")
     args = parser.parse_args(argv)
+    overrides = _parse_set(args.set)
+    if args.start <= "05" <= args.stop:  # step 05 selected (run_pipeline checks the order)
+        try:
+            check_grid_overrides(overrides, _GRID_HOW)
+        except ValueError as err:
+            parser.error(str(err))
     return run_pipeline(
         args.preset,
         args.start,
         args.stop,
-        overrides=_parse_set(args.set),
+        overrides=overrides,
         executed=args.executed,
         workers=args.workers,
         scheduler=args.scheduler,

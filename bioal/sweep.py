@@ -17,10 +17,13 @@ one full-supervision run per seed. Each cell is one papermill execution of
   machine each run gets its own ``cuda:<i>``), or a Dask distributed cluster: an existing
   scheduler address, a ``LocalCluster``, or SLURM/PBS via dask-jobqueue from a small spec.
   On a cluster every worker must see the project folder at the same path.
+- **Grid parameters.** ``STRATEGY``, ``INIT_POS``, ``SEED`` and ``FULL_SUPERVISION``
+  (:data:`GRID_PARAMETERS`) are set per run by the grid: overriding them for every run is
+  refused (choose the grid with ``--strategies``, ``--starts``, ``--seeds``, ``--no-full``).
 
 Command line: ``python -m bioal.sweep --preset demo [--workers N] [--scheduler ADDRESS |
 --cluster local|slurm|pbs [--cluster-spec spec.yaml]] [--seeds 0 1] [--strategies mfft ft]
-[--set MAX_EPOCHS=50]``.
+[--set MAX_EPOCHS=50 --set CLASSIFIER_LR=0.001]``.
 """
 
 from __future__ import annotations
@@ -54,6 +57,8 @@ from bioal.utils import check_fingerprint, file_digest, resolve_path, write_json
 __all__ = [
     "STRATEGIES",
     "STARTS",
+    "GRID_PARAMETERS",
+    "check_grid_overrides",
     "SweepTask",
     "TaskOutcome",
     "SweepReport",
@@ -69,6 +74,9 @@ __all__ = [
 #: The grid's strategies: every registered one, in the registry's display order.
 STRATEGIES: tuple[str, ...] = strategy_names()
 STARTS: tuple[int, ...] = (0, 5)
+#: The notebook 05 parameters the grid sets per run (lower-case, the run config's fields that
+#: differ between the runs of one sweep; :func:`bioal.results.tidy_table` reads them from here).
+GRID_PARAMETERS: tuple[str, ...] = ("STRATEGY", "INIT_POS", "SEED", "FULL_SUPERVISION")
 RUN_NOTEBOOK = "05_experiments"
 FIGURES_NOTEBOOK = "06_figures"
 
@@ -142,6 +150,24 @@ class SweepReport:
 # --------------------------------------------------------------------------- the grid
 
 
+def _grid_cell(strategy: str, init_pos: int, seed: int, full_supervision: bool) -> dict[str, Any]:
+    return dict(zip(GRID_PARAMETERS, (strategy, int(init_pos), int(seed), bool(full_supervision)), strict=True))
+
+
+def check_grid_overrides(
+    overrides: Mapping[str, Any] | None,
+    how: str = "choose the grid with strategies, starts, seeds and full_supervision",
+) -> None:
+    """Refuse overrides of :data:`GRID_PARAMETERS` (the grid sets them per run, so an override
+    would be silently replaced): ``ValueError`` naming them and ``how`` to choose the grid."""
+    clash = [k for k in GRID_PARAMETERS if k in (overrides or {})]
+    if clash:
+        raise ValueError(
+            f"{', '.join(clash)} cannot be overridden for the sweep: the grid sets "
+            f"{', '.join(GRID_PARAMETERS)} per run; {how}"
+        )
+
+
 def sweep_tasks(
     preset: str = "demo",
     strategies: Sequence[str] | None = None,
@@ -155,10 +181,12 @@ def sweep_tasks(
     """The grid's tasks in the paper's loop order: seed, start, strategy; full runs last.
 
     ``seeds`` defaults to the preset's ``SEEDS``; ``overrides`` go to every run (names must
-    be parameters of notebook 05), ``run_overrides[run_name]`` to one run only.
+    be parameters of notebook 05), ``run_overrides[run_name]`` to one run only. Neither may
+    set :data:`GRID_PARAMETERS` (``ValueError``, :func:`check_grid_overrides`).
     """
     strategies = tuple(strategies or STRATEGIES)
     overrides = dict(overrides or {})
+    check_grid_overrides(overrides)
     values = load_preset(preset)
     if seeds is None:
         if "SEEDS" not in values:
@@ -167,14 +195,9 @@ def sweep_tasks(
     base = preset_parameters(notebook_path(RUN_NOTEBOOK), preset, overrides)
     results_dir = resolve_path(base["RESULTS_DIR"])
     executed = Path(executed) if executed is not None else executed_dir()
-    cells = [
-        {"STRATEGY": s, "INIT_POS": int(p), "SEED": int(seed), "FULL_SUPERVISION": False}
-        for seed in seeds
-        for p in starts
-        for s in strategies
-    ]
+    cells = [_grid_cell(s, p, seed, False) for seed in seeds for p in starts for s in strategies]
     if full_supervision:
-        cells += [{"STRATEGY": "random", "INIT_POS": 0, "SEED": int(seed), "FULL_SUPERVISION": True} for seed in seeds]
+        cells += [_grid_cell("random", 0, seed, True) for seed in seeds]
     tasks = []
     for cell in cells:
         name = run_name(ExperimentConfig.from_namespace(cell))
@@ -194,6 +217,8 @@ def sweep_tasks(
     unknown = set(run_overrides or {}) - set(names)
     if unknown:
         raise KeyError(f"run_overrides name runs that are not in the grid: {sorted(unknown)}")
+    for name, values in (run_overrides or {}).items():
+        check_grid_overrides(values, f"run_overrides[{name!r}] may not change which run it is")
     return tasks
 
 
@@ -215,7 +240,7 @@ def run_complete(task: SweepTask) -> bool:
 
 
 #: Parameters that differ between the runs of one sweep or do not change results.
-_NOT_SHARED = ("STRATEGY", "INIT_POS", "SEED", "FULL_SUPERVISION", *(f.upper() for f in NON_RESULT_FIELDS))
+_NOT_SHARED = (*GRID_PARAMETERS, *(f.upper() for f in NON_RESULT_FIELDS))
 
 
 def check_sweep_inputs(preset: str, overrides: Mapping[str, Any] | None, results_dir: Path) -> None:
@@ -494,12 +519,20 @@ def run_sweep(
 
 
 def _parse_set(items: Sequence[str]) -> dict[str, Any]:
-    values = {}
+    """``--set NAME=VALUE`` items (values read as YAML) as a dict; a name given twice with
+    different values, a missing ``=`` or an empty name exit with a message naming it."""
+    values: dict[str, Any] = {}
     for item in items:
         if "=" not in item:
             raise SystemExit(f"--set expects NAME=VALUE, got {item!r}")
         key, text = item.split("=", 1)
-        values[key.strip()] = yaml.safe_load(text)
+        key = key.strip()
+        if not key:
+            raise SystemExit(f"--set expects NAME=VALUE, got {item!r} (no name)")
+        value = yaml.safe_load(text)
+        if key in values and values[key] != value:
+            raise SystemExit(f"--set gives {key} twice with different values: {values[key]!r} and {value!r}")
+        values[key] = value
     return values
 
 
@@ -517,9 +550,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--starts", type=int, nargs="+", default=list(STARTS), help="INIT_POS values (0 cold, 5 warm)")
     parser.add_argument("--no-full", action="store_true", help="leave out the full-supervision runs")
     parser.add_argument("--no-figures", action="store_true", help="do not run notebook 06 at the end")
-    parser.add_argument("--set", nargs="*", default=[], metavar="NAME=VALUE", help="override a notebook 05 parameter")
+    parser.add_argument(
+        "--set",
+        nargs="*",
+        action="extend",
+        default=[],
+        metavar="NAME=VALUE",
+        help="override a notebook 05 parameter for every run (repeatable; not STRATEGY, INIT_POS, SEED or "
+        "FULL_SUPERVISION, which the grid sets)",
+    )
     parser.add_argument("--executed", default=None, help="folder for executed notebooks (default: _executed/)")
     args = parser.parse_args(argv)
+    overrides = _parse_set(args.set)
+    try:
+        check_grid_overrides(overrides, "choose the grid with --strategies, --starts, --seeds and --no-full")
+    except ValueError as err:
+        parser.error(str(err))
     spec = {}
     if args.cluster_spec:
         spec = yaml.safe_load(Path(args.cluster_spec).read_text(encoding="utf-8")) or {}
@@ -531,7 +577,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         starts=args.starts,
         seeds=args.seeds,
         full_supervision=not args.no_full,
-        overrides=_parse_set(args.set),
+        overrides=overrides,
         workers=args.workers,
         scheduler=args.scheduler,
         cluster=args.cluster,

@@ -23,6 +23,32 @@ def test_pipeline_refuses_unknown_override(tmp_path):
         pipeline.run_pipeline("demo", "06", "06", overrides={"NOT_A_PARAMETER": 1}, executed=tmp_path)
 
 
+def test_repeated_set_accumulates_and_grid_parameters_are_refused(monkeypatch, capsys, tmp_path):
+    seen = {}
+
+    def fake(preset, start, stop, overrides, **kwargs):
+        seen.update(start=start, stop=stop, overrides=overrides)
+        return 0
+
+    monkeypatch.setattr(pipeline, "run_pipeline", fake)
+    assert pipeline.main(["--set", "MAX_EPOCHS=5", "--set", "RESULTS_DIR=/tmp/x"]) == 0
+    assert seen["overrides"] == {"MAX_EPOCHS": 5, "RESULTS_DIR": "/tmp/x"}
+    with pytest.raises(SystemExit, match="MAX_EPOCHS twice with different values"):
+        pipeline.main(["--set", "MAX_EPOCHS=5", "--set", "MAX_EPOCHS=6"])
+    seen.clear()
+    with pytest.raises(SystemExit):
+        pipeline.main(["--set", "SEED=3"])
+    assert "SEED cannot be overridden" in capsys.readouterr().err and not seen
+    with pytest.raises(SystemExit):
+        pipeline.main(["--from", "05", "--to", "05", "--set", "STRATEGY=ft"])
+    assert "SEEDS in a preset" in capsys.readouterr().err and not seen
+    assert pipeline.main(["--to", "04", "--set", "SEED=3"]) == 0  # the encoder's seed, no sweep
+    assert seen["overrides"] == {"SEED": 3}
+    monkeypatch.undo()
+    with pytest.raises(ValueError, match="INIT_POS cannot be overridden for the sweep"):
+        pipeline.run_pipeline("demo", "05", "06", overrides={"INIT_POS": 5}, executed=tmp_path)
+
+
 @pytest.mark.slow
 def test_pipeline_figures_step_on_records(tmp_path):
     results_dir = tmp_path / "results"

@@ -192,3 +192,47 @@ def test_sweep_on_a_dask_local_cluster_with_a_failing_run(tiny):
     assert not report.ok and report.figures is None and "1 run(s) failed" in report.figures_error
     assert "FAILED in cell" in report.summary()
     assert (tiny / "_executed" / "runs" / "05_experiments-random-cold-seed0.ipynb").is_file()
+
+
+# --------------------------------------------------------------------------- command line and inputs
+
+
+class _Report:
+    ok = True
+
+    def summary(self) -> str:
+        return "sweep: stub"
+
+
+def _capture_run_sweep(monkeypatch) -> dict:
+    seen: dict = {}
+
+    def fake(preset, **kwargs):
+        seen.update(kwargs, preset=preset)
+        return _Report()
+
+    monkeypatch.setattr(sweep, "run_sweep", fake)
+    return seen
+
+
+def test_repeated_set_accumulates_and_refuses_a_key_given_twice_differently(monkeypatch, capsys):
+    seen = _capture_run_sweep(monkeypatch)
+    assert sweep.main(["--set", "MAX_EPOCHS=5", "--set", "RESULTS_DIR=/tmp/x", "CLASSIFIER_LR=0.001"]) == 0
+    assert seen["overrides"] == {"MAX_EPOCHS": 5, "RESULTS_DIR": "/tmp/x", "CLASSIFIER_LR": 0.001}
+    assert sweep.main(["--set", "MAX_EPOCHS=5", "--set", "MAX_EPOCHS=5"]) == 0  # the same value twice is fine
+    with pytest.raises(SystemExit, match="MAX_EPOCHS twice with different values: 5 and 6"):
+        sweep.main(["--set", "MAX_EPOCHS=5", "--set", "MAX_EPOCHS=6"])
+
+
+@pytest.mark.parametrize("key", sweep.GRID_PARAMETERS)
+def test_grid_parameters_cannot_be_set_for_every_run(key, monkeypatch, capsys, tmp_path):
+    seen = _capture_run_sweep(monkeypatch)
+    with pytest.raises(SystemExit):
+        sweep.main(["--set", f"{key}=1"])
+    err = capsys.readouterr().err
+    assert f"{key} cannot be overridden" in err and "--strategies, --starts, --seeds and --no-full" in err
+    assert not seen  # nothing ran
+    with pytest.raises(ValueError, match=f"{key} cannot be overridden for the sweep: the grid sets"):
+        sweep.sweep_tasks("demo", overrides={key: 1}, executed=tmp_path)
+    with pytest.raises(ValueError, match=r"run_overrides\['ft-cold-seed0'\] may not change which run it is"):
+        sweep.sweep_tasks("demo", run_overrides={"ft-cold-seed0": {key: 1}}, executed=tmp_path)
