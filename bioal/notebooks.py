@@ -7,6 +7,7 @@ to ``_executed/`` (git-ignored), which the book renders without re-executing.
 
 from __future__ import annotations
 
+import ast
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -24,6 +25,7 @@ __all__ = [
     "notebook_path",
     "executed_dir",
     "notebook_parameters",
+    "notebook_defaults",
     "preset_keys",
     "preset_parameters",
     "run_notebook",
@@ -66,6 +68,22 @@ def executed_dir() -> Path:
 def notebook_parameters(notebook: str | os.PathLike) -> dict[str, dict[str, Any]]:
     """Parameters declared by a notebook's ``parameters`` cell: name -> {type, default, help}."""
     return dict(papermill.inspect_notebook(str(notebook)))
+
+
+def notebook_defaults(notebook: str | os.PathLike) -> dict[str, Any]:
+    """The values of a notebook's ``parameters`` cell (``NAME: type = value`` literals), by name.
+
+    A default that is not a Python literal raises ``ValueError`` naming the notebook and parameter.
+    """
+    values = {}
+    for name, info in notebook_parameters(notebook).items():
+        try:
+            values[name] = ast.literal_eval(info["default"])
+        except (ValueError, SyntaxError, TypeError) as err:
+            raise ValueError(
+                f"{notebook}: the default of parameter {name!r} ({info['default']!r}) is not a literal"
+            ) from err
+    return values
 
 
 def preset_keys() -> set[str]:

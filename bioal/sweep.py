@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import json
 import os
 import queue
 import sys
@@ -50,9 +51,16 @@ from bioal import records
 from bioal.config import load_preset
 from bioal.embeddings import SPLITS, split_file
 from bioal.experiment import NON_RESULT_FIELDS, ExperimentConfig, embeddings_folder, run_name
-from bioal.notebooks import executed_dir, notebook_parameters, notebook_path, preset_parameters, run_notebook
+from bioal.notebooks import (
+    executed_dir,
+    notebook_defaults,
+    notebook_parameters,
+    notebook_path,
+    preset_parameters,
+    run_notebook,
+)
 from bioal.strategies import strategy_names
-from bioal.utils import check_fingerprint, file_digest, resolve_path, write_json
+from bioal.utils import check_fingerprint, file_digest, read_json, resolve_path, write_json
 
 __all__ = [
     "STRATEGIES",
@@ -243,23 +251,56 @@ def run_complete(task: SweepTask) -> bool:
 _NOT_SHARED = (*GRID_PARAMETERS, *(f.upper() for f in NON_RESULT_FIELDS))
 
 
+def _has_records(results_dir: Path) -> bool:
+    """True when a run under ``results_dir/runs`` has a finished round (something a resume could mix)."""
+    return any(records.round_paths(folder) for folder in records.run_folders(results_dir))
+
+
 def check_sweep_inputs(preset: str, overrides: Mapping[str, Any] | None, results_dir: Path) -> None:
     """Record in ``RESULTS_DIR/sweep_inputs.json`` what every run of the sweep shares (the
-    parameters that shape results, and the SHA-256 of each embeddings file, read in 1 MiB
-    blocks), or refuse with :class:`~bioal.utils.StaleResumeError` when a resumed sweep would
-    mix them. Missing embeddings are left to the runs to report."""
-    base = preset_parameters(notebook_path(RUN_NOTEBOOK), preset, overrides)
+    effective values of the parameters that shape results: notebook 05's defaults, then the
+    preset, then ``overrides``; and the SHA-256 of each embeddings file, read in 1 MiB blocks),
+    or refuse with :class:`~bioal.utils.StaleResumeError` when a resumed sweep would mix them.
+
+    A parameter that a recorded fingerprint lacks (declared since, or recorded before defaults
+    were) is taken to have had its default: only another value is a change. While no run has a
+    finished round there is nothing to mix, and a recorded fingerprint (say, of a sweep whose
+    runs all failed) is replaced. Missing embeddings are left to the runs to report.
+    """
+    notebook = notebook_path(RUN_NOTEBOOK)
+    defaults = notebook_defaults(notebook)
+    base = {**defaults, **preset_parameters(notebook, preset, overrides)}
     folder = embeddings_folder(ExperimentConfig.from_namespace(base))
     files = {split: split_file(folder, split) for split in SPLITS}
     if not all(path.is_file() for path in files.values()):
         return
+    path = results_dir / "sweep_inputs.json"
     shared = {k: v for k, v in sorted(base.items()) if k not in _NOT_SHARED}
+    if path.is_file() and not _has_records(results_dir):
+        path.unlink()
+    if path.is_file():
+        try:
+            recorded = read_json(path).get("parameters", {})
+        except (ValueError, AttributeError):
+            recorded = {}  # unreadable or odd: check_fingerprint reports it
+        if isinstance(recorded, dict):
+            shared = {k: v for k, v in shared.items() if k in recorded or not _same(v, defaults.get(k, _MISSING))}
     check_fingerprint(
-        results_dir / "sweep_inputs.json",
-        {"parameters": shared, "embeddings": {split: file_digest(path) for split, path in files.items()}},
+        path,
+        {"parameters": shared, "embeddings": {split: file_digest(file) for split, file in files.items()}},
         f"the sweep in {results_dir}",
         f"delete {results_dir} (or set another RESULTS_DIR) to sweep these inputs.",
     )
+
+
+_MISSING = object()
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal as JSON values (a tuple equals the list it is written as)."""
+    if b is _MISSING:
+        return False
+    return json.loads(json.dumps(a, default=str)) == json.loads(json.dumps(b, default=str))
 
 
 # --------------------------------------------------------------------------- one task

@@ -14,7 +14,7 @@ import pytest
 
 import bioal
 from bioal.config import Config, load_preset
-from bioal.notebooks import CHAPTERS, notebook_parameters, notebook_path, run_notebook
+from bioal.notebooks import CHAPTERS, notebook_defaults, notebook_parameters, notebook_path, run_notebook
 
 LINE = re.compile(r"^([A-Z][A-Z0-9_]*): ([A-Za-z_][\w\[\], |]*) = (.+?)  # \S.*$")
 
@@ -94,3 +94,15 @@ def test_run_notebook_talks_to_its_kernel_encrypted(tmp_path, capfd):
     out = run_notebook(source, output=tmp_path / "tiny_out.ipynb", progress=False)
     assert nbformat.read(out, as_version=4).cells[0].outputs[0]["text"] == "42\n"
     assert "without encryption" not in capfd.readouterr().err
+
+
+def test_notebook_defaults_are_the_parameters_cell_values(tmp_path):
+    defaults = notebook_defaults(notebook_path("05_experiments"))
+    assert defaults["RECORD_MISMATCH"] is True and defaults["PANNS_CHECKPOINT"] == ""
+    assert set(defaults) == set(notebook_parameters(notebook_path("05_experiments")))
+    nb = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                                            "language": "python"}})
+    nb.cells = [nbformat.v4.new_code_cell("import os\nSEP: str = os.sep  # not a literal", metadata={"tags": ["parameters"]})]
+    nbformat.write(nb, tmp_path / "odd.ipynb")
+    with pytest.raises(ValueError, match=r"odd\.ipynb: the default of parameter 'SEP' \('os\.sep'\) is not a literal"):
+        notebook_defaults(tmp_path / "odd.ipynb")

@@ -15,7 +15,7 @@ from bioal import records, sweep
 from bioal.config import load_preset
 from bioal.embeddings import EmbeddingSplit, write_split
 from bioal.paper import PAPER_CLASSES
-from bioal.utils import rng
+from bioal.utils import StaleResumeError, rng
 
 
 def write_tiny_embeddings(root: Path, seed: int = 0, sizes=(("train", 90), ("valid", 40), ("test", 40))) -> Path:
@@ -84,20 +84,22 @@ def test_grid_errors(tmp_path):
         sweep.sweep_tasks("demo", overrides={"NOT_A_PARAMETER": 1}, executed=tmp_path)
 
 
+def finish_round(folder, r, n):
+    """Write round ``r`` (ending at ``n`` labels) of a run folder."""
+    zeros = [0.0] * 7
+    records.write_round(folder, records.RoundRecord(
+        round=r, n_labelled=n, selected=list(range(n - 10, n)), selected_mismatch=[None] * 10,
+        selected_distance=[None] * 10, threshold=0.5, epochs=1, select_seconds=0.0, train_seconds=0.0,
+        class_names=list(PAPER_CLASSES), class_counts=[0] * 7, valid_ap=zeros, valid_f1=zeros, test_ap=zeros,
+        test_f1=zeros, history=[]))
+
+
 def test_run_complete_needs_records_and_notebook(tmp_path):
     overrides = {"RESULTS_DIR": str(tmp_path / "results"), "BUDGETS": [10, 20]}
     tasks = sweep.sweep_tasks(
         "demo", strategies=["ft"], starts=[0], seeds=[0], overrides=overrides, executed=tmp_path / "ex"
     )
     al, full = tasks
-
-    def finish_round(folder, r, n):
-        zeros = [0.0] * 7
-        records.write_round(folder, records.RoundRecord(
-            round=r, n_labelled=n, selected=list(range(n - 10, n)), selected_mismatch=[None] * 10,
-            selected_distance=[None] * 10, threshold=0.5, epochs=1, select_seconds=0.0, train_seconds=0.0,
-            class_names=list(PAPER_CLASSES), class_counts=[0] * 7, valid_ap=zeros, valid_f1=zeros, test_ap=zeros,
-            test_f1=zeros, history=[]))
 
     run_dir = Path(al.run_dir)
     records.write_config(run_dir, {"strategy": "ft", "seed": 0, "init_pos": 0, "budgets": [10, 20]})
@@ -236,3 +238,43 @@ def test_grid_parameters_cannot_be_set_for_every_run(key, monkeypatch, capsys, t
         sweep.sweep_tasks("demo", overrides={key: 1}, executed=tmp_path)
     with pytest.raises(ValueError, match=r"run_overrides\['ft-cold-seed0'\] may not change which run it is"):
         sweep.sweep_tasks("demo", run_overrides={"ft-cold-seed0": {key: 1}}, executed=tmp_path)
+
+
+def _finish_a_round(results: Path, name: str = "ft-cold-seed0") -> None:
+    """The first of two rounds of a run: a run to resume."""
+    records.write_config(results / "runs" / name, {"strategy": "ft", "seed": 0, "init_pos": 0, "budgets": [10, 20]})
+    finish_round(results / "runs" / name, 0, 10)
+
+
+def test_sweep_inputs_compare_effective_values(tiny):
+    results = tiny / "results"
+    overrides = tiny_overrides(tiny)
+    sweep.check_sweep_inputs("demo", overrides, results)
+    path = results / "sweep_inputs.json"
+    recorded = json.loads(path.read_text())
+    assert recorded["parameters"]["RECORD_MISMATCH"] is True  # notebook 05's default is part of it
+    _finish_a_round(results)
+    # a folder fingerprinted before PANNS_CHECKPOINT was declared, from the preset and overrides only
+    for key in ("PANNS_CHECKPOINT", "RECORD_MISMATCH", "SELECT_DTYPE"):
+        del recorded["parameters"][key]
+    path.write_text(json.dumps(recorded))
+    sweep.check_sweep_inputs("demo", overrides, results)  # new keys at their defaults are no change
+    sweep.check_sweep_inputs("demo", {**overrides, "RECORD_MISMATCH": True}, results)  # the default, given
+    with pytest.raises(StaleResumeError, match="parameters/RECORD_MISMATCH: new"):
+        sweep.check_sweep_inputs("demo", {**overrides, "RECORD_MISMATCH": False}, results)
+    with pytest.raises(StaleResumeError, match="parameters/MAX_EPOCHS: 4 -> 5"):
+        sweep.check_sweep_inputs("demo", {**overrides, "MAX_EPOCHS": 5}, results)
+
+
+def test_sweep_inputs_do_not_lock_a_folder_without_records(tiny):
+    results = tiny / "results"
+    overrides = tiny_overrides(tiny)
+    sweep.check_sweep_inputs("demo", {**overrides, "BUDGETS": [10, 100000]}, results)  # its runs all failed
+    (results / "runs").mkdir()
+    records.write_config(results / "runs" / "ft-cold-seed0", {"strategy": "ft", "seed": 0})  # no round
+    sweep.check_sweep_inputs("demo", overrides, results)  # the typo fixed: nothing to mix, accepted
+    assert json.loads((results / "sweep_inputs.json").read_text())["parameters"]["BUDGETS"] == [10, 20]
+    _finish_a_round(results)
+    with pytest.raises(StaleResumeError, match="BUDGETS"):
+        sweep.check_sweep_inputs("demo", {**overrides, "BUDGETS": [10, 30]}, results)
+
