@@ -20,6 +20,13 @@ one full-supervision run per seed. Each cell is one papermill execution of
 - **Grid parameters.** ``STRATEGY``, ``INIT_POS``, ``SEED`` and ``FULL_SUPERVISION``
   (:data:`GRID_PARAMETERS`) are set per run by the grid: overriding them for every run is
   refused (choose the grid with ``--strategies``, ``--starts``, ``--seeds``, ``--no-full``).
+- **Threads and determinism.** The local pool gives each kernel ``cores // workers``
+  OpenMP/MKL threads unless ``OMP_NUM_THREADS`` is set. A run's selections do not depend on
+  it, but its scores do in the last float digits (about 1e-5): bit-identical records need the
+  same threads per run, i.e. the same ``--workers`` on the same machine (or a fixed
+  ``OMP_NUM_THREADS``). ``RESULTS_DIR/sweep_threads.json`` records each run's count, and a
+  run resumed under another count is named in a warning. Dask workers keep their own
+  environment; the sweep neither sets nor records their threads.
 
 Command line: ``python -m bioal.sweep --preset demo [--workers N] [--scheduler ADDRESS |
 --cluster local|slurm|pbs [--cluster-spec spec.yaml]] [--seeds 0 1] [--strategies mfft ft]
@@ -37,6 +44,7 @@ import queue
 import sys
 import threading
 import time
+import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
@@ -385,6 +393,13 @@ def default_workers() -> int:
     return max(1, min(cores, 4))
 
 
+def _kernel_threads(workers: int) -> str:
+    """The OpenMP threads each kernel of a local pool of ``workers`` gets: ``OMP_NUM_THREADS``
+    when the user set it, else its share of the cores (what :func:`_thread_budget` sets)."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return os.environ.get("OMP_NUM_THREADS") or str(max(1, cores // max(1, workers)))
+
+
 @contextlib.contextmanager
 def _thread_budget(workers: int) -> Iterator[None]:
     """Give each kernel its share of the cores (``OMP_NUM_THREADS``) unless the user set it."""
@@ -424,6 +439,34 @@ def _run_local(tasks: list[SweepTask], workers: int, on_done: Any) -> None:
         except BaseException:
             pool.shutdown(wait=True, cancel_futures=True)
             raise
+
+
+def _note_threads(results_dir: Path, tasks: Sequence[SweepTask], threads: str) -> None:
+    """Record ``threads`` (per kernel) for ``tasks`` in ``RESULTS_DIR/sweep_threads.json``
+    (run name -> the counts its rounds ran with), warning for each run resumed under another
+    count than its finished rounds had: its records will differ from an uninterrupted run's in
+    the last float digits."""
+    path = results_dir / "sweep_threads.json"
+    recorded = read_json(path) if path.is_file() else {}
+    if not isinstance(recorded, dict):
+        raise ValueError(f"{path}: expected a mapping of run name -> thread counts; delete it to start afresh")
+    for task in tasks:
+        try:
+            run = records.load_run(task.run_dir)
+        except (FileNotFoundError, KeyError, ValueError):  # not started, or damaged: the run reports it
+            run = None
+        if run is not None and run.complete:
+            continue  # only its notebook is run again: nothing is recomputed
+        before = [str(t) for t in recorded.get(task.run_name, [])] if run is not None and run.rounds else []
+        if any(t != threads for t in before):
+            warnings.warn(
+                f"{task.run_name}: resumed with {threads} thread(s) per run, but its finished rounds ran with "
+                f"{' and '.join(before)}: its records will not be bit-identical to an uninterrupted run's "
+                f"(run it with the same --workers, or set OMP_NUM_THREADS={before[-1]})",
+                stacklevel=3,
+            )
+        recorded[task.run_name] = before if threads in before else [*before, threads]
+    write_json(path, recorded)
 
 
 def _make_cluster(kind: str, workers: int, spec: Mapping[str, Any]) -> Any:
@@ -492,6 +535,8 @@ def run_sweep(
     ``cluster_spec`` keyword arguments for its constructor) switch from the local pool to
     Dask. Writes ``RESULTS_DIR/sweep.json`` with every run's outcome and time. A sweep resumed
     on other shared parameters or other embeddings is refused (:func:`check_sweep_inputs`).
+    The local pool records each run's threads per kernel and warns when a run is resumed under
+    another count (records are bit-identical only with the same count; module docstring).
     """
     started = time.perf_counter()
     tasks = sweep_tasks(preset, strategies, starts, seeds, full_supervision, overrides, run_overrides, executed)
@@ -501,6 +546,10 @@ def run_sweep(
     outcomes = [TaskOutcome(t.run_name, "skipped", notebook=t.output) for t in tasks if run_complete(t)]
     skipped = {o.run_name for o in outcomes}
     todo = [t for t in tasks if t.run_name not in skipped]
+    threads = None  # per kernel; on Dask the workers' environment decides
+    if todo and not (scheduler or cluster):
+        threads = _kernel_threads(workers)
+        _note_threads(Path(todo[0].run_dir).parent.parent, todo, threads)
     bar = tqdm(total=len(tasks), initial=len(skipped), desc="sweep", unit="run", disable=not progress)
     counts = {"done": len(skipped), "failed": 0}
 
@@ -549,6 +598,7 @@ def run_sweep(
             {
                 "preset": str(preset),
                 "workers": workers,
+                "threads_per_run": threads,
                 "executor": scheduler or cluster or "local-pool",
                 "seconds": report.seconds,
                 "outcomes": [dataclasses.asdict(o) for o in outcomes],
@@ -581,7 +631,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry point; returns the exit status (1 if any run failed)."""
     parser = argparse.ArgumentParser(prog="python -m bioal.sweep", description=__doc__.split("\n\n")[0])
     parser.add_argument("--preset", default="demo", help="demo, paper or a YAML file")
-    parser.add_argument("--workers", type=int, default=None, help="parallel runs (default: one per GPU, else one per CPU core, at most 4)")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="parallel runs (default: one per GPU, else one per CPU core, at most 4); each kernel gets "
+        "cores // workers threads unless OMP_NUM_THREADS is set, and bit-identical records need the same "
+        "threads per run (a resume under another count warns)",
+    )
     where = parser.add_mutually_exclusive_group()
     where.add_argument("--scheduler", default=None, help="address of a running Dask scheduler")
     where.add_argument("--cluster", choices=("local", "slurm", "pbs"), default=None, help="start a Dask cluster")

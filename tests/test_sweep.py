@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -278,3 +279,54 @@ def test_sweep_inputs_do_not_lock_a_folder_without_records(tiny):
     with pytest.raises(StaleResumeError, match="BUDGETS"):
         sweep.check_sweep_inputs("demo", {**overrides, "BUDGETS": [10, 30]}, results)
 
+
+# --------------------------------------------------------------------------- threads and Ctrl-C
+
+
+def _folders(tmp_path: Path) -> dict:
+    return {"RESULTS_DIR": str(tmp_path / "results"), "DATA_ROOT": str(tmp_path / "data")}
+
+
+def _fake_notebooks(monkeypatch, behaviour=None) -> list[str]:
+    """Replace papermill: each execution writes a partial copy as papermill does, then runs
+    ``behaviour(run_name)`` (default: returns at once) and removes it."""
+    started: list[str] = []
+
+    def fake(name, output, preset, overrides, progress):
+        output = Path(output)
+        run = output.stem.split("-", 1)[1]
+        started.append(run)
+        output.parent.mkdir(parents=True, exist_ok=True)
+        partial = output.with_name(f".{output.name}.abc123.ipynb")
+        partial.write_text("{}")
+        if behaviour is not None:
+            behaviour(run)
+        partial.unlink()
+        return output
+
+    monkeypatch.setattr(sweep, "run_notebook", fake)
+    return started
+
+
+def test_a_run_resumed_under_another_thread_count_is_named(tmp_path, monkeypatch):
+    _fake_notebooks(monkeypatch)
+    kwargs = dict(strategies=["ft"], starts=[0], seeds=[0], full_supervision=False, figures=False, progress=False,
+                  overrides=_folders(tmp_path), executed=tmp_path / "ex")
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    report = sweep.run_sweep("demo", workers=1, **kwargs)
+    assert report.ok
+    results = tmp_path / "results"
+    assert json.loads((results / "sweep_threads.json").read_text()) == {"ft-cold-seed0": ["2"]}
+    assert json.loads((results / "sweep.json").read_text())["threads_per_run"] == "2"
+    _finish_a_round(results)  # a round finished with 2 threads, the run not complete
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    with pytest.warns(UserWarning, match=r"ft-cold-seed0: resumed with 1 thread\(s\) per run, but its finished "
+                      r"rounds ran with 2: its records will not be bit-identical"):
+        sweep.run_sweep("demo", workers=2, **kwargs)
+    assert json.loads((results / "sweep_threads.json").read_text()) == {"ft-cold-seed0": ["2", "1"]}
+    finish_round(results / "runs" / "ft-cold-seed0", 1, 20)  # complete: only its notebook runs again
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        sweep.run_sweep("demo", workers=2, **kwargs)
+    assert json.loads((results / "sweep_threads.json").read_text()) == {"ft-cold-seed0": ["2", "1"]}
