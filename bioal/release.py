@@ -1008,10 +1008,11 @@ def write_standin_release(
 
 
 def _folders_fingerprint(folders: Sequence[Path]) -> str:
-    """sha256 over the names and bytes of every file of the run folders but ``state.pt``."""
+    """sha256 over the names and bytes of every file of the run folders but the resume state
+    (:data:`bioal.records.STATE_FILE`)."""
     digest = hashlib.sha256()
     for folder in folders:
-        for path in sorted(p for p in folder.rglob("*") if p.is_file() and p.name != "state.pt"):
+        for path in sorted(p for p in folder.rglob("*") if p.is_file() and p.name != records.STATE_FILE):
             digest.update(path.relative_to(folder.parent).as_posix().encode())
             digest.update(hashlib.sha256(path.read_bytes()).digest())
     return digest.hexdigest()
