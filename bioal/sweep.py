@@ -27,6 +27,9 @@ one full-supervision run per seed. Each cell is one papermill execution of
   ``OMP_NUM_THREADS``). ``RESULTS_DIR/sweep_threads.json`` records each run's count, and a
   run resumed under another count is named in a warning. Dask workers keep their own
   environment; the sweep neither sets nor records their threads.
+- **Ctrl-C.** The first stops the sweep after the runs in progress finish (queued runs are
+  not started); a second stops at once (the stopped runs resume from their last finished
+  round) and removes their partial executed notebooks.
 
 Command line: ``python -m bioal.sweep --preset demo [--workers N] [--scheduler ADDRESS |
 --cluster local|slurm|pbs [--cluster-spec spec.yaml]] [--seeds 0 1] [--strategies mfft ft]
@@ -46,7 +49,7 @@ import threading
 import time
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import ThreadPoolExecutor, as_completed, wait
 from pathlib import Path
 from typing import Any
 
@@ -314,6 +317,17 @@ def _same(a: Any, b: Any) -> bool:
 # --------------------------------------------------------------------------- one task
 
 
+#: Set by a second Ctrl-C during a local sweep: executions in progress are abandoned at once.
+_STOP_NOW = threading.Event()
+
+
+def _partial_notebooks(task: SweepTask) -> list[Path]:
+    """papermill's temporary copies of ``task``'s executed notebook (``.<name>.ipynb.*``), left
+    behind when an execution is stopped at once or its process killed."""
+    output = Path(task.output)
+    return sorted(output.parent.glob(f".{output.name}.*")) if output.parent.is_dir() else []
+
+
 def _in_fresh_thread(function: Any, *args: Any, **kwargs: Any) -> Any:
     """Call ``function`` in a new thread and return its result or raise its exception.
 
@@ -330,7 +344,10 @@ def _in_fresh_thread(function: Any, *args: Any, **kwargs: Any) -> Any:
 
     thread = threading.Thread(target=target, name="bioal-papermill", daemon=True)
     thread.start()
-    thread.join()
+    while thread.is_alive():
+        thread.join(0.2)
+        if _STOP_NOW.is_set():  # a second Ctrl-C: leave the execution to end with the process
+            raise KeyboardInterrupt(f"{threading.current_thread().name}: stopped at once")
     if "error" in box:
         raise box["error"]
     return box.get("result")
@@ -344,6 +361,8 @@ def execute_task(task: SweepTask, device: str | None = None, progress: bool = Fa
         parameters["DEVICE"] = device
     start = time.perf_counter()
     failed_copy = Path(task.output).with_name(Path(task.output).stem + ".failed.ipynb")
+    for partial in _partial_notebooks(task):  # an earlier execution's, stopped at once or killed
+        partial.unlink(missing_ok=True)
     try:
         _in_fresh_thread(
             run_notebook, RUN_NOTEBOOK, output=task.output, preset=task.preset, overrides=parameters, progress=progress
@@ -431,14 +450,44 @@ def _run_local(tasks: list[SweepTask], workers: int, on_done: Any) -> None:
         finally:
             devices.put(device)
 
+    _STOP_NOW.clear()
     with _thread_budget(workers), ThreadPoolExecutor(max_workers=workers) as pool:
-        futures = [pool.submit(job, t) for t in tasks]
+        futures = {pool.submit(job, t): t for t in tasks}
         try:
             for future in as_completed(futures):
                 on_done(future.result())
+        except KeyboardInterrupt:
+            _stop(futures, on_done)
+            raise
         except BaseException:
             pool.shutdown(wait=True, cancel_futures=True)
             raise
+
+
+def _stop(futures: Mapping[Any, SweepTask], on_done: Any) -> None:
+    """After a Ctrl-C: cancel the queued runs and wait for those in progress (reporting them),
+    unless a second Ctrl-C comes; then abandon them at once and remove their partial notebooks."""
+    for future in futures:
+        future.cancel()
+    running = [f for f in futures if not f.done()]
+    try:
+        if running:
+            names = ", ".join(futures[f].run_name for f in running)
+            print(
+                f"\nsweep: interrupted; stopping after the {len(running)} run(s) in progress finish ({names}). "
+                "Press Ctrl-C again to stop at once (they resume from their last finished round).",
+                file=sys.stderr,
+                flush=True,
+            )
+        for future in as_completed(running):
+            on_done(future.result())
+    except KeyboardInterrupt:
+        _STOP_NOW.set()
+        print("sweep: stopping at once.", file=sys.stderr, flush=True)
+        wait(running)
+        for future in running:
+            for partial in _partial_notebooks(futures[future]):
+                partial.unlink(missing_ok=True)
 
 
 def _note_threads(results_dir: Path, tasks: Sequence[SweepTask], threads: str) -> None:

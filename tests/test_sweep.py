@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import threading
+import time
 import warnings
 from pathlib import Path
 
@@ -330,3 +333,58 @@ def test_a_run_resumed_under_another_thread_count_is_named(tmp_path, monkeypatch
         warnings.simplefilter("error")
         sweep.run_sweep("demo", workers=2, **kwargs)
     assert json.loads((results / "sweep_threads.json").read_text()) == {"ft-cold-seed0": ["2", "1"]}
+
+
+def _interrupt_when_started(started: threading.Event, times: int) -> threading.Thread:
+    def send() -> None:
+        started.wait(10)
+        for _ in range(times):
+            time.sleep(0.5)
+            os.kill(os.getpid(), signal.SIGINT)
+
+    thread = threading.Thread(target=send, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_ctrl_c_stops_after_the_runs_in_progress(tmp_path, monkeypatch, capsys):
+    started, release = threading.Event(), threading.Event()
+
+    def behaviour(run):
+        started.set()
+        release.wait(10)
+
+    runs = _fake_notebooks(monkeypatch, behaviour)
+    tasks = sweep.sweep_tasks("demo", strategies=["ft", "mfft"], starts=[0], seeds=[0], full_supervision=False,
+                              overrides=_folders(tmp_path), executed=tmp_path / "ex")
+    done = []
+    _interrupt_when_started(started, 1)
+    threading.Timer(2.0, release.set).start()
+    with pytest.raises(KeyboardInterrupt):
+        sweep._run_local(tasks, 1, done.append)
+    err = capsys.readouterr().err
+    assert "stopping after the 1 run(s) in progress finish (ft-cold-seed0)" in err
+    assert "Press Ctrl-C again to stop at once" in err
+    assert runs == ["ft-cold-seed0"] and [o.status for o in done] == ["done"]  # mfft was never started
+
+
+def test_a_second_ctrl_c_stops_at_once_and_removes_partial_notebooks(tmp_path, monkeypatch, capsys):
+    started, release = threading.Event(), threading.Event()
+
+    def behaviour(run):
+        started.set()
+        release.wait(30)
+
+    _fake_notebooks(monkeypatch, behaviour)
+    tasks = sweep.sweep_tasks("demo", strategies=["ft"], starts=[0], seeds=[0], full_supervision=False,
+                              overrides=_folders(tmp_path), executed=tmp_path / "ex")
+    _interrupt_when_started(started, 2)
+    began = time.perf_counter()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            sweep._run_local(tasks, 1, lambda outcome: None)
+        assert time.perf_counter() - began < 10  # not waiting for the run
+        assert "sweep: stopping at once" in capsys.readouterr().err
+        assert not list((tmp_path / "ex" / "runs").glob(".05_experiments-*"))
+    finally:
+        release.set()
