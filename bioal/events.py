@@ -34,7 +34,7 @@ from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import maximum_bipartite_matching
 from scipy.stats import hmean
 
-from bioal.dcase import CODES, KEYS, DatasetError, frame_boundaries, read_annotations, read_csv_text
+from bioal.dcase import CODES, KEYS, DatasetError, frame_boundaries, read_annotations, read_csv_rows
 from bioal.grid import CLIP_SECONDS
 
 __all__ = [
@@ -223,25 +223,25 @@ def frames_to_events(
 # --------------------------------------------------------------------------- reading
 
 
-def _where(source: Any, row: int, is_file: bool) -> str:
-    # files: the line number (header = line 1); tables: the 0-based row position
-    return f"{source}, row {row + 2}" if is_file else f"{source}, row {row}"
+def _where(source: Any, row: int, lines: np.ndarray | None) -> str:
+    # files: the row's line in the file (header = line 1, blank lines counted); tables: the 0-based row position
+    return f"{source}, row {row}" if lines is None else f"{source}, row {int(lines[row])}"
 
 
-def _times(frame: pd.DataFrame, source: Any, is_file: bool) -> pd.DataFrame:
+def _times(frame: pd.DataFrame, source: Any, lines: np.ndarray | None) -> pd.DataFrame:
     out = frame.copy()
     for col in ("Starttime", "Endtime"):
         values = pd.to_numeric(out[col], errors="coerce").astype(np.float64)
         bad = np.flatnonzero(~np.isfinite(values.to_numpy()))
         if len(bad):
             i = int(bad[0])
-            raise EventsError(f"{_where(source, i, is_file)}: {col} {frame[col].iloc[i]!r} is not a finite number")
+            raise EventsError(f"{_where(source, i, lines)}: {col} {frame[col].iloc[i]!r} is not a finite number")
         out[col] = values
     back = np.flatnonzero((out["Endtime"] < out["Starttime"]).to_numpy())
     if len(back):
         i = int(back[0])
         raise EventsError(
-            f"{_where(source, i, is_file)}: Endtime {out['Endtime'].iloc[i]} < Starttime {out['Starttime'].iloc[i]}"
+            f"{_where(source, i, lines)}: Endtime {out['Endtime'].iloc[i]} < Starttime {out['Starttime'].iloc[i]}"
         )
     out["Audiofilename"] = out["Audiofilename"].astype(str).str.strip()
     return out
@@ -252,13 +252,14 @@ def _check_header(path: Path, header: Sequence[str], columns: Sequence[str]) -> 
         raise EventsError(f"{path}: header is {','.join(header)!r}, expected exactly {','.join(columns)!r}")
 
 
-def _read_prediction_csv(path: Path) -> pd.DataFrame:
+def _read_prediction_csv(path: Path) -> tuple[pd.DataFrame, np.ndarray]:
+    """The predictions CSV as text and the file line of each row (for the messages)."""
     try:
-        frame = read_csv_text(path)
+        frame, lines = read_csv_rows(path)
     except DatasetError as err:
         raise EventsError(str(err)) from err
     _check_header(path, frame.columns, PREDICTION_COLUMNS)
-    return frame
+    return frame, lines
 
 
 def _read_reference_csv(path: Path) -> pd.DataFrame:
@@ -275,7 +276,8 @@ def _read_reference_csv(path: Path) -> pd.DataFrame:
     bad = np.flatnonzero(~q.isin(Q_VALUES).to_numpy())
     if len(bad):
         i = int(bad[0])
-        raise EventsError(f"{path}, row {i + 2}: Q is {q.iloc[i]!r}, expected one of {list(Q_VALUES)}")
+        line = int(read_csv_rows(path)[1][i])  # read_annotations keeps the file's rows, in order
+        raise EventsError(f"{path}, row {line}: Q is {q.iloc[i]!r}, expected one of {list(Q_VALUES)}")
     frame["Q"] = q
     return frame
 
@@ -292,11 +294,12 @@ def read_predictions(predictions: pd.DataFrame | str | os.PathLike) -> pd.DataFr
             raise EventsError(
                 f"predictions table: columns are {list(predictions.columns)}, expected exactly {list(PREDICTION_COLUMNS)}"
             )
-        return _times(predictions.reset_index(drop=True), "predictions table", is_file=False)
+        return _times(predictions.reset_index(drop=True), "predictions table", None)
     path = Path(predictions)
     if not path.is_file():
         raise FileNotFoundError(f"no predictions CSV at {path}")
-    return _times(_read_prediction_csv(path), path, is_file=True)
+    frame, lines = _read_prediction_csv(path)
+    return _times(frame, path, lines)
 
 
 def read_reference(reference_root: str | os.PathLike) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -483,10 +486,11 @@ def dcase_event_scores(
     unknown = np.flatnonzero(~pred["Audiofilename"].isin(list(subset_of)).to_numpy())
     if len(unknown):
         i = int(unknown[0])
-        source = predictions if not isinstance(predictions, pd.DataFrame) else "predictions table"
-        is_file = not isinstance(predictions, pd.DataFrame)
+        table = isinstance(predictions, pd.DataFrame)
+        source = "predictions table" if table else predictions
+        lines = None if table else _read_prediction_csv(Path(predictions))[1]
         raise EventsError(
-            f"{_where(source, i, is_file)}: no reference file for {pred['Audiofilename'].iloc[i]!r} "
+            f"{_where(source, i, lines)}: no reference file for {pred['Audiofilename'].iloc[i]!r} "
             f"under {reference_root} (expected <subset>/{Path(pred['Audiofilename'].iloc[i]).stem}.csv)"
         )
     pred.insert(0, "subset", pred["Audiofilename"].map(subset_of))

@@ -443,3 +443,18 @@ def test_cli_prints_json_and_names_bad_rows(tmp_path):
         check=False,
     )
     assert done.returncode == 1 and "pred.csv, row 2: Endtime 11.0 < Starttime 12.0" in done.stderr
+
+
+def test_rows_are_file_lines_when_a_csv_has_blank_lines(tmp_path):
+    # pandas skips blank lines; the messages give the line in the file (header = line 1)
+    write_ref(tmp_path / "ref", "A", "f", [(1, 2, "POS")])
+    path = tmp_path / "pred.csv"
+    path.write_text("Audiofilename,Starttime,Endtime\n\nf.wav,1,2\n\nf.wav,3,2.5\n")
+    with pytest.raises(EventsError, match=r"pred.csv, row 5: Endtime 2.5 < Starttime 3.0"):
+        dcase_event_scores(path, tmp_path / "ref")
+    path.write_text("Audiofilename,Starttime,Endtime\nf.wav,1,2\n\n\nghost.wav,3,4\n")
+    with pytest.raises(EventsError, match=r"pred.csv, row 5: no reference file for 'ghost.wav'"):
+        dcase_event_scores(path, tmp_path / "ref")
+    (tmp_path / "ref" / "A" / "f.csv").write_text("Audiofilename,Starttime,Endtime,Q\n\nf.wav,1,2,POS\n\nf.wav,3,4,NEG\n")
+    with pytest.raises(EventsError, match=r"f.csv, row 5: Q is 'NEG'"):
+        dcase_event_scores(preds([]), tmp_path / "ref")
