@@ -16,6 +16,8 @@ anything else, so every figure and table is generated from this run's records:
   ``event_seconds``.
   Full-supervision runs have ``strategy`` and ``start`` equal to ``"full"``. The rows every
   round has come from :func:`round_rows`, which :func:`bioal.release.release_tidy` shares.
+  Only runs that belong in one table are read: the same embeddings, every run finished, and
+  the same settings but for the grid's and non-result fields (:func:`check_runs_agree`).
 - :func:`paper_layout`: the 43-column table of the paper's ``al_results.csv`` (method §6.3),
   in its row order, written by :func:`write_results` to ``RESULTS_DIR/al_results.csv``.
 - :func:`event_layout`: the companion ``RESULTS_DIR/event_results.csv`` (same rows, event-level
@@ -69,6 +71,7 @@ __all__ = [
     "tidy_run",
     "tidy_table",
     "check_same_embeddings",
+    "check_runs_agree",
     "pool_totals",
     "paper_layout",
     "write_al_results",
@@ -170,9 +173,9 @@ def round_rows(
     return rows + [{**base, "class": "all", "metric": k, "value": float(v)} for k, v in run_level.items()]
 
 
-def tidy_run(folder: str | os.PathLike) -> pd.DataFrame:
-    """The tidy rows of one run folder (columns in the module docstring)."""
-    run = records.load_run(folder)
+def tidy_run(folder: str | os.PathLike | records.RunRecord) -> pd.DataFrame:
+    """The tidy rows of one run folder, or of a run already read (columns in the module docstring)."""
+    run = folder if isinstance(folder, records.RunRecord) else records.load_run(folder)
     ident = {"run": run.name, **_identity(run)}
     rounds = sorted((r.to_dict() for r in run.rounds), key=lambda r: r["n_labelled"])
     rows = []
@@ -250,17 +253,81 @@ def check_same_embeddings(folders: Sequence[str | os.PathLike]) -> None:
     )
 
 
-def tidy_table(results_dir: str | os.PathLike, progress: bool = True) -> pd.DataFrame:
+def _missing_rounds(run: records.RunRecord) -> str:
+    """Why ``run`` is not complete, e.g. ``"3 of 10 rounds; missing budgets 140, 175, ..."``."""
+    if run.start == "full":
+        if not run.rounds:
+            return "no round"
+        return f"its round labelled {run.rounds[0].n_labelled} of the pool's {len(run.labelled_round)} clips"
+    budgets = [int(b) for b in run.config["budgets"]]
+    missing = budgets[len(run.rounds):]
+    shown = ", ".join(map(str, missing[:4])) + (", ..." if len(missing) > 4 else "")
+    return f"{len(run.rounds)} of {len(budgets)} rounds; missing budgets {shown}"
+
+
+def _listed(names: Sequence[str], limit: int = 6) -> str:
+    names = list(names)
+    return ", ".join(names[:limit]) + (f" and {len(names) - limit} more" if len(names) > limit else "")
+
+
+def check_runs_agree(runs: Sequence[records.RunRecord], allow_incomplete: bool = False) -> None:
+    """Raise ``ValueError`` unless the runs can share one table: every run complete (a round per
+    budget; naming each unfinished run and its missing budgets, unless ``allow_incomplete``), and
+    every run made with the same result-shaping settings. Only the sweep's grid parameters
+    (:data:`bioal.sweep.GRID_PARAMETERS`: strategy, start, seed, full supervision) and the fields
+    that do not change results (:data:`bioal.experiment.NON_RESULT_FIELDS`) may differ; a field a
+    run's ``config.json`` lacks (added since) counts as its default. The error names each differing
+    field and the runs holding each of its values."""
+    # lazy: the sweep (papermill) and the loop are not needed to read records otherwise
+    from bioal.experiment import NON_RESULT_FIELDS, ExperimentConfig
+    from bioal.sweep import GRID_PARAMETERS
+
+    if not runs:
+        return
+    where = runs[0].folder.parent
+    unfinished = [f"{run.name} ({_missing_rounds(run)})" for run in runs if not run.complete]
+    if unfinished and not allow_incomplete:
+        raise ValueError(
+            f"{where}: {len(unfinished)} run(s) are not finished: {'; '.join(unfinished)}. Their means would "
+            "mix runs with and without the missing rounds: finish them (python -m bioal.sweep resumes them) "
+            "or pass allow_incomplete=True to inspect a partial sweep"
+        )
+    free = {p.lower() for p in GRID_PARAMETERS} | set(NON_RESULT_FIELDS)
+    defaults = ExperimentConfig().to_dict()
+    settings = {
+        run.name: {k: v for k, v in {**defaults, **ExperimentConfig.current_names(run.config)}.items() if k not in free}
+        for run in runs
+    }
+    lines = []
+    for key in sorted({k for values in settings.values() for k in values}):
+        groups: dict[str, list[str]] = {}
+        for name, values in settings.items():
+            groups.setdefault(json.dumps(values.get(key), sort_keys=True, default=str), []).append(name)
+        if len(groups) > 1:
+            kinds = sorted(groups.items(), key=lambda item: len(item[1]))
+            lines.append(f"{key}: " + "; ".join(f"{value} in {_listed(names)}" for value, names in kinds))
+    if lines:
+        raise ValueError(
+            f"{where}: the runs were made with different settings, which one table would average: "
+            f"{' | '.join(lines)}. Keep each set of runs in its own RESULTS_DIR (or run the odd ones again)"
+        )
+
+
+def tidy_table(results_dir: str | os.PathLike, progress: bool = True, allow_incomplete: bool = False) -> pd.DataFrame:
     """The tidy long table of every run under ``RESULTS_DIR/runs``.
 
     Raises ``FileNotFoundError`` if there is no run folder at all, and ``ValueError`` for runs
-    made on different embeddings (:func:`check_same_embeddings`).
+    made on different embeddings (:func:`check_same_embeddings`), with different result-shaping
+    settings, or not finished (:func:`check_runs_agree`; ``allow_incomplete=True`` accepts
+    unfinished runs, to inspect a partial sweep).
     """
     folders = run_folders(results_dir)
     if not folders:
         raise FileNotFoundError(f"no run records under {resolve_path(results_dir) / 'runs'}")
     check_same_embeddings(folders)
-    parts = [tidy_run(f) for f in tqdm(folders, desc="reading runs", disable=not progress)]
+    runs = [records.load_run(f) for f in tqdm(folders, desc="reading runs", disable=not progress)]
+    check_runs_agree(runs, allow_incomplete=allow_incomplete)
+    parts = [tidy_run(run) for run in runs]
     table = pd.concat(parts, ignore_index=True)
     for column in ("init_pos", "seed", "round", "n_labelled"):
         table[column] = table[column].astype(np.int64)

@@ -149,6 +149,41 @@ def test_runs_on_different_embeddings_are_not_combined(tmp_path):
                                                                      "ft-cold-seed1", "mp-cold-seed0"}
 
 
+def _set_config(folder, **values):
+    path = folder / "config.json"
+    path.write_text(json.dumps({**json.loads(path.read_text()), **values}))
+
+
+def test_runs_with_other_settings_are_not_combined(sweep_dir):
+    from bioal.experiment import ExperimentConfig
+
+    # fields the grid sets, fields that do not change results, and a field at its default differ freely
+    _set_config(sweep_dir / "runs" / "ft-cold-seed0", device="cuda:1", results_dir="/elsewhere", threads=2,
+                max_epochs=ExperimentConfig().classifier.max_epochs)
+    assert len(results.tidy_table(sweep_dir, progress=False)) == 3550
+    _set_config(sweep_dir / "runs" / "mfft-cold-seed1", max_epochs=3)
+    _set_config(sweep_dir / "runs" / "mp-warm-seed2", max_epochs=3, classifier_lr=0.01)
+    with pytest.raises(ValueError, match=r"different settings, which one table would average: classifier_lr: "
+                       r"0\.01 in mp-warm-seed2; 0\.0005 in .* \| max_epochs: 3 in mfft-cold-seed1, mp-warm-seed2; "
+                       r"5000 in .*and \d+ more"):
+        results.tidy_table(sweep_dir, progress=False)
+    with pytest.raises(ValueError, match="max_epochs: 3 in mfft-cold-seed1"):
+        results.write_results(sweep_dir, progress=False)
+    assert not (sweep_dir / "al_results.csv").exists()
+
+
+def test_unfinished_runs_are_not_averaged(sweep_dir):
+    (sweep_dir / "runs" / "mfft-cold-seed1" / "rounds" / "00100.json").unlink()
+    (sweep_dir / "runs" / "full-seed1" / "rounds" / f"{POOL_SIZE:05d}.json").unlink()
+    with pytest.raises(ValueError, match=r"runs: 2 run\(s\) are not finished: full-seed1 \(no round\); "
+                       r"mfft-cold-seed1 \(1 of 2 rounds; missing budgets 100\)\. .*allow_incomplete=True"):
+        results.tidy_table(sweep_dir, progress=False)
+    with pytest.raises(ValueError, match="not finished"):
+        results.write_results(sweep_dir, progress=False)
+    partial = results.tidy_table(sweep_dir, progress=False, allow_incomplete=True)  # to inspect a partial sweep
+    assert set(partial[partial.run == "mfft-cold-seed1"].n_labelled) == {50}
+
+
 # --------------------------------------------------------------------------- paper layout
 
 
