@@ -13,8 +13,9 @@ clip_start     [N]              float64                    clip start within the
 =============  ===============  =========================  ======================================
 
 File attributes carry provenance (encoder source and fingerprint, width, mean/std, dtype,
-preset) and ``n_done``, the number of clips written so far. No N x N distance matrix is
-stored: the strategies work matrix-free on clip vectors.
+preset) and ``n_done``, the number of clips written so far. The numeric datasets carry HDF5's
+Fletcher-32 checksums, so a damaged file fails to read rather than giving wrong values. No N x N
+distance matrix is stored: the strategies work matrix-free on clip vectors.
 
 Extraction (:func:`extract_embeddings`, method §3.4): the frozen encoder in eval mode embeds
 every sequential clip of AL train/valid/test, with features standardised by the **AL-train**
@@ -159,15 +160,22 @@ class EmbeddingSplit:
         )
 
 
+def _checksummed(n: int) -> dict[str, Any]:
+    """HDF5's Fletcher-32 checksum on a numeric dataset of ``n`` rows (none on an empty one):
+    reading a damaged chunk then fails instead of returning the damaged values."""
+    return {"fletcher32": True} if n > 0 else {}
+
+
 def write_split(path: str | os.PathLike, split: EmbeddingSplit) -> Path:
     """Write a whole split to ``path`` atomically (layout in the module docstring)."""
     path = Path(path)
+    n = len(split)
     with atomic_path(path) as tmp, h5py.File(tmp, "w") as handle:
-        handle.create_dataset("embeddings", data=split.embeddings)
-        handle.create_dataset("labels", data=split.labels.astype(np.float32))
+        handle.create_dataset("embeddings", data=split.embeddings, **_checksummed(n))
+        handle.create_dataset("labels", data=split.labels.astype(np.float32), **_checksummed(n))
         handle.create_dataset("class_list", data=np.array([c.encode() for c in split.class_names], dtype="S100"))
         handle.create_dataset("recording", data=split.recording.astype(str).tolist(), dtype=h5py.string_dtype())
-        handle.create_dataset("clip_start", data=split.clip_start)
+        handle.create_dataset("clip_start", data=split.clip_start, **_checksummed(n))
         for key, value in split.attrs.items():
             handle.attrs[key] = value
     return path
@@ -455,11 +463,11 @@ def write_incrementally(
     if not path.is_file():
         with atomic_path(path) as tmp, h5py.File(tmp, "w") as handle:
             handle.create_dataset("embeddings", shape=(n, frames, dim), dtype=dtype,
-                                  chunks=(min(n, batch_size), frames, dim))
-            handle.create_dataset("labels", data=meta.labels.astype(np.float32))
+                                  chunks=(min(n, batch_size), frames, dim), **_checksummed(n))
+            handle.create_dataset("labels", data=meta.labels.astype(np.float32), **_checksummed(n))
             handle.create_dataset("class_list", data=np.array([c.encode() for c in meta.class_names], dtype="S100"))
             handle.create_dataset("recording", data=meta.recording.astype(str).tolist(), dtype=h5py.string_dtype())
-            handle.create_dataset("clip_start", data=meta.clip_start)
+            handle.create_dataset("clip_start", data=meta.clip_start, **_checksummed(n))
             for key, value in (extra or {}).items():
                 value = np.asarray(value)
                 if value.dtype.kind in "OU":

@@ -204,3 +204,20 @@ def test_the_al_splits_are_dcase_s():
     from bioal.dcase import SPLITS
 
     assert emb.SPLITS is SPLITS["AL"]
+
+
+def test_damaged_bytes_fail_to_read_rather_than_read_wrong(tmp_path):
+    # the numeric datasets carry checksums: bytes damaged on disk are an error naming the file
+    rng = np.random.default_rng(0)
+    split = emb.EmbeddingSplit(rng.normal(size=(64, 32, 16)).astype(np.float32), np.zeros((64, 32, 2), np.float32),
+                           ["a", "b"], np.array(["r"] * 64, dtype=object), np.arange(64) * 5.0)
+    path = emb.write_split(tmp_path / "train.h5", split)
+    np.testing.assert_array_equal(emb.read_split(path).embeddings, split.embeddings)
+    raw = bytearray(path.read_bytes())
+    first = split.embeddings.tobytes()[:16]  # the first four values: the start of the first chunk
+    at = bytes(raw).find(first)  # the embeddings' data, stored as written
+    assert at > 0
+    raw[at + 4 : at + 8] = b"\x00\x00\x80\x3f"  # one value becomes 1.0: finite, plausible, wrong
+    path.write_bytes(bytes(raw))
+    with pytest.raises(OSError, match=r"train.h5: cannot read its datasets, truncated or damaged"):
+        emb.read_split(path)
