@@ -317,6 +317,11 @@ def test_sweep_refuses_to_resume_on_other_embeddings_or_parameters(tmp_path):
     assert not (tmp_path / "results" / "sweep_inputs.json").exists()
     _write_splits(tmp_path / "data", seed=0)
     check_sweep_inputs("demo", overrides, tmp_path / "results")
+    # a run with a finished round: from now on a changed input would mix with its records
+    run = tmp_path / "results" / "runs" / "mfft-cold-seed0"
+    (run / "rounds").mkdir(parents=True)
+    (run / "config.json").write_text("{}")
+    (run / "rounds" / "00035.json").write_text("{}")
     check_sweep_inputs("demo", {**overrides, "DEVICE": "cpu"}, tmp_path / "results")  # not a result parameter
     with pytest.raises(StaleResumeError, match=r"changed: parameters/MAX_EPOCHS: 4 -> 5"):
         check_sweep_inputs("demo", {**overrides, "MAX_EPOCHS": 5}, tmp_path / "results")
