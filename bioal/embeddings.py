@@ -256,6 +256,8 @@ class EmbeddingConfig(Config):
     # the train split's log-mels are kept between the mean/std pass and the embedding pass
     # when they fit in this many bytes (4 bytes x 1001 x 64 per clip: 1 GB for 3,900 clips)
     feature_cache_bytes: int = 2 * 2**30
+    # notebook 03's 2-D view of the clip vectors (no effect on the files)
+    projection: Literal["pca", "tsne"] = "pca"
 
     def check(self) -> None:
         if self.feature_cache_bytes < 0:
