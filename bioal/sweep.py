@@ -677,7 +677,7 @@ def _parse_set(items: Sequence[str]) -> dict[str, Any]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Command-line entry point; returns the exit status (1 if any run failed)."""
+    """Command-line entry point; returns the exit status (1 if any run failed, 130 if interrupted)."""
     parser = argparse.ArgumentParser(prog="python -m bioal.sweep", description=__doc__.split("\n\n")[0])
     parser.add_argument("--preset", default="demo", help="demo, paper or a YAML file")
     parser.add_argument(
@@ -718,20 +718,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         spec = yaml.safe_load(Path(args.cluster_spec).read_text(encoding="utf-8")) or {}
         if not isinstance(spec, dict):
             raise SystemExit(f"{args.cluster_spec}: a cluster spec is a mapping of keyword arguments")
-    report = run_sweep(
-        args.preset,
-        strategies=args.strategies,
-        starts=args.starts,
-        seeds=args.seeds,
-        full_supervision=not args.no_full,
-        overrides=overrides,
-        workers=args.workers,
-        scheduler=args.scheduler,
-        cluster=args.cluster,
-        cluster_spec=spec,
-        figures=not args.no_figures,
-        executed=args.executed,
-    )
+    try:
+        report = run_sweep(
+            args.preset,
+            strategies=args.strategies,
+            starts=args.starts,
+            seeds=args.seeds,
+            full_supervision=not args.no_full,
+            overrides=overrides,
+            workers=args.workers,
+            scheduler=args.scheduler,
+            cluster=args.cluster,
+            cluster_spec=spec,
+            figures=not args.no_figures,
+            executed=args.executed,
+        )
+    except KeyboardInterrupt:
+        print("sweep: interrupted; run the same command again to resume.", file=sys.stderr)
+        return 130
     print(report.summary())
     return 0 if report.ok else 1
 

@@ -388,3 +388,12 @@ def test_a_second_ctrl_c_stops_at_once_and_removes_partial_notebooks(tmp_path, m
         assert not list((tmp_path / "ex" / "runs").glob(".05_experiments-*"))
     finally:
         release.set()
+
+
+def test_the_command_line_says_how_to_resume_after_ctrl_c(monkeypatch, capsys):
+    def interrupted(preset, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(sweep, "run_sweep", interrupted)
+    assert sweep.main(["--seeds", "0"]) == 130
+    assert "sweep: interrupted; run the same command again to resume" in capsys.readouterr().err
