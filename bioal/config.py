@@ -24,12 +24,25 @@ import yaml
 
 from bioal.utils import project_root
 
-__all__ = ["Config", "ConfigError", "PAPER_DATA_ROOT", "PAPER_RESULTS_DIR", "check_keys", "load_preset", "preset_path"]
+__all__ = [
+    "Config",
+    "ConfigError",
+    "GRID_PARAMETERS",
+    "PAPER_DATA_ROOT",
+    "PAPER_RESULTS_DIR",
+    "check_keys",
+    "load_preset",
+    "preset_path",
+]
 
 C = TypeVar("C", bound="Config")
 #: The paper preset's folders (``configs/paper.yaml``), the configs' defaults.
 PAPER_DATA_ROOT = "data/paper"
 PAPER_RESULTS_DIR = "results/paper"
+#: The experiment parameters the sweep's grid (method §4.6) sets per run: :mod:`bioal.sweep`
+#: builds its cells from them and refuses them as overrides; :mod:`bioal.results` lets their
+#: lower-case config fields, and only them among the result-shaping ones, differ between runs.
+GRID_PARAMETERS: tuple[str, ...] = ("STRATEGY", "INIT_POS", "SEED", "FULL_SUPERVISION")
 
 
 class ConfigError(ValueError):

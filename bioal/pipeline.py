@@ -68,7 +68,7 @@ def run_pipeline(
     ``overrides`` (e.g. ``{"DATA_ROOT": ...}``) go to every notebook that declares them;
     ``sweep_options`` (``workers``, ``scheduler``, ``cluster``, ``cluster_spec``, ``seeds``,
     ``strategies``) to :func:`bioal.sweep.run_sweep`. With step 05 selected, overriding a
-    parameter the sweep's grid sets per run (:data:`bioal.sweep.GRID_PARAMETERS`) is a
+    parameter the sweep's grid sets per run (:data:`bioal.config.GRID_PARAMETERS`) is a
     ``ValueError``.
     """
     overrides = dict(overrides or {})

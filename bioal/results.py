@@ -40,9 +40,10 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from bioal import records
-from bioal.config import PAPER_DATA_ROOT, PAPER_RESULTS_DIR, Config
+from bioal.config import GRID_PARAMETERS, PAPER_DATA_ROOT, PAPER_RESULTS_DIR, Config
 from bioal.dcase import PAPER_POOL_SIZE, PAPER_POOL_TOTALS
 from bioal.embeddings import embeddings_dir, read_split, split_file
+from bioal.experiment import NON_RESULT_FIELDS, ExperimentConfig
 from bioal.paper import (
     METHOD_ORDER,
     PAPER_CLASSES,
@@ -274,14 +275,10 @@ def check_runs_agree(runs: Sequence[records.RunRecord], allow_incomplete: bool =
     """Raise ``ValueError`` unless the runs can share one table: every run complete (a round per
     budget; naming each unfinished run and its missing budgets, unless ``allow_incomplete``), and
     every run made with the same result-shaping settings. Only the sweep's grid parameters
-    (:data:`bioal.sweep.GRID_PARAMETERS`: strategy, start, seed, full supervision) and the fields
+    (:data:`bioal.config.GRID_PARAMETERS`: strategy, start, seed, full supervision) and the fields
     that do not change results (:data:`bioal.experiment.NON_RESULT_FIELDS`) may differ; a field a
     run's ``config.json`` lacks (added since) counts as its default. The error names each differing
     field and the runs holding each of its values."""
-    # lazy: the sweep (papermill) and the loop are not needed to read records otherwise
-    from bioal.experiment import NON_RESULT_FIELDS, ExperimentConfig
-    from bioal.sweep import GRID_PARAMETERS
-
     if not runs:
         return
     where = runs[0].folder.parent

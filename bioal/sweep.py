@@ -18,7 +18,7 @@ one full-supervision run per seed. Each cell is one papermill execution of
   scheduler address, a ``LocalCluster``, or SLURM/PBS via dask-jobqueue from a small spec.
   On a cluster every worker must see the project folder at the same path.
 - **Grid parameters.** ``STRATEGY``, ``INIT_POS``, ``SEED`` and ``FULL_SUPERVISION``
-  (:data:`GRID_PARAMETERS`) are set per run by the grid: overriding them for every run is
+  (:data:`~bioal.config.GRID_PARAMETERS`) are set per run by the grid: overriding them for every run is
   refused (choose the grid with ``--strategies``, ``--starts``, ``--seeds``, ``--no-full``).
 - **Threads and determinism.** The local pool gives each kernel ``cores // workers``
   OpenMP/MKL threads unless ``OMP_NUM_THREADS`` is set. A run's selections do not depend on
@@ -59,7 +59,7 @@ import yaml
 from tqdm.auto import tqdm
 
 from bioal import records
-from bioal.config import load_preset
+from bioal.config import GRID_PARAMETERS, load_preset
 from bioal.embeddings import SPLITS, split_file
 from bioal.experiment import NON_RESULT_FIELDS, ExperimentConfig, embeddings_folder, run_name
 from bioal.notebooks import (
@@ -93,9 +93,6 @@ __all__ = [
 #: The grid's strategies: every registered one, in the registry's display order.
 STRATEGIES: tuple[str, ...] = strategy_names()
 STARTS: tuple[int, ...] = (0, 5)
-#: The notebook 05 parameters the grid sets per run (lower-case, the run config's fields that
-#: differ between the runs of one sweep; :func:`bioal.results.tidy_table` reads them from here).
-GRID_PARAMETERS: tuple[str, ...] = ("STRATEGY", "INIT_POS", "SEED", "FULL_SUPERVISION")
 RUN_NOTEBOOK = "05_experiments"
 FIGURES_NOTEBOOK = "06_figures"
 
@@ -177,7 +174,7 @@ def check_grid_overrides(
     overrides: Mapping[str, Any] | None,
     how: str = "choose the grid with strategies, starts, seeds and full_supervision",
 ) -> None:
-    """Refuse overrides of :data:`GRID_PARAMETERS` (the grid sets them per run, so an override
+    """Refuse overrides of :data:`~bioal.config.GRID_PARAMETERS` (the grid sets them per run, so an override
     would be silently replaced): ``ValueError`` naming them and ``how`` to choose the grid."""
     clash = [k for k in GRID_PARAMETERS if k in (overrides or {})]
     if clash:
@@ -201,7 +198,7 @@ def sweep_tasks(
 
     ``seeds`` defaults to the preset's ``SEEDS``; ``overrides`` go to every run (names must
     be parameters of notebook 05), ``run_overrides[run_name]`` to one run only. Neither may
-    set :data:`GRID_PARAMETERS` (``ValueError``, :func:`check_grid_overrides`).
+    set :data:`~bioal.config.GRID_PARAMETERS` (``ValueError``, :func:`check_grid_overrides`).
     """
     strategies = tuple(strategies or STRATEGIES)
     overrides = dict(overrides or {})
