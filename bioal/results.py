@@ -231,7 +231,7 @@ def check_same_embeddings(folders: Sequence[str | os.PathLike]) -> None:
     before bioal recorded it) are not compared."""
     groups: dict[str, tuple[dict, list[str]]] = {}
     for folder in map(Path, folders):
-        path = folder / "inputs.json"
+        path = records.inputs_path(folder)
         if not path.is_file():
             continue
         recorded = read_json(path)

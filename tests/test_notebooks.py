@@ -106,3 +106,12 @@ def test_notebook_defaults_are_the_parameters_cell_values(tmp_path):
     nbformat.write(nb, tmp_path / "odd.ipynb")
     with pytest.raises(ValueError, match=r"odd\.ipynb: the default of parameter 'SEP' \('os\.sep'\) is not a literal"):
         notebook_defaults(tmp_path / "odd.ipynb")
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_every_parameter_of_a_chapter_is_a_field_of_its_config(chapter):
+    """A declared parameter outside the chapter's config is neither validated nor printed with it,
+    and a cell reading the global bypasses the config."""
+    fields = {name.upper() for name in _chapter_config_class(chapter)().to_dict()}
+    stray = sorted(set(notebook_parameters(notebook_path(chapter))) - fields)
+    assert not stray, f"{chapter}: parameters {stray} are not fields of its config"
