@@ -94,6 +94,9 @@ __all__ = [
     "paper_pool",
     "paper_class_enrichment",
     "paper_rates_on_pool",
+    "enrichment_beside_paper",
+    "describe_yardstick",
+    "seeds_per_cell",
     "write_results",
 ]
 
@@ -1006,6 +1009,27 @@ def paper_rates_on_pool(totals: pd.Series, pool_size: int, n_labelled: int, star
                        criterion_met=_rare_classes_found(
                            {s: table.loc["rare classes", STRATEGY_LABELS[s]] for s in TABLE_ORDER}))
     return table
+
+
+def enrichment_beside_paper(ours: pd.DataFrame, theirs: pd.DataFrame) -> pd.DataFrame:
+    """:func:`class_enrichment` of this run beside the paper's (:func:`paper_class_enrichment`),
+    each under a column level naming its budget; ratios to two decimals."""
+    return pd.concat({f"paper, {theirs.attrs['n_labelled']} labels": theirs,
+                      f"this run, {ours.attrs['n_labelled']} labels": ours}, axis=1).round(2)
+
+
+def describe_yardstick(yardstick: pd.DataFrame) -> str:
+    """One Markdown sentence on :func:`paper_rates_on_pool`: the cap on a class's ratio at this
+    budget (and the paper's), and whether the paper's rates would meet the rare-classes finding."""
+    a = yardstick.attrs
+    return (f"At {a['n_labelled']} labels a class can be labelled at most {a['cap']:.1f} times its share "
+            f"of this pool ({a['paper_cap']:.1f} in the paper). At the paper's rates the rare-classes "
+            f"finding would {'' if a['criterion_met'] else 'not '}be met here.")
+
+
+def seeds_per_cell(tidy: pd.DataFrame) -> pd.DataFrame:
+    """How many seeds each (strategy, start) of a tidy table holds: ``strategy, start, seeds``."""
+    return tidy.groupby(["strategy", "start"]).seed.nunique().rename("seeds").reset_index()
 
 
 # --------------------------------------------------------------------------- files

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from helpers_results import POOL_SIZE, POOL_TOTALS, write_fake_data_root, write_fake_run, write_fake_sweep
 
-from bioal import paper, results
+from bioal import paper, records, results
 
 
 @pytest.fixture()
@@ -643,6 +643,11 @@ def test_paper_rates_on_pool_give_back_the_paper_on_its_pool_and_cap_a_smaller_o
     assert here.loc["rare classes", "MP"] == pytest.approx(mp)
     assert here.loc["Meerkat_alarm_call", "FT"] == 14 and here.loc["Meerkat_move_call", "MFFT"] == 10
     assert here.loc["rare classes", "in the pool"] == 24 and not here.attrs["criterion_met"]  # 24 < 2 x 12.2
+    assert results.describe_yardstick(own) == (
+        "At 500 labels a class can be labelled at most 42.8 times its share of this pool (42.8 in the paper). "
+        "At the paper's rates the rare-classes finding would be met here.")
+    assert results.describe_yardstick(here).startswith("At 350 labels a class can be labelled at most 10.4 times")
+    assert results.describe_yardstick(here).endswith("finding would not be met here.")
     with pytest.raises(ValueError, match="between 1 and the pool's 3623 clips, not 4000"):
         results.paper_rates_on_pool(small, 3623, 4000)
     with pytest.raises(KeyError, match="no rates for .*Wren"):
@@ -653,6 +658,13 @@ def test_class_enrichment_of_run_records_by_hand(sweep_dir):
     tidy = results.tidy_table(sweep_dir, progress=False)
     totals, pool_size = results.pool_totals(tidy)
     table = results.class_enrichment(tidy, totals, pool_size, start="cold")
+    beside = results.enrichment_beside_paper(table, results.paper_class_enrichment())
+    assert list(beside.columns.levels[0]) == ["paper, 500 labels", "this run, 100 labels"]
+    pd.testing.assert_frame_equal(beside["this run, 100 labels"], table.round(2), check_names=False)
+    cells = results.seeds_per_cell(tidy).set_index(["strategy", "start"]).seeds
+    names = [records.parse_run_name(p.name) for p in records.run_folders(sweep_dir)]
+    by_hand = pd.DataFrame(names).groupby(["strategy", "start"]).seed.nunique()
+    assert cells.to_dict() == by_hand.to_dict()
     n = table.attrs["n_labelled"]
     assert n == 100 and list(table.index) == [*paper.PAPER_CLASSES, "Negative"]
     counts = []

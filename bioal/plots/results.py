@@ -1,8 +1,9 @@
 """Figures of the experiments (notebooks 05 and 06), drawn from the tidy table of run records.
 
 Every function takes a tidy table (:func:`bioal.results.tidy_table` or
-:func:`bioal.results.tidy_run`) and returns a matplotlib ``Figure``; nothing here reads
-files or computes results beyond grouping for display.
+:func:`bioal.results.tidy_run`) and returns a matplotlib ``Figure`` (:func:`findings_styler`, a
+table's pandas ``Styler``); nothing here reads files or computes results beyond grouping for
+display.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ __all__ = [
     "paper_overlay",
     "per_class_curves",
     "metric_view_figure",
+    "findings_styler",
 ]
 
 METRIC_LABELS = {
@@ -258,3 +260,10 @@ def metric_view_figure(rows: pd.DataFrame, metric: str, class_name: str, start: 
         title=f"{class_name}, {start} start",
     )
     return fig
+
+
+def findings_styler(findings: pd.DataFrame) -> pd.io.formats.style.Styler:
+    """:func:`bioal.results.paper_findings` without its index, ``reproduced`` in green or red."""
+    return findings.style.hide(axis="index").map(
+        lambda ok: f"color: {'#1b7837' if ok else '#b2182b'}; font-weight: bold", subset=["reproduced"]
+    )
