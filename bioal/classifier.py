@@ -42,6 +42,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from bioal.config import Config, ConfigError
+from bioal.encoder import verify_if_panns_checkpoint
 from bioal.metrics import class_average_precision, f1_per_class, optimal_threshold
 from bioal.utils import check_tensors, load_torch_file, resolve_path, torch_generator
 
@@ -124,8 +125,10 @@ def read_panns_fc(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     """The four fc tensors of a PANNs ``Cnn14_DecisionLevelMax`` checkpoint.
 
     Opens it with ``torch.load(weights_only=True)['model']``; missing or mis-shaped keys raise
-    ``KeyError`` / ``ValueError`` listing them and naming the file.
+    ``KeyError`` / ``ValueError`` listing them and naming the file. A file with the checkpoint's
+    name is md5-checked first (:func:`bioal.encoder.verify_if_panns_checkpoint`).
     """
+    verify_if_panns_checkpoint(path)
     state = load_torch_file(path, what="PANNs checkpoint")
     if not isinstance(state, Mapping) or "model" not in state:
         raise KeyError(f"{path}: not a PANNs checkpoint (no 'model' entry)")

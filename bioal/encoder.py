@@ -37,6 +37,7 @@ __all__ = [
     "panns_state_dict_shapes",
     "download_panns_checkpoint",
     "verify_panns_checkpoint",
+    "verify_if_panns_checkpoint",
     "CheckpointError",
     "ENCODER_FILE",
     "encoder_dir",
@@ -248,8 +249,7 @@ class Cnn14Encoder(nn.Module):
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(f"no checkpoint at {path}")
-        if path.name == PANNS_FILENAME:
-            verify_panns_checkpoint(path)
+        verify_if_panns_checkpoint(path)
         try:
             blob = load_torch_file(path)
         except CheckpointFileError as err:
@@ -345,3 +345,10 @@ def verify_panns_checkpoint(path: str | os.PathLike, md5: str | None = None) -> 
             f"({stat.st_size} bytes, expected {PANNS_SIZE}): truncated, damaged or another file under its name. "
             f"Delete it (and {record_path.name}) to download it again, or place a good copy from {PANNS_URL}"
         )
+
+
+def verify_if_panns_checkpoint(path: str | os.PathLike) -> None:
+    """:func:`verify_panns_checkpoint` for a file named :data:`PANNS_FILENAME` (wherever it
+    lies); any other file (your own, the paper's ``best_encoder.pth``) is not checked."""
+    if Path(path).name == PANNS_FILENAME:
+        verify_panns_checkpoint(path)

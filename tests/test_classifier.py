@@ -131,6 +131,18 @@ def test_panns_init_generalises_and_is_deterministic(tmp_path):
     )  # torch computes source positions in float32 (as the paper's resize did): ~1e-4 position error
 
 
+def test_a_file_named_as_the_panns_checkpoint_is_md5_checked(tmp_path):
+    from bioal.encoder import PANNS_FILENAME, PANNS_MD5, CheckpointError
+
+    path = tmp_path / PANNS_FILENAME
+    torch.save({"model": _fake_panns()}, path)
+    with pytest.raises(CheckpointError, match=PANNS_MD5):
+        read_panns_fc(path)
+    other = tmp_path / "panns.pth"
+    path.rename(other)
+    assert set(read_panns_fc(other)) == {"fc1.weight", "fc1.bias", "fc_audioset.weight", "fc_audioset.bias"}
+
+
 def test_read_panns_missing_and_misshaped_keys(tmp_path):
     fc = _fake_panns()
     del fc["fc1.bias"]
