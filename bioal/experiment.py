@@ -68,6 +68,7 @@ from bioal.utils import (
     check_fingerprint,
     file_digest,
     pick_device,
+    read_json,
     resolve_path,
     rng,
 )
@@ -477,10 +478,20 @@ def inputs_fingerprint(splits: Any, config: ExperimentConfig) -> dict[str, Any]:
 
 
 def _check_inputs(folder: Path, splits: Any, config: ExperimentConfig) -> None:
-    """Record what a run reads (:func:`inputs_fingerprint`) in ``inputs.json``, or refuse other inputs."""
+    """Record what a run reads (:func:`inputs_fingerprint`) in ``inputs.json``, or refuse other
+    inputs. An input that an older ``inputs.json`` did not record yet (``panns_checkpoint``,
+    ``clip_seconds``) is not compared: what the run read then is not known."""
+    path = records.inputs_path(folder)
+    fingerprint = inputs_fingerprint(splits, config)
+    try:
+        recorded = read_json(path) if path.is_file() else None
+    except (OSError, ValueError):
+        recorded = None  # unreadable: check_fingerprint names the file
+    if isinstance(recorded, dict):
+        fingerprint = {k: v for k, v in fingerprint.items() if k == "embeddings" or k in recorded}
     check_fingerprint(
-        records.inputs_path(folder),
-        inputs_fingerprint(splits, config),
+        path,
+        fingerprint,
         f"the run in {folder}",
         f"delete {folder} (or use another RESULTS_DIR) to run it on these inputs.",
     )

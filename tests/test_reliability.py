@@ -276,6 +276,13 @@ def test_run_refuses_to_resume_on_a_changed_panns_checkpoint(tmp_path, small_spl
     plain = _run_config(tmp_path / "plain")
     run_experiment(plain, splits=small_splits, progress=False, stop_after=1)
     assert set(json.loads((run_folder(plain) / "inputs.json").read_text())) == {"embeddings"}
+    # a run recorded before the checkpoint was part of its inputs still resumes and reads back
+    older = _run_config(tmp_path / "older", panns_checkpoint=str(checkpoint))
+    run_experiment(older, splits=small_splits, progress=False, stop_after=1)
+    inputs = run_folder(older) / "inputs.json"
+    inputs.write_text(json.dumps({"embeddings": json.loads(inputs.read_text())["embeddings"]}))
+    assert run_experiment(older, splits=small_splits, progress=False).complete
+    assert run_experiment(older, splits=small_splits, progress=False).complete  # finished, checked again
 
 
 @pytest.mark.parametrize(
