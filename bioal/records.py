@@ -34,9 +34,11 @@ import pandas as pd
 import torch
 
 from bioal.utils import (
+    OS_METADATA_FILES,
     CheckpointFileError,
     atomic_path,
     check_tensors,
+    is_unfinished_write,
     load_torch_file,
     read_json,
     resolve_path,
@@ -175,13 +177,14 @@ def run_folders(results_dir: str | os.PathLike) -> list[Path]:
 def round_paths(folder: str | os.PathLike) -> list[Path]:
     """The round files ``rounds/<n_labelled:05d>.json`` of a run, in budget order.
 
-    Any other file in ``rounds/`` (e.g. a macOS ``._00010.json``) raises ``ValueError``
-    naming the folder and the file: nothing there is skipped unread.
+    A round file whose write was cut short (:func:`bioal.utils.is_unfinished_write`) and a file
+    browser's metadata (``.DS_Store``) are passed over; any other file (e.g. a macOS
+    ``._00010.json``) raises ``ValueError`` naming the folder and the file.
     """
     rounds = Path(folder) / "rounds"
     if not rounds.is_dir():
         return []
-    paths = sorted(rounds.iterdir())
+    paths = sorted(p for p in rounds.iterdir() if not is_unfinished_write(p.name) and p.name not in OS_METADATA_FILES)
     stray = [p.name for p in paths if not _ROUND_FILE.match(p.name)]
     if stray:
         raise ValueError(

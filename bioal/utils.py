@@ -23,6 +23,8 @@ import numpy as np
 __all__ = [
     "atomic_path",
     "atomic_write",
+    "is_unfinished_write",
+    "OS_METADATA_FILES",
     "write_json",
     "read_json",
     "StaleResumeError",
@@ -70,6 +72,16 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[
     except BaseException:
         tmp_path.unlink(missing_ok=True)
         raise
+
+
+def is_unfinished_write(name: str) -> bool:
+    """Whether a file name is one of :func:`atomic_path`'s temporary files with the default
+    suffix (``.<name>.<random><suffix>.part``): a write that a killed process cut short."""
+    return name.startswith(".") and name.endswith(".part")
+
+
+#: Files an operating system's file browser leaves in folders it shows (macOS Finder, Windows).
+OS_METADATA_FILES = frozenset({".DS_Store", "Thumbs.db", "desktop.ini"})
 
 
 @contextlib.contextmanager

@@ -40,6 +40,15 @@ def test_a_stray_file_in_rounds_is_named_not_skipped(tmp_path):
         records.list_runs(tmp_path)
 
 
+def test_a_cut_short_round_write_and_finder_metadata_are_passed_over(tmp_path):
+    # a process killed inside atomic_path leaves its temporary file; Finder leaves .DS_Store
+    folder = _run_folder(tmp_path)
+    (folder / "rounds" / ".00020.json.k3j_x9.json.part").write_text('{"round": ')
+    (folder / "rounds" / ".DS_Store").write_bytes(b"\x00\x00\x00\x01Bud1")
+    assert [r.n_labelled for r in records.load_run(folder).rounds] == [10, 20]
+    assert len(records.list_runs(tmp_path)) == 1
+
+
 def test_state_round_trips_and_bad_state_is_named(tmp_path):
     folder = tmp_path / "run"
     assert records.load_state(folder) is None
