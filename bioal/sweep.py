@@ -411,7 +411,8 @@ def default_workers() -> int:
 
 def _kernel_threads(workers: int) -> str:
     """The OpenMP threads each kernel of a local pool of ``workers`` gets: ``OMP_NUM_THREADS``
-    when the user set it, else its share of the cores (what :func:`_thread_budget` sets)."""
+    when the user set it, else its share of the cores, ``cores // workers`` (at least 1);
+    :func:`_thread_budget` sets it."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     return os.environ.get("OMP_NUM_THREADS") or str(max(1, cores // max(1, workers)))
 
@@ -419,12 +420,12 @@ def _kernel_threads(workers: int) -> str:
 @contextlib.contextmanager
 def _thread_budget(workers: int) -> Iterator[None]:
     """Give each kernel its share of the cores (``OMP_NUM_THREADS``) unless the user set it."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     names = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")
     saved = {n: os.environ.get(n) for n in names}
+    share = _kernel_threads(workers)  # OMP_NUM_THREADS when set, which then covers MKL too
     for name in names:
         if saved[name] is None:
-            os.environ[name] = str(max(1, cores // max(1, workers)))
+            os.environ[name] = share
     try:
         yield
     finally:

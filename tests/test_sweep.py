@@ -364,7 +364,13 @@ def test_ctrl_c_stops_after_the_runs_in_progress(tmp_path, monkeypatch, capsys):
                               overrides=_folders(tmp_path), executed=tmp_path / "ex")
     done = []
     _interrupt_when_started(started, 1)
-    threading.Timer(2.0, release.set).start()
+    stop = sweep._stop
+
+    def stop_then_release(futures, on_done):  # the run in progress ends only once the Ctrl-C is handled
+        threading.Timer(0.2, release.set).start()
+        stop(futures, on_done)
+
+    monkeypatch.setattr(sweep, "_stop", stop_then_release)
     with pytest.raises(KeyboardInterrupt):
         sweep._run_local(tasks, 1, done.append)
     err = capsys.readouterr().err
