@@ -23,7 +23,7 @@ from typing import Any
 import papermill
 
 from bioal.notebooks import CHAPTERS, executed_dir, notebook_parameters, notebook_path, run_notebook
-from bioal.sweep import _parse_set, check_grid_overrides, run_sweep
+from bioal.sweep import add_set_option, check_grid_overrides, parse_set, run_sweep
 
 __all__ = ["STEPS", "pipeline_steps", "run_pipeline", "main"]
 
@@ -130,18 +130,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     where = parser.add_mutually_exclusive_group()
     where.add_argument("--scheduler", default=None, help="Dask scheduler address for the sweep")
     where.add_argument("--cluster", choices=("local", "slurm", "pbs"), default=None)
-    parser.add_argument(
-        "--set",
-        nargs="*",
-        action="extend",
-        default=[],
-        metavar="NAME=VALUE",
-        help="override a parameter everywhere (repeatable; with step 05 not STRATEGY, INIT_POS, SEED or "
+    add_set_option(
+        parser,
+        "override a parameter everywhere (repeatable; with step 05 not STRATEGY, INIT_POS, SEED or "
         "FULL_SUPERVISION: SEEDS in a preset chooses the sweep's seeds)",
     )
     parser.add_argument("--executed", default=None, help="folder for executed notebooks (default: _executed/)")
     args = parser.parse_args(argv)
-    overrides = _parse_set(args.set)
+    overrides = parse_set(args.set)
     if args.start <= "05" <= args.stop:  # step 05 selected (run_pipeline checks the order)
         try:
             check_grid_overrides(overrides, _GRID_HOW)

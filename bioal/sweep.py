@@ -78,6 +78,8 @@ __all__ = [
     "STARTS",
     "GRID_PARAMETERS",
     "check_grid_overrides",
+    "add_set_option",
+    "parse_set",
     "SweepTask",
     "TaskOutcome",
     "SweepReport",
@@ -656,7 +658,13 @@ def run_sweep(
     return report
 
 
-def _parse_set(items: Sequence[str]) -> dict[str, Any]:
+def add_set_option(parser: argparse.ArgumentParser, help: str) -> None:
+    """The ``--set NAME=VALUE`` option of the sweep's and the pipeline's command lines:
+    repeatable, its items accumulating (read them with :func:`parse_set`)."""
+    parser.add_argument("--set", nargs="*", action="extend", default=[], metavar="NAME=VALUE", help=help)
+
+
+def parse_set(items: Sequence[str]) -> dict[str, Any]:
     """``--set NAME=VALUE`` items (values read as YAML) as a dict; a name given twice with
     different values, a missing ``=`` or an empty name exit with a message naming it."""
     values: dict[str, Any] = {}
@@ -695,18 +703,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--starts", type=int, nargs="+", default=list(STARTS), help="INIT_POS values (0 cold, 5 warm)")
     parser.add_argument("--no-full", action="store_true", help="leave out the full-supervision runs")
     parser.add_argument("--no-figures", action="store_true", help="do not run notebook 06 at the end")
-    parser.add_argument(
-        "--set",
-        nargs="*",
-        action="extend",
-        default=[],
-        metavar="NAME=VALUE",
-        help="override a notebook 05 parameter for every run (repeatable; not STRATEGY, INIT_POS, SEED or "
+    add_set_option(
+        parser,
+        "override a notebook 05 parameter for every run (repeatable; not STRATEGY, INIT_POS, SEED or "
         "FULL_SUPERVISION, which the grid sets)",
     )
     parser.add_argument("--executed", default=None, help="folder for executed notebooks (default: _executed/)")
     args = parser.parse_args(argv)
-    overrides = _parse_set(args.set)
+    overrides = parse_set(args.set)
     try:
         check_grid_overrides(overrides, "choose the grid with --strategies, --starts, --seeds and --no-full")
     except ValueError as err:
