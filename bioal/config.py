@@ -205,6 +205,12 @@ class Config:
         return out
 
     @classmethod
+    def recorded(cls, data: Mapping[str, Any]) -> dict[str, Any]:
+        """A recorded config's values (``config.json``) under current names, with the defaults
+        of the fields added since it was written: what the run was made with."""
+        return {**cls().to_dict(), **cls.current_names(data)}
+
+    @classmethod
     def from_dict(cls: type[C], data: Mapping[str, Any]) -> C:
         """Build from a mapping of lower- or upper-case flat names (old names of
         :attr:`RENAMED` allowed); unknown keys are an error."""

@@ -36,10 +36,12 @@ predicts once per round and never recomputes them.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import time
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -193,6 +195,15 @@ def load_splits(config: ExperimentConfig) -> tuple[EmbeddingSplit, EmbeddingSpli
     return tuple(read_split(split_file(folder, name), dtype=np.float32) for name in SPLITS)  # type: ignore[return-value]
 
 
+@contextlib.contextmanager
+def _naming_split(name: str) -> Iterator[None]:
+    """Prefix a ``ValueError`` raised inside with the split it concerns (``"test split: ..."``)."""
+    try:
+        yield
+    except ValueError as err:
+        raise ValueError(f"{name} split: {err}") from None
+
+
 def _check_splits(splits: Any) -> tuple[EmbeddingSplit, EmbeddingSplit, EmbeddingSplit]:
     """Check the three splits before anything is written: clips present, embeddings present and
     finite, labels in {0, 1}, the same classes, embedding size and frame count; errors name split and clip."""
@@ -314,18 +325,16 @@ class _Run:
         self.classifier_config = config.classifier
         # the test split's reference events, the same in every round (method §6.6), on clips of
         # the split's own length (attrs["clip_seconds"], default 10 s)
-        try:
+        with _naming_split("test"):
             self.test_events = label_events(
                 self.test.labels, self.test.recording, self.test.clip_start, self.test.class_names,
                 clip_seconds=self.test.clip_seconds,
             )
-        except ValueError as err:
-            raise ValueError(f"test split: {err}") from None
 
     def event_scores(self, probs: np.ndarray, threshold: float) -> dict[str, Any]:
         """Event-level test scores of one round's test frame probabilities ``[N_test, T, C]``."""
         cfg = self.config
-        try:
+        with _naming_split("test"):
             return split_event_scores(
                 probs,
                 self.test.labels,
@@ -340,8 +349,6 @@ class _Run:
                 reference=self.test_events,
                 clip_seconds=self.test.clip_seconds,
             )
-        except ValueError as err:
-            raise ValueError(f"test split: {err}") from None
 
     # ----------------------------------------------------------------- selection
     def start_up(self) -> Selection:
@@ -437,7 +444,7 @@ def run_experiment(
     existing = load_run(folder) if (folder / "config.json").is_file() else None
     if existing is not None:
         # a key missing from an older record is a field added since, which then had its default
-        old = {**ExperimentConfig().to_dict(), **ExperimentConfig.current_names(existing.config)}
+        old = ExperimentConfig.recorded(existing.config)
         new = config.to_dict()
         diff = sorted(k for k in set(old) | set(new) if k not in NON_RESULT_FIELDS and old.get(k) != new.get(k))
         if diff:

@@ -293,10 +293,8 @@ def check_runs_agree(runs: Sequence[records.RunRecord], allow_incomplete: bool =
             "or pass allow_incomplete=True to inspect a partial sweep"
         )
     free = {p.lower() for p in GRID_PARAMETERS} | set(NON_RESULT_FIELDS)
-    defaults = ExperimentConfig().to_dict()
     settings = {
-        run.name: {k: v for k, v in {**defaults, **ExperimentConfig.current_names(run.config)}.items() if k not in free}
-        for run in runs
+        run.name: {k: v for k, v in ExperimentConfig.recorded(run.config).items() if k not in free} for run in runs
     }
     lines = []
     for key in sorted({k for values in settings.values() for k in values}):
