@@ -54,7 +54,7 @@ from bioal.paper import (
     paper_tidy,
 )
 from bioal.records import ROUND_KEYS
-from bioal.strategies import FULL, strategy_label, strategy_names
+from bioal.strategies import FULL, rarest_classes, strategy_label, strategy_names
 from bioal.utils import atomic_path, read_json, resolve_path
 
 __all__ = [
@@ -753,7 +753,7 @@ def _rare_classes_found(n_found: Mapping[str, float]) -> bool:
 
 
 def _rarest(totals: pd.Series, k: int = 2) -> list[str]:
-    return list(totals.sort_values(kind="stable").index[:k])
+    return list(totals.index[rarest_classes(totals.to_numpy(), k)])
 
 
 def paper_pool() -> tuple[pd.Series, int]:

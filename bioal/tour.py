@@ -21,7 +21,7 @@ from sklearn.linear_model import LogisticRegression
 
 from bioal.config import PAPER_DATA_ROOT, Config, ConfigError
 from bioal.experiment import start_clips
-from bioal.strategies import CosineSpace, candidate_mismatch, get_strategy, select, strategy_names
+from bioal.strategies import CosineSpace, candidate_mismatch, get_strategy, rarest_classes, select, strategy_names
 from bioal.utils import rng
 
 __all__ = [
@@ -179,7 +179,7 @@ def dataset_tour(train: Any, rounds: int, k: int, seed: int) -> DatasetTour:
     """Replay the four strategies on an ``EmbeddingSplit`` (clip vectors = max over frames),
     tracking the two rarest classes together as the "rare" column."""
     vectors, tags = train.clip_vectors().astype(np.float32), train.clip_labels()
-    rarest = np.argsort(tags.sum(axis=0), kind="stable")[:2]
+    rarest = rarest_classes(tags.sum(axis=0))
     rare = tags[:, rarest].any(axis=1)
     runs = simulate_all(
         vectors, np.concatenate([tags, rare[:, None]], axis=1), rounds=rounds, k=k, seed=seed, rare=tags.shape[1]

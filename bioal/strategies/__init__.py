@@ -74,6 +74,7 @@ from bioal.strategies._registry import (
     strategy_names,
     strategy_title,
 )
+from bioal.strategies.structure import describe_pool_structure, nearest_neighbours, pool_structure, rarest_classes
 
 __all__ = [
     "binary_tags",
@@ -101,6 +102,10 @@ __all__ = [
     "strategy_colours",
     "paper_name",
     "from_paper_name",
+    "pool_structure",
+    "describe_pool_structure",
+    "nearest_neighbours",
+    "rarest_classes",
 ]
 
 
