@@ -402,3 +402,32 @@ def test_each_subset_has_its_own_background():
     assert nearest == names
     assert set(synth.ENVIRONMENTS) == {s for subs in synth.AL_CLASS_NAMES.values() for s in subs} | set(
         synth.TRAINING_CLASSES)
+
+
+def test_training_recordings_hold_unannotated_calls_of_other_species(monkeypatch):
+    """Generator 4: every training recording holds about as many unannotated calls of other
+    species of its taxon as annotated events; validation recordings hold none, so the AL pool is
+    rendered exactly as without them."""
+    plans = synth.plan_development_set("tiny", SEED)
+    training = [p for p in plans if p.division == "Training_Set"]
+    validation = [p for p in plans if p.division == "Validation_Set"]
+    assert all(synth._other_species_calls(p, SEED) == [] for p in validation)
+    counts = np.array([len(synth._other_species_calls(p, SEED)) for p in training])
+    events = np.array([len(p.events) for p in training])
+    assert counts.sum() > 0 and 0.7 < counts.sum() / events.sum() < 1.3
+    classes = {dataset: [synth._sl_class_params(SEED, code, dataset) for code, _ in codes]
+               for dataset, codes in synth.TRAINING_CLASSES.items()}
+    for plan in training:
+        for i0, sig, snr in synth._other_species_calls(plan, SEED):
+            assert 0 <= i0 and i0 + len(sig) <= plan.n_samples and sig.dtype == np.float32 and np.abs(sig).max() > 0
+            lo, hi = synth.ENVIRONMENTS[plan.subset].snr_db
+            assert lo <= snr <= hi
+    for dataset, params in classes.items():  # the other species are not the annotated classes
+        others = [synth._sl_class_params(SEED, f"other-{j}", dataset) for j in range(synth.OTHER_SPECIES)]
+        assert all(o["family"] in synth._SL_TAXA[dataset] for o in others)
+        assert not any(o == p for o in others for p in params)
+    # rendering: the calls are added to training recordings only
+    with_others = {p.name: synth.render_recording(p, SEED) for p in (training[0], validation[0])}
+    monkeypatch.setattr(synth, "_other_species_calls", lambda plan, seed: [])
+    assert not np.array_equal(synth.render_recording(training[0], SEED), with_others[training[0].name])
+    np.testing.assert_array_equal(synth.render_recording(validation[0], SEED), with_others[validation[0].name])

@@ -22,6 +22,9 @@ roar, song thrush / blackbird FM songs, pilot-whale click buzz, two short meerka
 into varied backgrounds (pink/brown noise, gusty wind, unannotated distractor chirps, clicks,
 tones and warbles) at -5..+20 dB SNR. As in the paper, most AL pool clips are negative and the
 two meerkat classes are rare (but never below 6 positive pool clips, the warm start takes 5).
+The training recordings also hold unannotated calls of other species of their sub-dataset's
+taxon (:data:`OTHER_SPECIES` of them, about as many calls as the annotated ones), as field
+recordings annotated for a few species do.
 
 Everything is drawn from ``bioal.utils.rng(seed, ...)`` keyed per recording, so the same
 ``(size, seed)`` gives byte-identical files whatever the order or the number of workers.
@@ -68,7 +71,7 @@ __all__ = [
     "main",
 ]
 
-GENERATOR_VERSION = 3
+GENERATOR_VERSION = 4  # 4: other species in the training recordings; 3: quieter meerkat calls
 MANIFEST_NAME = "synth_manifest.json"
 _PENDING_NAME = ".synth_pending.json"
 #: The validation recording the real set holds twice (PB and PB24); preparation drops the PB copy.
@@ -671,6 +674,28 @@ _AL_CALLS: dict[str, Callable[[int, int, np.random.Generator], np.ndarray]] = {
 }
 
 
+#: Unannotated species of each SL sub-dataset's taxon heard in its recordings (generator 4).
+OTHER_SPECIES = 8
+
+
+def _other_species_calls(plan: RecordingPlan, seed: int) -> list[tuple[int, np.ndarray, float]]:
+    """The unannotated calls of other species in a training recording: ``(first sample, signal
+    [m], SNR dB)`` each, as many on average as the recording's annotated events, anywhere in it
+    (over annotated calls too). Each species has its own call, drawn like an SL class's from the
+    sub-dataset's taxon; none is one of the annotated classes. Validation recordings have none."""
+    if plan.division != "Training_Set":
+        return []
+    g = rng(seed, *plan.key, "other-species")
+    n, sr = plan.n_samples, plan.sr
+    calls = []
+    for _ in range(int(g.poisson(len(plan.events)))):
+        params = _sl_class_params(seed, f"other-{int(g.integers(OTHER_SPECIES))}", plan.subset)
+        m = max(8, int(g.uniform(*params["dur"]) * sr))
+        i0 = int(g.integers(0, max(1, n - m)))
+        calls.append((i0, _call_sl(params, m, sr, g)[: n - i0], float(g.uniform(*ENVIRONMENTS[plan.subset].snr_db))))
+    return calls
+
+
 def _call_sl(params: dict[str, Any], n: int, sr: int, g: np.random.Generator) -> np.ndarray:
     """Generic parametric call of an SL class (family and parameters fixed per class, with a
     little per-event variation)."""
@@ -920,6 +945,8 @@ def render_recording(plan: RecordingPlan, seed: int) -> np.ndarray:
         kind = env.distractors[int(gd.integers(len(env.distractors)))]
         sig = _unit(_distractor(kind, length, sr, gd))
         x[i0:i0 + length] += sig[: n - i0] * np.float32(level * 10 ** (gd.uniform(-5, 15) / 20))
+    for i0, sig, snr in _other_species_calls(plan, seed):  # unannotated, as in real field recordings
+        x[i0:i0 + len(sig)] += _unit(sig) * np.float32(level * 10 ** (snr / 20))
     sl_params = {c: _sl_class_params(seed, c, plan.subset) for c in plan.columns} if plan.columns != ("Q",) else {}
     for i, ev in enumerate(plan.events):
         ge = rng(seed, *plan.key, "event", i)
