@@ -18,10 +18,10 @@ def _brute(x: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
 def test_nearest_neighbours_match_a_brute_force_search_in_blocks(monkeypatch):
     x = np.random.default_rng(0).normal(size=(300, 16)).astype(np.float32)
     want_index, want_dist = _brute(x.astype(np.float64), 4)
-    import bioal.strategies.structure as structure
+    import bioal.strategies._cosine as cosine
 
     for block_elements in (1 << 24, 300 * 7):  # one block, and blocks of 7 rows
-        monkeypatch.setattr(structure, "_BLOCK_ELEMENTS", block_elements)
+        monkeypatch.setattr(cosine, "_BLOCK_ELEMENTS", block_elements)
         index, dist = nearest_neighbours(x, k=4)
         assert index.shape == dist.shape == (300, 4)
         np.testing.assert_array_equal(index, want_index)

@@ -29,6 +29,12 @@ _BLOCK_ELEMENTS = 1 << 22
 _BLOCK_ROWS = 2048  # rows per block of the blocked products (a 2048 x 2048 float32 block is 16 MB)
 
 
+def _block_rows(columns: int) -> int:
+    """Rows per block of a blocked product against ``columns`` clips: at most ``_BLOCK_ROWS``
+    rows and ``_BLOCK_ELEMENTS`` products, at least one row."""
+    return max(1, min(_BLOCK_ROWS, _BLOCK_ELEMENTS // max(1, columns)))
+
+
 def _cacheable(base: np.ndarray) -> bool:
     """Whether nearest-neighbour searches against ``base`` are cached: ascending (a labelled set) and large."""
     return len(base) >= _CACHE_MIN_BASE and bool(np.all(np.diff(base) > 0))
@@ -95,7 +101,7 @@ class CosineSpace:
         pos = torch.full((len(rows_t),), -1, dtype=torch.long, device=self.device)
         if len(base_t) == 0 or len(rows_t) == 0:
             return dist, pos
-        block = max(1, min(_BLOCK_ROWS, _BLOCK_ELEMENTS // len(base_t)))
+        block = _block_rows(len(base_t))
         every = len(rows_t) == self.n and bool(
             (rows_t[[0, -1]] == torch.tensor([0, self.n - 1], device=self.device)).all()
         )

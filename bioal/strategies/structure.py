@@ -17,11 +17,9 @@ import numpy as np
 import pandas as pd
 import torch
 
-from bioal.strategies._cosine import as_count, as_space, binary_tags
+from bioal.strategies._cosine import _block_rows, as_count, as_space, binary_tags
 
 __all__ = ["rarest_classes", "nearest_neighbours", "pool_structure", "describe_pool_structure"]
-
-_BLOCK_ELEMENTS = 1 << 24  # products per block of the k-nearest search (64 MB of float32)
 
 
 def rarest_classes(positives: Any, k: int = 2) -> np.ndarray:
@@ -47,7 +45,7 @@ def nearest_neighbours(embeddings: Any, k: int = 5, device: Any = "cpu") -> tupl
     unit = space.unit.float()
     index = np.empty((space.n, k), dtype=np.int64)
     dist = np.empty((space.n, k), dtype=np.float32)
-    block = max(1, _BLOCK_ELEMENTS // space.n)
+    block = _block_rows(space.n)
     for s in range(0, space.n, block):
         sims = (unit[s : s + block] @ unit.T).clamp_(-1.0, 1.0)  # [b, N]
         rows = torch.arange(s, s + len(sims), device=sims.device)
